@@ -1,0 +1,2 @@
+export * from './kafka-settings';
+export * from './library-partition';

@@ -1,0 +1,55 @@
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { LibraryEntity } from './entities/library.entity';
+import { OperationEntity } from './entities/operation.entity';
+import { PartitionOffsetEntity } from './entities/partition-offset.entity';
+import { PendingOperationEntity } from './entities/pending-operation.entity';
+import { RecordEntity } from './entities/record.entity';
+import { RejectedOperationEntity } from './entities/rejected-operation.entity';
+import { RelationEntity } from './entities/relation.entity';
+import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sync';
+
+/** Channel the projector notifies on commit; payload is `${topic}:${partition}:${nextOffset}`. */
+export const APPLIED_CHANNEL = 'sync_applied';
+
+export const ENTITIES = [
+  LibraryEntity,
+  RecordEntity,
+  RelationEntity,
+  OperationEntity,
+  PendingOperationEntity,
+  RejectedOperationEntity,
+  PartitionOffsetEntity,
+];
+
+export const MIGRATIONS = [InitialSchema1764000000000];
+
+export interface DataSourceSettings {
+  url: string;
+  /** pg pool size. */
+  poolSize?: number;
+  applicationName?: string;
+}
+
+export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: settings.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'typeorm_migrations',
+    synchronize: false,
+    migrationsRun: false,
+    logging: ['error'],
+    extra: {
+      max: settings.poolSize ?? 10,
+      application_name: settings.applicationName ?? 'sync',
+      connectionTimeoutMillis: 5000,
+    },
+  };
+}
+
+export function createDataSource(settings: DataSourceSettings): DataSource {
+  return new DataSource(dataSourceOptions(settings));
+}

@@ -1,0 +1,31 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { bigintString } from './column-transformers';
+
+/** One row per library the projector has seen; counters are kept by the projector in the same transaction as the ops. */
+@Entity({ name: 'libraries' })
+export class LibraryEntity {
+  @PrimaryColumn({ name: 'library_id', type: 'uuid' })
+  libraryId!: string;
+
+  @Column({ type: 'int' })
+  partition!: number;
+
+  /** Accepted ops currently in the feed. */
+  @Column({ type: 'bigint', transformer: bigintString })
+  operations!: string;
+
+  @Column({ type: 'bigint', transformer: bigintString })
+  rejected!: string;
+
+  @Column({ name: 'first_offset', type: 'bigint', transformer: bigintString })
+  firstOffset!: string;
+
+  @Column({ name: 'last_offset', type: 'bigint', transformer: bigintString })
+  lastOffset!: string;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,21 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { HttpMetricsInterceptor } from './http-metrics.interceptor';
+import { METRICS_REGISTRY, createMetricsRegistry } from './metrics';
+import { MetricsController } from './metrics.controller';
+
+@Global()
+@Module({})
+export class MetricsModule {
+  static register(service: string): DynamicModule {
+    return {
+      module: MetricsModule,
+      controllers: [MetricsController],
+      providers: [
+        { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry(service) },
+        { provide: APP_INTERCEPTOR, useClass: HttpMetricsInterceptor },
+      ],
+      exports: [METRICS_REGISTRY],
+    };
+  }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Brings the whole stack up on this machine: installs what is missing, starts Kafka and
+# Postgres (or uses KAFKA_BROKERS / DATABASE_URL), migrates, and runs ingest, query and
+# projector in the foreground. Ctrl-C stops everything this script started.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOG_DIR="$ROOT/.cache/logs"
+mkdir -p "$LOG_DIR"
+
+say() { printf '\033[1m[stack]\033[0m %s\n' "$*"; }
+
+pids=()
+started_kafka=false
+cleanup() {
+  trap - INT TERM EXIT
+  say "stopping..."
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if $started_kafka; then bash scripts/kafka/kafka.sh stop || true; fi
+  say "stopped"
+}
+trap cleanup INT TERM EXIT
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund
+fi
+say "building"
+npm run --silent build
+
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+  if port_open 127.0.0.1 "${KAFKA_PORT:-9092}"; then
+    say "Kafka already answers on 127.0.0.1:${KAFKA_PORT:-9092}"
+  else
+    bash scripts/kafka/kafka.sh start
+    started_kafka=true
+  fi
+  export KAFKA_BROKERS="127.0.0.1:${KAFKA_PORT:-9092}"
+fi
+KAFKA_BROKERS="$KAFKA_BROKERS" bash scripts/kafka/kafka.sh topics
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  if port_open 127.0.0.1 5432; then
+    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/sync"
+  else
+    say "no Postgres on 127.0.0.1:5432: starting an embedded one"
+    node dist/scripts/postgres/embedded-postgres.cli.js > "$LOG_DIR/postgres.out" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 120); do
+      grep -q '^DATABASE_URL=' "$LOG_DIR/postgres.out" && break
+      kill -0 "${pids[-1]}" 2>/dev/null || { cat "$LOG_DIR/postgres.out"; exit 1; }
+      sleep 0.5
+    done
+    DATABASE_URL="$(sed -n 's/^DATABASE_URL=//p' "$LOG_DIR/postgres.out")"
+    export DATABASE_URL
+  fi
+fi
+say "migrating $(node -e 'const u=new URL(process.argv[1]);u.password&&(u.password="***");console.log(u.toString())' "$DATABASE_URL")"
+node dist/libs/persistence/src/migrate.js
+
+start_service() {
+  local name=$1 port_var=$2 port=$3
+  say "starting $name on http://127.0.0.1:$port"
+  env "$port_var=$port" node "dist/apps/$name/src/main.js" 2>&1 | sed -u "s/^/[$name] /" &
+  pids+=($!)
+}
+start_service ingest INGEST_PORT "${INGEST_PORT:-3001}"
+start_service query QUERY_PORT "${QUERY_PORT:-3002}"
+start_service projector PROJECTOR_PORT "${PROJECTOR_PORT:-3003}"
+
+for spec in "ingest:${INGEST_PORT:-3001}" "query:${QUERY_PORT:-3002}" "projector:${PROJECTOR_PORT:-3003}"; do
+  name=${spec%%:*}; port=${spec##*:}
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$port/health/live" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  if curl -fsS "http://127.0.0.1:$port/health/live" >/dev/null 2>&1; then
+    say "$name is up: http://127.0.0.1:$port (health: /health/ready, docs: /docs, metrics: /metrics)"
+  else
+    say "$name did not come up on port $port; see its output above"
+  fi
+done
+say "Kafka: $KAFKA_BROKERS  Postgres: ready. Press Ctrl-C to stop everything."
+wait -n "${pids[@]}" || true
+say "a process exited; shutting the stack down"
