@@ -1,0 +1,3 @@
+export * from './ntp64';
+export * from './clock-order';
+export * from './hybrid-logical-clock';

@@ -1,0 +1,6 @@
+export * from './json';
+export * from './uuid';
+export * from './hlc';
+export * from './schema';
+export * from './operation';
+export * from './merge';

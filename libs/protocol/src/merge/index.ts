@@ -1,0 +1,4 @@
+export * from './merge.types';
+export * from './merge-engine';
+export * from './relation-visibility';
+export * from './materialize';

@@ -1,0 +1,4 @@
+export * from './operation.types';
+export * from './operation-validator';
+export * from './canonical-json';
+export * from './dto';

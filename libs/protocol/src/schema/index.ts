@@ -1,0 +1,5 @@
+export * from './schema.types';
+export * from './schema';
+export * from './schema-parser';
+export * from './default-schema';
+export { isIsoDatetime } from './value-checks';
