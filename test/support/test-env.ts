@@ -50,7 +50,11 @@ export async function createTestTopics(prefix = 'test', partitions = 3): Promise
         topic,
         numPartitions: partitions,
         replicationFactor: 1,
-        configEntries: [{ name: 'retention.ms', value: '-1' }],
+        configEntries: [
+          { name: 'retention.ms', value: '-1' },
+          // Same as the project's topics: a 10 MB batch travels as one record batch.
+          { name: 'max.message.bytes', value: '16777216' },
+        ],
       })),
     });
   } finally {
