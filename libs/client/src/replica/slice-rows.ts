@@ -1,0 +1,157 @@
+import {
+  type AcceptedIdentity,
+  type LibrarySlice,
+  type LoggedOperation,
+  type MergeResult,
+  type RecordState,
+  type RelationState,
+  type Schema,
+  emptySlice,
+  identityKey,
+  mergeBatch,
+  opIdentityKey,
+  relationKey,
+  touchedKeys,
+} from '../protocol';
+
+/** Row access to a library slice, so a batch can be merged over a layered view. */
+export interface SliceRows {
+  record(id: string): RecordState | undefined;
+  pending(id: string): LoggedOperation[] | undefined;
+  relation(key: string): RelationState | undefined;
+  accepted(identity: string): AcceptedIdentity | undefined;
+}
+
+export interface WritableSliceRows extends SliceRows {
+  setRecord(id: string, row: RecordState): void;
+  /** undefined: the record has no pending ops any more. */
+  setPending(id: string, rows: LoggedOperation[] | undefined): void;
+  setRelation(key: string, row: RelationState): void;
+  /** undefined: the identity is no longer accepted (a pending op was revoked). */
+  setAccepted(identity: string, row: AcceptedIdentity | undefined): void;
+}
+
+/** A whole slice, updated in place (rows themselves are never mutated, only replaced). */
+export class SliceTable implements WritableSliceRows {
+  constructor(readonly slice: LibrarySlice = emptySlice()) {}
+
+  record(id: string) {
+    return this.slice.records.get(id);
+  }
+  pending(id: string) {
+    return this.slice.pending.get(id);
+  }
+  relation(key: string) {
+    return this.slice.relations.get(key);
+  }
+  accepted(identity: string) {
+    return this.slice.accepted.get(identity);
+  }
+  setRecord(id: string, row: RecordState): void {
+    this.slice.records.set(id, row);
+  }
+  setPending(id: string, rows: LoggedOperation[] | undefined): void {
+    if (rows === undefined) this.slice.pending.delete(id);
+    else this.slice.pending.set(id, rows);
+  }
+  setRelation(key: string, row: RelationState): void {
+    this.slice.relations.set(key, row);
+  }
+  setAccepted(identity: string, row: AcceptedIdentity | undefined): void {
+    if (row === undefined) this.slice.accepted.delete(identity);
+    else this.slice.accepted.set(identity, row);
+  }
+}
+
+/**
+ * Sparse rows over a base: a row set here hides the base's row, including "no row" (a pending
+ * list that was resolved, an identity that was revoked). The base is never written.
+ */
+export class OverlayTable implements WritableSliceRows {
+  readonly records = new Map<string, RecordState>();
+  readonly pendingRows = new Map<string, LoggedOperation[] | undefined>();
+  readonly relations = new Map<string, RelationState>();
+  readonly acceptedRows = new Map<string, AcceptedIdentity | undefined>();
+
+  constructor(private readonly base: SliceRows) {}
+
+  record(id: string) {
+    return this.records.get(id) ?? this.base.record(id);
+  }
+  pending(id: string) {
+    return this.pendingRows.has(id) ? this.pendingRows.get(id) : this.base.pending(id);
+  }
+  relation(key: string) {
+    return this.relations.get(key) ?? this.base.relation(key);
+  }
+  accepted(identity: string) {
+    return this.acceptedRows.has(identity)
+      ? this.acceptedRows.get(identity)
+      : this.base.accepted(identity);
+  }
+  setRecord(id: string, row: RecordState): void {
+    this.records.set(id, row);
+  }
+  setPending(id: string, rows: LoggedOperation[] | undefined): void {
+    this.pendingRows.set(id, rows);
+  }
+  setRelation(key: string, row: RelationState): void {
+    this.relations.set(key, row);
+  }
+  setAccepted(identity: string, row: AcceptedIdentity | undefined): void {
+    this.acceptedRows.set(identity, row);
+  }
+}
+
+/**
+ * mergeBatch over just the rows the batch touches (as the projector does with the database), so
+ * the cost is the batch's size, not the library's. `commit` decides, after seeing the result,
+ * whether to write the new rows back.
+ */
+export function mergeRows(
+  schema: Schema,
+  rows: WritableSliceRows,
+  batch: readonly LoggedOperation[],
+  commit: (result: MergeResult) => boolean = () => true,
+): MergeResult {
+  const keys = touchedKeys(batch);
+  const sub = emptySlice();
+  const relationKeys = keys.relationKeys.map((k) => relationKey(k.relation, k.item, k.group));
+  const identities = new Set(keys.identities.map((i) => identityKey(i.node, i.hybrid)));
+  for (const id of keys.recordIds) {
+    const record = rows.record(id);
+    if (record !== undefined) sub.records.set(id, record);
+    const pending = rows.pending(id);
+    if (pending === undefined) continue;
+    sub.pending.set(id, pending);
+    // A pending op of an earlier batch that this batch's CREATE rejects loses its accepted
+    // identity: touchedKeys does not name it, but its row must be loaded and written back.
+    for (const { op } of pending) identities.add(opIdentityKey(op));
+  }
+  for (const key of relationKeys) {
+    const relation = rows.relation(key);
+    if (relation !== undefined) sub.relations.set(key, relation);
+  }
+  for (const identity of identities) {
+    const accepted = rows.accepted(identity);
+    if (accepted !== undefined) sub.accepted.set(identity, accepted);
+  }
+  const result = mergeBatch(schema, sub, batch);
+  if (!commit(result)) return result;
+  const next = result.slice;
+  for (const id of keys.recordIds) {
+    const record = next.records.get(id);
+    if (record !== undefined) rows.setRecord(id, record);
+    if (next.pending.get(id) !== sub.pending.get(id)) rows.setPending(id, next.pending.get(id));
+  }
+  for (const key of relationKeys) {
+    const relation = next.relations.get(key);
+    if (relation !== undefined) rows.setRelation(key, relation);
+  }
+  for (const identity of identities) {
+    if (next.accepted.get(identity) !== sub.accepted.get(identity)) {
+      rows.setAccepted(identity, next.accepted.get(identity));
+    }
+  }
+  return result;
+}

@@ -1,0 +1,617 @@
+import { randomUUID } from 'node:crypto';
+import {
+  LocalRejectionError,
+  LocalValidationError,
+  SyncClientError,
+  SyncProtocolError,
+} from './errors';
+import type {
+  DefaultModels,
+  DefaultRelations,
+  ModelName,
+  ModelTypes,
+  RelationName,
+  RelationTypes,
+} from './model-types';
+import {
+  DEFAULT_MAX_DRIFT_MS,
+  HybridLogicalClock,
+  type JsonObject,
+  type JsonValue,
+  type LoggedOperation,
+  type MaterializedState,
+  type Operation,
+  type RecordCreate,
+  type RecordDelete,
+  type RecordUpdate,
+  type RecordView,
+  type RelationCreate,
+  type RelationDelete,
+  type RelationUpdate,
+  type RelationView,
+  type Schema,
+  type ValidationIssue,
+  defaultSchema,
+  emptySlice,
+  formatHybrid,
+  hybridFromMillis,
+  normalizeUuid,
+  validateOperation,
+} from './protocol';
+import { LocalReplica, type RelationFilter } from './replica/local-replica';
+import { decodeSlice, encodeSlice } from './replica/slice-codec';
+import {
+  type LocalStore,
+  STORE_FORMAT_VERSION,
+  type StoredJournal,
+  type StoredReplica,
+} from './store/local-store';
+import { MemoryStore } from './store/memory-store';
+import { Mutex, SaveQueue } from './store/save-queue';
+import type { SyncTransport } from './transport/sync-transport';
+
+/** Contract limit of a list page, and the batch size the ingest handles comfortably. */
+export const MAX_PAGE = 1000;
+
+type Draft<T> = T extends unknown ? Omit<T, 'node' | 'timestamp'> : never;
+/** An op without `node` and `timestamp`: SyncNode.write() stamps those. */
+export type OperationDraft = Draft<Operation>;
+
+export interface SyncNodeOptions {
+  libraryId: string;
+  transport: SyncTransport;
+  /** Default: a MemoryStore (state lives as long as the process). */
+  store?: LocalStore;
+  /** Default: the id saved in the store, else a new random UUID (saved at once). */
+  nodeId?: string;
+  /** Must be the server's schema (SYNC_SCHEMA). Default: the bundled default schema. */
+  schema?: Schema;
+  /** Wall clock in ms since the epoch (default Date.now); inject to test skewed clocks. */
+  now?: () => number;
+  /** Receive rule: remote hybrids further ahead of our wall clock do not move our clock. */
+  maxDriftMs?: number;
+  /** Ops per POST (1..1000, default 1000). */
+  pushBatchSize?: number;
+  /** Feed entries per GET (1..1000, default 1000). */
+  pullPageSize?: number;
+  /** How long the query service may wait for our own pushed ops to be applied (default 5000). */
+  readYourWritesWaitMs?: number;
+  /** During a long pull, save the replica every this many pages (default 10). */
+  checkpointPages?: number;
+}
+
+/** A pulled op whose hybrid is too far ahead of our wall clock for the receive rule. */
+export interface DriftWarning {
+  offset: string;
+  node: string;
+  hybrid: string;
+  /** How far the op's physical time is ahead of our wall clock. */
+  driftMs: number;
+}
+
+export interface PushReport {
+  /** Ops acknowledged by the ingest (202) in this call. */
+  pushed: number;
+  batches: number;
+}
+
+export interface PullReport {
+  /** Feed entries received. */
+  pulled: number;
+  /** Of those, ops of other nodes that were new here (own ops coming back are not counted). */
+  applied: number;
+  pages: number;
+  /** Feed offset the node's replica is complete through. */
+  cursor: string | null;
+  /**
+   * Own ops the ingest acknowledged that the feed, read past their offset, does not hold: the
+   * projector rejected them (GET /libraries/{id}/rejected says why). Gone from the local state.
+   */
+  rejectedByServer: Operation[];
+  /**
+   * Ops more than maxDriftMs ahead of our wall clock. They are applied (the server accepted
+   * them), but the clock does not follow them, or our next ops would be refused as drifting.
+   */
+  driftWarnings: DriftWarning[];
+}
+
+export type SyncReport = PushReport & PullReport;
+
+export interface TypedRecord<M extends ModelTypes, K extends ModelName<M>> {
+  id: string;
+  model: K;
+  data: M[K];
+}
+
+export interface TypedRelation<R extends RelationTypes, K extends RelationName<R>> {
+  relation: K;
+  item: string;
+  group: string;
+  data: R[K];
+}
+
+interface LocalEntry {
+  op: Operation;
+  /** lastOffset of the acknowledging push; null while in the outbox. */
+  ackOffset: bigint | null;
+}
+
+/**
+ * One node (device) of one library: its hybrid logical clock, its local replica (the same merge
+ * engine as the server), its outbox, and sync with the service through a SyncTransport.
+ *
+ * Local edits apply at once (optimistically) and wait in the outbox; sync() pushes them and pulls
+ * the op feed from where the last pull stopped. Since the merged state depends only on the set
+ * of ops, every node ends up with the server's state once all have synced.
+ */
+export class SyncNode<
+  M extends ModelTypes = DefaultModels,
+  R extends RelationTypes = DefaultRelations,
+> {
+  private local: LocalEntry[];
+  private cursor: bigint | null;
+  private readonly syncLock = new Mutex();
+  private readonly journalSaves: SaveQueue;
+  private readonly replicaSaves: SaveQueue;
+
+  private constructor(
+    readonly nodeId: string,
+    readonly libraryId: string,
+    readonly schema: Schema,
+    private readonly transport: SyncTransport,
+    private readonly store: LocalStore,
+    private readonly clock: HybridLogicalClock,
+    private readonly replica: LocalReplica,
+    local: LocalEntry[],
+    cursor: bigint | null,
+    private readonly settings: Required<
+      Pick<
+        SyncNodeOptions,
+        'pushBatchSize' | 'pullPageSize' | 'readYourWritesWaitMs' | 'checkpointPages'
+      >
+    >,
+  ) {
+    this.local = local;
+    this.cursor = cursor;
+    this.replica.setLocal(local.map((e) => e.op));
+    this.journalSaves = new SaveQueue(() => this.store.saveJournal(this.journalSnapshot()));
+    this.replicaSaves = new SaveQueue(() => this.store.saveReplica(this.replicaSnapshot()));
+  }
+
+  /** Opens (or creates) the node's state in `store` for one library. */
+  static async open<
+    M extends ModelTypes = DefaultModels,
+    R extends RelationTypes = DefaultRelations,
+  >(options: SyncNodeOptions): Promise<SyncNode<M, R>> {
+    const libraryId = normalizeUuid(options.libraryId);
+    if (libraryId === null) throw new RangeError(`libraryId must be a UUID: ${options.libraryId}`);
+    const store = options.store ?? new MemoryStore();
+    const stored = await store.load();
+    const journal = stored.journal;
+    const replica = stored.replica;
+    for (const part of [journal, replica]) {
+      if (part !== undefined && part.version !== STORE_FORMAT_VERSION) {
+        throw new SyncClientError(`store format ${String(part.version)} is not supported`);
+      }
+    }
+    if (journal !== undefined && journal.libraryId !== libraryId) {
+      throw new SyncClientError(
+        `the store belongs to library ${journal.libraryId}, not ${libraryId}`,
+      );
+    }
+    const requested = options.nodeId === undefined ? undefined : normalizeUuid(options.nodeId);
+    if (requested === null) throw new RangeError(`nodeId must be a UUID: ${options.nodeId}`);
+    if (journal !== undefined && requested !== undefined && requested !== journal.nodeId) {
+      throw new SyncClientError(`the store belongs to node ${journal.nodeId}, not ${requested}`);
+    }
+    const nodeId = journal?.nodeId ?? requested ?? randomUUID();
+    const now = options.now ?? Date.now;
+    const clock = new HybridLogicalClock({
+      node: nodeId,
+      wallClock: () => hybridFromMillis(now()),
+      maxDriftMs: options.maxDriftMs ?? DEFAULT_MAX_DRIFT_MS,
+      initial: journal === undefined ? 0n : BigInt(journal.clock),
+    });
+    const schema = options.schema ?? defaultSchema();
+    const node = new SyncNode<M, R>(
+      nodeId,
+      libraryId,
+      schema,
+      options.transport,
+      store,
+      clock,
+      new LocalReplica(schema, replica === undefined ? emptySlice() : decodeSlice(replica.slice)),
+      (journal?.local ?? []).map((e) => ({
+        op: e.op,
+        ackOffset: e.ackOffset === null ? null : BigInt(e.ackOffset),
+      })),
+      replica?.cursor == null ? null : BigInt(replica.cursor),
+      {
+        pushBatchSize: pageSize(options.pushBatchSize, 'pushBatchSize'),
+        pullPageSize: pageSize(options.pullPageSize, 'pullPageSize'),
+        readYourWritesWaitMs: options.readYourWritesWaitMs ?? 5000,
+        checkpointPages: Math.max(1, options.checkpointPages ?? 10),
+      },
+    );
+    if (journal === undefined) await node.journalSaves.save();
+    return node;
+  }
+
+  // ---- building ops -------------------------------------------------------------------------
+
+  /** CREATE a record (a new random id unless given). */
+  async create<K extends ModelName<M>>(
+    model: K,
+    data: Partial<M[K]> = {},
+    options: { id?: string } = {},
+  ): Promise<RecordCreate> {
+    const recordId = options.id ?? randomUUID();
+    const [op] = await this.write([{ type: 'CREATE', recordId, model, data: json(data) }]);
+    return op as RecordCreate;
+  }
+
+  /** One UPDATE per changed field (a field set to undefined is left alone). */
+  async update<K extends ModelName<M>>(
+    model: K,
+    recordId: string,
+    changes: Partial<M[K]>,
+  ): Promise<RecordUpdate[]> {
+    const drafts = Object.entries(json(changes)).map(([field, value]): OperationDraft => ({
+      type: 'UPDATE',
+      recordId,
+      model,
+      field,
+      value,
+    }));
+    return (await this.write(drafts)) as RecordUpdate[];
+  }
+
+  async delete<K extends ModelName<M>>(model: K, recordId: string): Promise<RecordDelete> {
+    const [op] = await this.write([{ type: 'DELETE', recordId, model }]);
+    return op as RecordDelete;
+  }
+
+  /** CREATE a relation (relationItem = item, relationGroup = group). */
+  async link<K extends RelationName<R>>(
+    relation: K,
+    item: string,
+    group: string,
+    data: Partial<R[K]> = {},
+  ): Promise<RelationCreate> {
+    const [op] = await this.write([
+      { type: 'CREATE', relation, relationItem: item, relationGroup: group, data: json(data) },
+    ]);
+    return op as RelationCreate;
+  }
+
+  async updateLink<K extends RelationName<R>>(
+    relation: K,
+    item: string,
+    group: string,
+    changes: Partial<R[K]>,
+  ): Promise<RelationUpdate[]> {
+    const drafts = Object.entries(json(changes)).map(([field, value]): OperationDraft => ({
+      type: 'UPDATE',
+      relation,
+      relationItem: item,
+      relationGroup: group,
+      field,
+      value,
+    }));
+    return (await this.write(drafts)) as RelationUpdate[];
+  }
+
+  async unlink<K extends RelationName<R>>(
+    relation: K,
+    item: string,
+    group: string,
+  ): Promise<RelationDelete> {
+    const [op] = await this.write([
+      { type: 'DELETE', relation, relationItem: item, relationGroup: group },
+    ]);
+    return op as RelationDelete;
+  }
+
+  /**
+   * Stamps drafts with this node and the send rule of its clock, validates them against the
+   * schema, checks them against the local replica with the merge engine, applies them locally
+   * and queues them, all or nothing. Resolves once the outbox is saved.
+   * Throws LocalValidationError / LocalRejectionError (and queues nothing) when the server would
+   * refuse or reject them.
+   */
+  async write(drafts: readonly OperationDraft[]): Promise<Operation[]> {
+    if (drafts.length === 0) return [];
+    const ops: Operation[] = [];
+    const issues: (ValidationIssue & { index: number })[] = [];
+    drafts.forEach((draft, index) => {
+      const hybrid = formatHybrid(this.clock.now());
+      const checked = validateOperation(
+        { ...draft, node: this.nodeId, timestamp: { hybrid } },
+        this.schema,
+      );
+      if (checked.ok) ops.push(checked.op);
+      else for (const issue of checked.errors) issues.push({ index, ...issue });
+    });
+    if (issues.length > 0) throw new LocalValidationError(issues);
+    const merged = this.replica.tryLocal(ops);
+    if (merged.rejections.length > 0) {
+      throw new LocalRejectionError(
+        merged.rejections.map(({ reason, message }) => ({ reason, message })),
+      );
+    }
+    for (const op of ops) this.local.push({ op, ackOffset: null });
+    await this.journalSaves.save();
+    return ops;
+  }
+
+  // ---- reading the local state ---------------------------------------------------------------
+
+  /** Visible records (local edits included), ordered by id; only one model's when given. */
+  records(): RecordView[];
+  records<K extends ModelName<M>>(model: K): TypedRecord<M, K>[];
+  records(model?: string): RecordView[] {
+    return this.replica.records(model);
+  }
+
+  /** A visible record, or undefined (also when `model` is given and the record is another). */
+  record(recordId: string): RecordView | undefined;
+  record<K extends ModelName<M>>(recordId: string, model: K): TypedRecord<M, K> | undefined;
+  record(recordId: string, model?: string): RecordView | undefined {
+    const view = this.replica.record(recordId.toLowerCase());
+    return model === undefined || view?.model === model ? view : undefined;
+  }
+
+  /** Visible relations, optionally filtered, ordered by (relation, item, group). */
+  relations(): RelationView[];
+  relations<K extends RelationName<R>>(
+    filter: RelationFilter & { relation: K },
+  ): TypedRelation<R, K>[];
+  relations(filter: RelationFilter): RelationView[];
+  relations(filter: RelationFilter = {}): RelationView[] {
+    return this.replica.relations({
+      relation: filter.relation,
+      item: filter.item?.toLowerCase(),
+      group: filter.group?.toLowerCase(),
+    });
+  }
+
+  /** Everything visible locally, in the query service's order and shapes. */
+  state(): MaterializedState {
+    return this.replica.state();
+  }
+
+  /** The server's state as of the last pull (the local state without unconfirmed own ops). */
+  confirmedState(): MaterializedState {
+    return this.replica.confirmedState();
+  }
+
+  /** Own ops not yet acknowledged by the ingest. */
+  outbox(): Operation[] {
+    return this.local.filter((e) => e.ackOffset === null).map((e) => e.op);
+  }
+
+  /** Own ops acknowledged by the ingest but not yet seen in the pulled feed. */
+  unconfirmed(): Operation[] {
+    return this.local.filter((e) => e.ackOffset !== null).map((e) => e.op);
+  }
+
+  /** Feed offset the local replica is complete through; null before the first pull. */
+  get pulledThrough(): string | null {
+    return this.cursor === null ? null : this.cursor.toString();
+  }
+
+  /** The clock's last value (decimal NTP64), e.g. to compare with a remote hybrid. */
+  clockValue(): string {
+    return formatHybrid(this.clock.current());
+  }
+
+  // ---- sync ----------------------------------------------------------------------------------
+
+  /** Pushes the outbox, then pulls the feed (reading our own writes); one sync at a time. */
+  sync(): Promise<SyncReport> {
+    return this.syncLock.run(async () => {
+      const pushed = await this.pushOutbox();
+      const pulled = await this.pullFeed();
+      return { ...pushed, ...pulled };
+    });
+  }
+
+  /**
+   * Sends the outbox in batches of at most pushBatchSize ops, in the order they were made. A
+   * batch that fails (after the transport's retries) stays in the outbox, as does everything
+   * after it; the error is thrown. Acknowledged batches are saved as such at once.
+   */
+  push(): Promise<PushReport> {
+    return this.syncLock.run(() => this.pushOutbox());
+  }
+
+  /** Pulls the feed from the last pulled offset, applying every op through the receive rule. */
+  pull(): Promise<PullReport> {
+    return this.syncLock.run(() => this.pullFeed());
+  }
+
+  /**
+   * Drops ops from the outbox (all, or those matching), e.g. a batch the server keeps refusing
+   * with 422 because its schema differs. Their local effect disappears. Returns what was dropped.
+   */
+  discardOutbox(match: (op: Operation) => boolean = () => true): Promise<Operation[]> {
+    return this.syncLock.run(async () => {
+      const dropped = this.local.filter((e) => e.ackOffset === null && match(e.op));
+      if (dropped.length === 0) return [];
+      this.local = this.local.filter((e) => !dropped.includes(e));
+      this.replica.setLocal(this.local.map((e) => e.op));
+      await this.journalSaves.save();
+      return dropped.map((e) => e.op);
+    });
+  }
+
+  /** Waits for pending saves to the store (e.g. before exiting). */
+  async flush(): Promise<void> {
+    await this.replicaSaves.idle();
+    await this.journalSaves.idle();
+  }
+
+  private async pushOutbox(): Promise<PushReport> {
+    // Only what is queued now: edits made while pushing wait for the next sync.
+    const queued = this.local.filter((e) => e.ackOffset === null);
+    let pushed = 0;
+    let batches = 0;
+    for (let start = 0; start < queued.length; start += this.settings.pushBatchSize) {
+      const batch = queued.slice(start, start + this.settings.pushBatchSize);
+      const result = await this.transport.push(
+        this.libraryId,
+        batch.map((e) => e.op),
+      );
+      if (result.accepted !== batch.length) {
+        throw new SyncProtocolError(
+          `ingest accepted ${result.accepted} of a batch of ${batch.length} ops`,
+        );
+      }
+      for (const entry of batch) entry.ackOffset = result.lastOffset;
+      pushed += batch.length;
+      batches++;
+      await this.journalSaves.save();
+    }
+    return { pushed, batches };
+  }
+
+  private async pullFeed(): Promise<PullReport> {
+    // Our acknowledged ops are at or below this offset: wait until the server applied them.
+    let minOffset: bigint | undefined;
+    for (const { ackOffset } of this.local) {
+      if (ackOffset === null || (this.cursor !== null && ackOffset <= this.cursor)) continue;
+      if (minOffset === undefined || ackOffset > minOffset) minOffset = ackOffset;
+    }
+    const report: PullReport = {
+      pulled: 0,
+      applied: 0,
+      pages: 0,
+      cursor: null,
+      rejectedByServer: [],
+      driftWarnings: [],
+    };
+    let after = this.cursor;
+    for (;;) {
+      const page = await this.transport.pull(this.libraryId, {
+        after,
+        limit: this.settings.pullPageSize,
+        ...(report.pages === 0 && minOffset !== undefined
+          ? { minOffset, waitMs: this.settings.readYourWritesWaitMs }
+          : {}),
+      });
+      report.pages++;
+      if (page.items.length === 0) break;
+      const batch = this.checkPage(page.items, after);
+      for (const logged of batch) this.receive(logged, report.driftWarnings);
+      const merged = this.replica.applyFeed(batch);
+      report.applied += merged.accepted.filter(({ op }) => op.node !== this.nodeId).length;
+      report.pulled += batch.length;
+      after = batch[batch.length - 1].offset;
+      // The replica now holds everything through `after`; a failure below must not pull it twice.
+      this.cursor = after;
+      if (page.nextCursor === null) break;
+      if (report.pages % this.settings.checkpointPages === 0) await this.replicaSaves.save();
+    }
+    // The server had applied through minOffset when it answered: nothing up to there is missing.
+    if (minOffset !== undefined && (after === null || after < minOffset)) after = minOffset;
+    this.cursor = after;
+    report.cursor = after === null ? null : after.toString();
+    report.rejectedByServer = this.settleLocal();
+    await this.replicaSaves.save();
+    await this.journalSaves.save();
+    return report;
+  }
+
+  /** Validates a feed page: well-formed ops, offsets strictly increasing past `after`. */
+  private checkPage(
+    items: readonly { offset: bigint; operation: unknown }[],
+    after: bigint | null,
+  ): LoggedOperation[] {
+    let previous = after;
+    return items.map(({ offset, operation }) => {
+      if (previous !== null && offset <= previous) {
+        throw new SyncProtocolError(`feed offset ${offset} does not follow ${previous}`);
+      }
+      previous = offset;
+      // Shape only: schema problems are the merge engine's to judge, as on the server.
+      const checked = validateOperation(operation, null, { checkSchema: false });
+      if (!checked.ok) {
+        const why = checked.errors.map((e) => `${e.path || '(op)'} ${e.message}`).join('; ');
+        throw new SyncProtocolError(`feed entry at offset ${offset} is not a valid op: ${why}`);
+      }
+      return { offset, op: checked.op };
+    });
+  }
+
+  /** HLC receive rule for one pulled op; a drifting op is reported, not refused. */
+  private receive(logged: LoggedOperation, warnings: DriftWarning[]): void {
+    const { op, offset } = logged;
+    const result = this.clock.update(BigInt(op.timestamp.hybrid));
+    if (!result.ok) {
+      warnings.push({
+        offset: offset.toString(),
+        node: op.node,
+        hybrid: op.timestamp.hybrid,
+        driftMs: result.driftMs,
+      });
+    }
+  }
+
+  /**
+   * Drops own ops the feed is now complete past: each is either in the confirmed replica or was
+   * rejected by the server (returned). The local layer is rebuilt over the new confirmed state.
+   */
+  private settleLocal(): Operation[] {
+    const cursor = this.cursor;
+    const rejected: Operation[] = [];
+    const keep: LocalEntry[] = [];
+    for (const entry of this.local) {
+      if (entry.ackOffset === null || cursor === null || entry.ackOffset > cursor) {
+        keep.push(entry);
+      } else if (!this.replica.isConfirmed(entry.op)) {
+        rejected.push(entry.op);
+      }
+    }
+    this.local = keep;
+    this.replica.setLocal(keep.map((e) => e.op));
+    return rejected;
+  }
+
+  private journalSnapshot(): StoredJournal {
+    return {
+      version: STORE_FORMAT_VERSION,
+      nodeId: this.nodeId,
+      libraryId: this.libraryId,
+      clock: this.clock.current().toString(),
+      local: this.local.map((e) => ({
+        op: e.op,
+        ackOffset: e.ackOffset === null ? null : e.ackOffset.toString(),
+      })),
+    };
+  }
+
+  private replicaSnapshot(): StoredReplica {
+    return {
+      version: STORE_FORMAT_VERSION,
+      cursor: this.cursor === null ? null : this.cursor.toString(),
+      slice: encodeSlice(this.replica.confirmedSlice),
+    };
+  }
+}
+
+function pageSize(value: number | undefined, name: string): number {
+  const size = value ?? MAX_PAGE;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) {
+    throw new RangeError(`${name} must be an integer from 1 to ${MAX_PAGE}: ${value}`);
+  }
+  return size;
+}
+
+/** Drops undefined values (Partial<> fields left out); the rest must be JSON already. */
+function json(values: Partial<Record<string, JsonValue>>): JsonObject {
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}

@@ -1,0 +1,290 @@
+import {
+  type ApiErrorDetail,
+  SyncApiError,
+  SyncNetworkError,
+  SyncProtocolError,
+  isRetryableStatus,
+} from '../errors';
+import type {
+  JsonObject,
+  MaterializedState,
+  Operation,
+  RecordView,
+  RelationView,
+} from '../protocol';
+import { type RetryOptions, type RetryPolicy, backoffDelay, retryPolicy, sleep } from './retry';
+import type { FeedEntry, FeedPage, PullRequest, PushResult, SyncTransport } from './sync-transport';
+
+export interface SyncHttpTransportOptions {
+  /** Base URL of the ingest service, e.g. http://127.0.0.1:3001 */
+  ingestUrl: string;
+  /** Base URL of the query service, e.g. http://127.0.0.1:3002 */
+  queryUrl: string;
+  /** Per attempt, response body included (default 10000 ms). Pulls that wait for minOffset get waitMs on top. */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+  /** Sent with every request (e.g. an Authorization header of a gateway in front). */
+  headers?: Record<string, string>;
+  /** Injectable for tests; defaults to the global fetch of Node 20. */
+  fetch?: typeof fetch;
+  /** Jitter source in [0, 1); injectable for tests. */
+  random?: () => number;
+}
+
+export interface LibraryStatus {
+  partition: number;
+  appliedOffset: string | null;
+  records: number;
+  relations: number;
+  pending: number;
+  rejected: number;
+}
+
+/** Answers read-your-writes requests only once the library's log is applied through minOffset. */
+export interface ReadOptions {
+  minOffset?: bigint;
+  waitMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** Head room over the server's own wait for minOffset before the client gives up on an attempt. */
+const WAIT_MARGIN_MS = 5_000;
+const OFFSET = /^(0|[1-9]\d*)$/;
+
+type Attempt = { status: number; text: string; retryAfterMs?: number };
+
+/**
+ * The sync service over HTTP (contract section 7), with the global fetch. Every request has a
+ * timeout and is retried with capped exponential backoff and full jitter on network errors,
+ * timeouts and 5xx answers (503 BROKER_UNAVAILABLE, NOT_YET_APPLIED). Retrying a push is safe: the
+ * ops keep their identity, and an op whose identity and content were already accepted is a
+ * duplicate (D1). 4xx answers are not retried; they surface as SyncApiError with the contract's
+ * code and details.
+ */
+export class SyncHttpTransport implements SyncTransport {
+  readonly ingestUrl: string;
+  readonly queryUrl: string;
+  private readonly timeoutMs: number;
+  private readonly policy: RetryPolicy;
+  private readonly headers: Record<string, string>;
+  private readonly fetchImpl: typeof fetch;
+  private readonly random: () => number;
+
+  constructor(options: SyncHttpTransportOptions) {
+    this.ingestUrl = trimSlash(options.ingestUrl);
+    this.queryUrl = trimSlash(options.queryUrl);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.policy = retryPolicy(options.retry);
+    this.headers = { ...options.headers };
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.random = options.random ?? Math.random;
+  }
+
+  async push(libraryId: string, ops: readonly Operation[]): Promise<PushResult> {
+    const url = `${this.ingestUrl}/libraries/${encodeURIComponent(libraryId)}/operations`;
+    const body = parseJson(
+      await this.request('POST', url, 202, JSON.stringify(ops), this.timeoutMs),
+      url,
+    );
+    const accepted = body['accepted'];
+    const partition = body['partition'];
+    if (typeof accepted !== 'number' || accepted !== ops.length || typeof partition !== 'number') {
+      throw new SyncProtocolError(`POST ${url}: unexpected 202 body ${preview(body)}`);
+    }
+    return {
+      accepted,
+      partition,
+      firstOffset: parseOffset(body['firstOffset'], `POST ${url}: firstOffset`),
+      lastOffset: parseOffset(body['lastOffset'], `POST ${url}: lastOffset`),
+    };
+  }
+
+  async pull(libraryId: string, request: PullRequest): Promise<FeedPage> {
+    const query = new URLSearchParams({ limit: String(request.limit) });
+    if (request.after !== null) query.set('after', request.after.toString());
+    const timeout = this.addReadParams(query, request);
+    const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/operations?${query.toString()}`;
+    const page = parsePage(await this.request('GET', url, 200, undefined, timeout), url);
+    const items = page.items.map((raw, index): FeedEntry => {
+      if (!isObject(raw) || !isObject(raw['operation'])) {
+        throw new SyncProtocolError(`GET ${url}: items[${index}] is not {offset, operation}`);
+      }
+      return {
+        offset: parseOffset(raw['offset'], `GET ${url}: items[${index}].offset`),
+        operation: raw['operation'] as unknown as Operation,
+      };
+    });
+    return { items, nextCursor: page.nextCursor };
+  }
+
+  /** Every visible record and relation of a library, as the query service shows them. */
+  async serverState(libraryId: string, options: ReadOptions = {}): Promise<MaterializedState> {
+    const records = await this.readAll<RecordView>(libraryId, 'records', options);
+    const relations = await this.readAll<RelationView>(libraryId, 'relations', options);
+    return { records, relations };
+  }
+
+  async status(libraryId: string, options: ReadOptions = {}): Promise<LibraryStatus> {
+    const query = new URLSearchParams();
+    const timeout = this.addReadParams(query, options);
+    const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/status?${query.toString()}`;
+    return parseJson(
+      await this.request('GET', url, 200, undefined, timeout),
+      url,
+    ) as unknown as LibraryStatus;
+  }
+
+  private async readAll<T>(
+    libraryId: string,
+    what: 'records' | 'relations',
+    options: ReadOptions,
+  ): Promise<T[]> {
+    const all: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const query = new URLSearchParams({ limit: '1000' });
+      if (cursor !== null) query.set('cursor', cursor);
+      const timeout = this.addReadParams(query, options);
+      const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/${what}?${query.toString()}`;
+      const page = parsePage(await this.request('GET', url, 200, undefined, timeout), url);
+      all.push(...(page.items as T[]));
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return all;
+  }
+
+  /** Adds minOffset/waitMs; returns the attempt timeout, which must outlast the server's wait. */
+  private addReadParams(query: URLSearchParams, options: ReadOptions): number {
+    if (options.minOffset === undefined) return this.timeoutMs;
+    query.set('minOffset', options.minOffset.toString());
+    if (options.waitMs !== undefined) query.set('waitMs', String(options.waitMs));
+    return this.timeoutMs + (options.waitMs ?? 5000) + WAIT_MARGIN_MS;
+  }
+
+  /** One request with retries; returns the body text of the expected status. */
+  private async request(
+    method: 'GET' | 'POST',
+    url: string,
+    expected: number,
+    body: string | undefined,
+    timeoutMs: number,
+  ): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      let result: Attempt;
+      try {
+        result = await this.attempt(method, url, body, timeoutMs);
+      } catch (error) {
+        if (attempt >= this.policy.attempts) {
+          throw new SyncNetworkError(
+            `${method} ${url}: no answer after ${attempt} attempt(s): ${describe(error)}`,
+            attempt,
+            error,
+          );
+        }
+        await sleep(backoffDelay(this.policy, attempt, this.random));
+        continue;
+      }
+      if (result.status === expected) return result.text;
+      const error = apiError(method, url, result, attempt);
+      if (!isRetryableStatus(result.status) || attempt >= this.policy.attempts) throw error;
+      await sleep(backoffDelay(this.policy, attempt, this.random, result.retryAfterMs));
+    }
+  }
+
+  private async attempt(
+    method: string,
+    url: string,
+    body: string | undefined,
+    timeoutMs: number,
+  ): Promise<Attempt> {
+    // One signal for the whole exchange: a server that stalls mid-body times out too.
+    const response = await this.fetchImpl(url, {
+      method,
+      headers: {
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...this.headers,
+      },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    const retryAfter = Number(response.headers.get('retry-after'));
+    return {
+      status: response.status,
+      text,
+      retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    };
+  }
+}
+
+function apiError(method: string, url: string, result: Attempt, attempts: number): SyncApiError {
+  let body: unknown;
+  try {
+    body = JSON.parse(result.text);
+  } catch {
+    body = undefined;
+  }
+  if (isObject(body) && typeof body['error'] === 'string') {
+    const details = Array.isArray(body['details'])
+      ? (body['details'] as unknown[]).filter(isObject)
+      : [];
+    const message = typeof body['message'] === 'string' ? body['message'] : '';
+    return new SyncApiError(result.status, body['error'], message, details, attempts);
+  }
+  // Not a contract error (e.g. a proxy's page): keep the status, show the start of the body.
+  return new SyncApiError(
+    result.status,
+    `HTTP_${result.status}`,
+    `${method} ${url}: ${result.text.slice(0, 200)}`,
+    [],
+    attempts,
+  );
+}
+
+function parseJson(text: string, url: string): JsonObject {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new SyncProtocolError(`${url}: answer is not JSON: ${text.slice(0, 200)}`);
+  }
+  if (!isObject(body)) throw new SyncProtocolError(`${url}: answer is not a JSON object`);
+  return body as JsonObject;
+}
+
+function parsePage(text: string, url: string): { items: unknown[]; nextCursor: string | null } {
+  const body = parseJson(text, url);
+  const items = body['items'];
+  const nextCursor = body['nextCursor'];
+  if (!Array.isArray(items) || !(nextCursor === null || typeof nextCursor === 'string')) {
+    throw new SyncProtocolError(`${url}: answer is not {items, nextCursor}`);
+  }
+  return { items, nextCursor };
+}
+
+function parseOffset(value: unknown, what: string): bigint {
+  if (typeof value !== 'string' || !OFFSET.test(value)) {
+    throw new SyncProtocolError(`${what} must be a decimal string, got ${preview(value)}`);
+  }
+  return BigInt(value);
+}
+
+function isObject(value: unknown): value is ApiErrorDetail {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
+}

@@ -1,0 +1,39 @@
+import type { Operation } from '../protocol';
+
+/** 202 answer of POST /libraries/{id}/operations: every op is durably in the log. */
+export interface PushResult {
+  accepted: number;
+  partition: number;
+  firstOffset: bigint;
+  lastOffset: bigint;
+}
+
+export interface FeedEntry {
+  offset: bigint;
+  operation: Operation;
+}
+
+/** One page of GET /libraries/{id}/operations. */
+export interface FeedPage {
+  items: FeedEntry[];
+  /** null when the page reached the end of the applied feed. */
+  nextCursor: string | null;
+}
+
+export interface PullRequest {
+  /** Exclusive lower bound: the offset of the last op already pulled; null = from the start. */
+  after: bigint | null;
+  limit: number;
+  /** Read-your-writes: answer only once the log is applied through this offset. */
+  minOffset?: bigint;
+  /** How long the server may wait for minOffset (contract default 5000, max 30000). */
+  waitMs?: number;
+}
+
+/** How a SyncNode reaches the service; SyncHttpTransport is the real one. */
+export interface SyncTransport {
+  /** Publishes a batch all or nothing; re-sending the same ops is safe (duplicates, D1). */
+  push(libraryId: string, ops: readonly Operation[]): Promise<PushResult>;
+  /** One page of the library's op feed, in log order. */
+  pull(libraryId: string, request: PullRequest): Promise<FeedPage>;
+}
