@@ -30,7 +30,7 @@ export function readKafkaSettings(env: EnvReader, clientId: string): KafkaSettin
     operationsTopic: env.string('SYNC_TOPIC', DEFAULT_OPERATIONS_TOPIC),
     deadLetterTopic: env.string('SYNC_DLQ_TOPIC', DEFAULT_DLQ_TOPIC),
     ssl: env.bool('KAFKA_SSL', false),
-    sasl: mechanism === 'none' ? undefined : ({ mechanism, username, password }),
+    sasl: mechanism === 'none' ? undefined : { mechanism, username, password },
   };
 }
 

@@ -2,7 +2,12 @@ import { type INestApplication, Logger, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import { HttpErrorFilter, sendError } from '../errors/http-error.filter';
 import { SyncError } from '../errors/sync-error';
 
@@ -12,6 +17,8 @@ export interface HttpAppOptions {
   description: string;
   /** Maximum JSON body size in bytes. */
   bodyLimitBytes?: number;
+  /** Express handlers run before the content-type check and body parsing (e.g. path checks). */
+  beforeBody?: RequestHandler[];
 }
 
 /**
@@ -31,6 +38,7 @@ export async function createHttpApp(
   app.useLogger(logger);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  for (const handler of options.beforeBody ?? []) app.use(handler);
   app.use(requireJsonForBodies());
   app.use(express.json({ limit: options.bodyLimitBytes ?? 1024 * 1024, strict: false }));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) =>

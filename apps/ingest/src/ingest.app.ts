@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createHttpApp } from '@sync/platform';
+import { ingestRequestHandler } from './ingest-request.middleware';
+import type { IngestConfig } from './ingest.config';
+import { IngestMetrics } from './ingest.metrics';
+import { IngestModule } from './ingest.module';
+
+/** The ingest service, initialized but not listening (tests listen on port 0). */
+export async function createIngestApp(config: IngestConfig): Promise<NestExpressApplication> {
+  // createHttpApp takes a module class; a root class per app instance carries this config.
+  @Module({ imports: [IngestModule.register(config)] })
+  class IngestRootModule {}
+  // The handler runs before Nest routes, so it reaches the metrics once the app exists.
+  const metrics: { current?: IngestMetrics } = {};
+  const app = await createHttpApp(IngestRootModule, {
+    name: 'ingest',
+    description:
+      'Write side of the sync service: validates batches of CRDT operations, checks their clocks and publishes them to Kafka all or nothing.',
+    bodyLimitBytes: config.maxBodyBytes,
+    beforeBody: [ingestRequestHandler(() => metrics.current)],
+  });
+  metrics.current = app.get(IngestMetrics);
+  await app.init();
+  return app;
+}

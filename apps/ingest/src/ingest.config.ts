@@ -1,0 +1,97 @@
+import {
+  DEFAULT_MAX_RECORD_BATCH_BYTES,
+  DEFAULT_PRODUCER_LANES,
+  DEFAULT_PUBLISH_TIMEOUT_MS,
+  DEFAULT_TRANSACTION_TIMEOUT_MS,
+  type KafkaSettings,
+  type PublishMode,
+  readKafkaSettings,
+} from '@sync/kafka';
+import { ConfigError, EnvReader } from '@sync/platform';
+import { DEFAULT_MAX_DRIFT_MS, type Schema, loadConfiguredSchema } from '@sync/protocol';
+
+export interface PublishSettings {
+  mode: PublishMode;
+  /** Concurrent sends of each kind (one Kafka producer each). */
+  producers: number;
+  timeoutMs: number;
+  /** Prefix of the transactional ids; undefined = host name plus a random suffix. */
+  transactionalIdPrefix?: string;
+  transactionTimeoutMs: number;
+  /** Must not exceed the operations topic's max.message.bytes. */
+  maxRecordBatchBytes: number;
+}
+
+export interface IngestConfig {
+  port: number;
+  host: string;
+  kafka: KafkaSettings;
+  maxDriftMs: number;
+  maxBodyBytes: number;
+  maxBatchOps: number;
+  schema: Schema;
+  publish: PublishSettings;
+}
+
+export const DEFAULT_INGEST_PORT = 3001;
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_MAX_BATCH_OPS = 10_000;
+export const DEFAULT_PUBLISH_MODE: PublishMode = 'single-request';
+
+/** Reads the ingest settings; throws one ConfigError naming every bad variable. */
+export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
+  const reader = new EnvReader(env);
+  const port = reader.port('INGEST_PORT', DEFAULT_INGEST_PORT);
+  const host = reader.string('INGEST_HOST', '0.0.0.0');
+  const kafka = readKafkaSettings(reader, 'sync-ingest');
+  const maxDriftMs = reader.int('MAX_DRIFT_MS', DEFAULT_MAX_DRIFT_MS, 0);
+  const maxBodyBytes = reader.int('INGEST_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 1024 ** 3);
+  const maxBatchOps = reader.int('INGEST_MAX_BATCH_OPS', DEFAULT_MAX_BATCH_OPS, 1, 1_000_000);
+  const publish: PublishSettings = {
+    mode: reader.oneOf('INGEST_PUBLISH_MODE', DEFAULT_PUBLISH_MODE, [
+      'single-request',
+      'transactional',
+    ] as const),
+    producers: reader.int('INGEST_PRODUCERS', DEFAULT_PRODUCER_LANES, 1, 256),
+    timeoutMs: reader.int('INGEST_PUBLISH_TIMEOUT_MS', DEFAULT_PUBLISH_TIMEOUT_MS, 100, 120_000),
+    transactionalIdPrefix: reader.optionalString('INGEST_TRANSACTIONAL_ID'),
+    transactionTimeoutMs: reader.int(
+      'INGEST_TRANSACTION_TIMEOUT_MS',
+      DEFAULT_TRANSACTION_TIMEOUT_MS,
+      1000,
+      900_000,
+    ),
+    maxRecordBatchBytes: reader.int(
+      'INGEST_MAX_RECORD_BATCH_BYTES',
+      DEFAULT_MAX_RECORD_BATCH_BYTES,
+      1024,
+      1024 ** 3,
+    ),
+  };
+
+  const problems: string[] = [];
+  let schema: Schema | undefined;
+  try {
+    schema = loadConfiguredSchema(env);
+  } catch (error) {
+    problems.push(`SYNC_SCHEMA: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  // Both modes may use transactions (single-request: for batches larger than a record batch).
+  if (publish.transactionTimeoutMs <= publish.timeoutMs) {
+    problems.push(
+      `INGEST_TRANSACTION_TIMEOUT_MS (${publish.transactionTimeoutMs}) must be longer than INGEST_PUBLISH_TIMEOUT_MS (${publish.timeoutMs})`,
+    );
+  }
+  try {
+    reader.done('ingest');
+  } catch (error) {
+    if (!(error instanceof ConfigError) || problems.length === 0) throw error;
+    throw new ConfigError(`${error.message}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+  if (problems.length > 0 || schema === undefined) {
+    throw new ConfigError(
+      `ingest: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+  }
+  return { port, host, kafka, maxDriftMs, maxBodyBytes, maxBatchOps, schema, publish };
+}

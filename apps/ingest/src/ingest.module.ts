@@ -1,0 +1,45 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { HealthModule, type HealthCheck, MetricsModule } from '@sync/platform';
+import { ClockController } from './clock.controller';
+import type { IngestConfig } from './ingest.config';
+import { IngestMetrics } from './ingest.metrics';
+import { IngestService } from './ingest.service';
+import { INGEST_CONFIG } from './ingest.tokens';
+import { OperationPublisher } from './operation-publisher.service';
+import { OperationsController } from './operations.controller';
+
+/** Config, metrics and the Kafka publisher, global so the health module can check the broker. */
+@Global()
+@Module({})
+class IngestKafkaModule {
+  static register(config: IngestConfig): DynamicModule {
+    return {
+      module: IngestKafkaModule,
+      providers: [{ provide: INGEST_CONFIG, useValue: config }, IngestMetrics, OperationPublisher],
+      exports: [INGEST_CONFIG, IngestMetrics, OperationPublisher],
+    };
+  }
+}
+
+// register()'s parameter type (Omit over the Provider union) drops useFactory; the value is right.
+const healthChecks = {
+  useFactory: (publisher: OperationPublisher): HealthCheck[] => [publisher.healthCheck()],
+  inject: [OperationPublisher],
+} as Parameters<typeof HealthModule.register>[0];
+
+@Module({})
+export class IngestModule {
+  static register(config: IngestConfig): DynamicModule {
+    return {
+      module: IngestModule,
+      imports: [
+        IngestKafkaModule.register(config),
+        MetricsModule.register('ingest'),
+        // Ready = the broker answers and the operations topic exists.
+        HealthModule.register(healthChecks),
+      ],
+      controllers: [OperationsController, ClockController],
+      providers: [IngestService],
+    };
+  }
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { PublishError, type PublishResult } from '@sync/kafka';
+import { SyncError } from '@sync/platform';
+import { type Operation, formatHybrid, hybridFromMillis } from '@sync/protocol';
+import { Registry } from 'prom-client';
+import { readIngestConfig } from './ingest.config';
+import { IngestMetrics } from './ingest.metrics';
+import { IngestService } from './ingest.service';
+
+const hybridIn = (ms: number) => formatHybrid(hybridFromMillis(Date.now() + ms));
+
+function tag(overrides: Record<string, unknown> = {}) {
+  return {
+    type: 'CREATE',
+    recordId: randomUUID(),
+    model: 'Tag',
+    data: { name: 'n' },
+    node: randomUUID(),
+    timestamp: { hybrid: hybridIn(0) },
+    ...overrides,
+  };
+}
+
+/** The service with a stand-in for Kafka: these tests are about what reaches the publisher. */
+function setup(publish: (libraryId: string, ops: readonly Operation[]) => Promise<PublishResult>) {
+  const config = readIngestConfig({ INGEST_MAX_BATCH_OPS: '5', MAX_DRIFT_MS: '60000' });
+  const publisher = { publish: jest.fn(publish) };
+  const registry = new Registry();
+  const service = new IngestService(config, publisher, new IngestMetrics(registry));
+  return { service, publisher, registry };
+}
+
+const accepted = (ops: readonly Operation[]): Promise<PublishResult> =>
+  Promise.resolve({
+    topic: 't',
+    partition: 1,
+    count: ops.length,
+    firstOffset: '10',
+    lastOffset: String(9 + ops.length),
+    kind: 'request',
+  });
+
+async function rejection(promise: Promise<unknown>): Promise<SyncError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SyncError);
+  return error as SyncError;
+}
+
+describe('IngestService', () => {
+  it('accepts a valid batch and hands the normalised ops to the publisher', async () => {
+    const { service, publisher } = setup((_, ops) => accepted(ops));
+    const libraryId = randomUUID().toUpperCase();
+    const op = tag({ recordId: randomUUID().toUpperCase() });
+
+    await expect(service.ingest(libraryId, [op])).resolves.toEqual({
+      accepted: 1,
+      partition: 1,
+      firstOffset: '10',
+      lastOffset: '10',
+    });
+    const [publishedId, ops] = publisher.publish.mock.calls[0];
+    expect(publishedId).toBe(libraryId.toLowerCase());
+    expect(ops[0]).toMatchObject({ recordId: (op.recordId as string).toLowerCase() });
+  });
+
+  it.each([
+    ['not-a-uuid', [tag()], false, 'INVALID_LIBRARY_ID'],
+    ['not-a-uuid', undefined, true, 'INVALID_LIBRARY_ID'],
+    [randomUUID(), undefined, false, 'INVALID_JSON'],
+    [randomUUID(), {}, true, 'INVALID_JSON'],
+    [randomUUID(), { ops: [] }, false, 'NOT_AN_ARRAY'],
+    [randomUUID(), [], false, 'VALIDATION_FAILED'],
+    [randomUUID(), Array(6).fill(tag()), false, 'PAYLOAD_TOO_LARGE'],
+    [randomUUID(), [tag(), tag({ model: 'Nope' })], false, 'VALIDATION_FAILED'],
+    [randomUUID(), [tag({ timestamp: { hybrid: hybridIn(120_000) } })], false, 'TIMESTAMP_DRIFT'],
+  ])('%s %j (empty body: %s) -> %s, nothing published', async (id, body, empty, code) => {
+    const { service, publisher, registry } = setup((_, ops) => accepted(ops));
+    const error = await rejection(service.ingest(id, body, empty));
+    expect(error.code).toBe(code);
+    expect(publisher.publish).not.toHaveBeenCalled();
+    const rejected = await registry.getSingleMetric('ingest_operations_rejected_total')?.get();
+    expect(rejected?.values).toEqual([
+      { labels: { code }, value: Array.isArray(body) ? body.length : 0 },
+    ]);
+  });
+
+  it('names every drifting op and does not move the clock', async () => {
+    const { service } = setup((_, ops) => accepted(ops));
+    const before = BigInt(service.currentClock());
+    const ops = [
+      tag(),
+      tag({ timestamp: { hybrid: hybridIn(3_600_000) } }),
+      tag(),
+      tag({ timestamp: { hybrid: hybridIn(61_000) } }),
+    ];
+
+    const error = await rejection(service.ingest(randomUUID(), ops));
+
+    expect(error.code).toBe('TIMESTAMP_DRIFT');
+    expect(error.details).toEqual([
+      { index: 1, path: 'timestamp.hybrid', message: expect.stringContaining('ahead') },
+      { index: 3, path: 'timestamp.hybrid', message: expect.stringContaining('ahead') },
+    ]);
+    expect(BigInt(service.currentClock()) - before).toBeLessThan(hybridFromMillis(1000));
+  });
+
+  it('moves the clock past an accepted op (receive rule), and only once Kafka has the batch', async () => {
+    let fail = true;
+    const { service } = setup((_, ops) =>
+      fail ? Promise.reject(new PublishError('unavailable', 'down')) : accepted(ops),
+    );
+    const ahead = hybridIn(30_000);
+
+    const down = await rejection(
+      service.ingest(randomUUID(), [tag({ timestamp: { hybrid: ahead } })]),
+    );
+    expect(down.code).toBe('BROKER_UNAVAILABLE');
+    expect(BigInt(service.currentClock())).toBeLessThan(BigInt(ahead));
+
+    fail = false;
+    await service.ingest(randomUUID(), [tag({ timestamp: { hybrid: ahead } })]);
+    expect(BigInt(service.currentClock())).toBeGreaterThan(BigInt(ahead));
+  });
+
+  it('maps publish failures to contract codes', async () => {
+    for (const [reason, code] of [
+      ['unavailable', 'BROKER_UNAVAILABLE'],
+      ['timeout', 'BROKER_UNAVAILABLE'],
+      ['closed', 'BROKER_UNAVAILABLE'],
+      ['too-large', 'PAYLOAD_TOO_LARGE'],
+    ] as const) {
+      const { service } = setup(() => Promise.reject(new PublishError(reason, reason)));
+      expect((await rejection(service.ingest(randomUUID(), [tag()]))).code).toBe(code);
+    }
+  });
+});

@@ -1,0 +1,97 @@
+/*
+ * Pure planning for OperationProducer: how messages are split into produce requests, and which
+ * offset each message got from the broker's answers.
+ */
+
+/** Record batch header (v2) and a generous per-record framing bound (varints, attributes). */
+export const RECORD_BATCH_OVERHEAD = 61;
+export const RECORD_OVERHEAD = 24;
+
+/** Upper bound of the bytes a record takes in an uncompressed record batch. */
+export function recordBytes(key: Uint8Array | string, value: Uint8Array | string): number {
+  const size = (part: Uint8Array | string) =>
+    typeof part === 'string' ? Buffer.byteLength(part) : part.byteLength;
+  return size(key) + size(value) + RECORD_OVERHEAD;
+}
+
+export class RecordTooLargeError extends Error {
+  override name = 'RecordTooLargeError';
+
+  constructor(
+    readonly index: number,
+    readonly bytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(
+      `operation at index ${index} takes ${bytes} bytes, more than a record batch may hold (${maxBytes})`,
+    );
+  }
+}
+
+/**
+ * Splits items, in order, into groups of at most maxItems whose record batch stays within
+ * maxBytes. Throws RecordTooLargeError when a single item cannot fit.
+ */
+export function splitIntoRecordBatches<T>(
+  items: readonly T[],
+  bytesOf: (item: T) => number,
+  maxBytes: number,
+  maxItems = Number.MAX_SAFE_INTEGER,
+): T[][] {
+  const groups: T[][] = [];
+  let current: T[] = [];
+  let size = RECORD_BATCH_OVERHEAD;
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index];
+    const bytes = bytesOf(item);
+    if (bytes + RECORD_BATCH_OVERHEAD > maxBytes) {
+      throw new RecordTooLargeError(index, bytes, maxBytes);
+    }
+    if (current.length > 0 && (size + bytes > maxBytes || current.length >= maxItems)) {
+      groups.push(current);
+      current = [];
+      size = RECORD_BATCH_OVERHEAD;
+    }
+    current.push(item);
+    size += bytes;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+export interface PartitionAppend {
+  partition: number;
+  /** Offset of the partition's first record in the request (kafkajs gives a string). */
+  baseOffset?: string | number;
+}
+
+/**
+ * The offset of every item, given the produce requests sent (`requests[i]` in the order sent)
+ * and the broker's answer to each. Within one request the items of a partition form one record
+ * batch, in request order, starting at that partition's base offset.
+ */
+export function assignOffsets<T>(
+  requests: readonly (readonly T[])[],
+  answers: readonly (readonly PartitionAppend[])[],
+  partitionOf: (item: T) => number,
+): Map<T, { partition: number; offset: bigint }> {
+  const offsets = new Map<T, { partition: number; offset: bigint }>();
+  requests.forEach((items, r) => {
+    const base = new Map<number, bigint>();
+    for (const append of answers[r] ?? []) {
+      if (append.baseOffset !== undefined) base.set(append.partition, BigInt(append.baseOffset));
+    }
+    const next = new Map<number, bigint>();
+    for (const item of items) {
+      const partition = partitionOf(item);
+      const first = base.get(partition);
+      if (first === undefined) {
+        throw new Error(`the broker's answer has no offset for partition ${partition}`);
+      }
+      const position = next.get(partition) ?? 0n;
+      offsets.set(item, { partition, offset: first + position });
+      next.set(partition, position + 1n);
+    }
+  });
+  return offsets;
+}
