@@ -1,0 +1,237 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { APPLIED_CHANNEL } from '@sync/persistence';
+import { METRICS_REGISTRY, SyncError } from '@sync/platform';
+import { Client, type Notification } from 'pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { AppliedOffsets, WaitTimedOut, parseAppliedNotification } from './applied-offsets';
+import type { QueryConfig } from './query.config';
+import { QueryDatabase } from './query-database.service';
+import { QUERY_CONFIG } from './query.tokens';
+
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+
+/**
+ * Read-your-writes without polling per request: one dedicated connection LISTENs on the
+ * projector's commit notifications and wakes in-memory waiters. A slow re-read of
+ * partition_offsets (only while someone waits) and a full re-read after every reconnect cover
+ * notifications that were missed.
+ */
+@Injectable()
+export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('AppliedOffsetWatcher');
+  private readonly offsets = new AppliedOffsets();
+  private client?: Client;
+  private listening = false;
+  private closed = false;
+  private reconnectDelayMs = RECONNECT_MIN_MS;
+  private reconnectTimer?: NodeJS.Timeout;
+  private recheckTimer?: NodeJS.Timeout;
+  private rechecking = false;
+  private readonly waitSeconds: Histogram<'outcome'>;
+  private readonly notifications: Counter;
+
+  constructor(
+    @Inject(QUERY_CONFIG) private readonly config: QueryConfig,
+    private readonly database: QueryDatabase,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    this.waitSeconds = new Histogram({
+      name: 'query_min_offset_wait_seconds',
+      help: 'Time requests with minOffset waited for their partition to be applied',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+    this.notifications = new Counter({
+      name: 'query_applied_notifications_total',
+      help: 'sync_applied notifications received for the configured topic',
+      registers: [registry],
+    });
+    const offsets = this.offsets;
+    const isListening = (): boolean => this.listening;
+    new Gauge({
+      name: 'query_min_offset_waiters',
+      help: 'Requests currently waiting for their minOffset to be applied',
+      registers: [registry],
+      collect() {
+        this.set(offsets.waiting);
+      },
+    });
+    new Gauge({
+      name: 'query_applied_listener_connected',
+      help: '1 while the LISTEN connection for applied offsets is up',
+      registers: [registry],
+      collect() {
+        this.set(isListening() ? 1 : 0);
+      },
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.recheckTimer = setInterval(() => this.recheck(), this.config.offsetRecheckMs);
+    this.recheckTimer.unref();
+    try {
+      await this.connect();
+    } catch (error) {
+      this.logger.warn(`LISTEN connection failed, retrying: ${describe(error)}`);
+      this.scheduleReconnect();
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.recheckTimer);
+    clearTimeout(this.reconnectTimer);
+    this.offsets.rejectAll(new SyncError('NOT_YET_APPLIED', 'the query service is shutting down'));
+    const client = this.client;
+    this.client = undefined;
+    this.listening = false;
+    if (client) await client.end().catch(() => undefined);
+  }
+
+  /** Next offset to apply on `partition` as last observed (undefined: none seen yet). */
+  observedNextOffset(partition: number): bigint | undefined {
+    return this.offsets.nextOffset(partition);
+  }
+
+  /**
+   * Returns once `partition` has been applied through `minOffset` (next_offset > minOffset);
+   * throws 503 NOT_YET_APPLIED after `waitMs`.
+   */
+  async waitUntilApplied(partition: number, minOffset: bigint, waitMs: number): Promise<void> {
+    if (this.offsets.isApplied(partition, minOffset)) return;
+    const started = process.hrtime.bigint();
+    // Register first, then read: an update committed in between still wakes us.
+    const waiting = this.offsets.waitFor(partition, minOffset, waitMs);
+    this.refreshPartition(partition).catch((error: unknown) =>
+      this.logger.warn(`reading applied offset failed: ${describe(error)}`),
+    );
+    try {
+      await waiting;
+      this.observeWait(started, 'applied');
+    } catch (error) {
+      if (!(error instanceof WaitTimedOut)) throw error;
+      // Last look at the table itself before answering 503, in case a notification was lost.
+      await this.refreshPartition(partition).catch(() => undefined);
+      if (this.offsets.isApplied(partition, minOffset)) {
+        this.observeWait(started, 'applied');
+        return;
+      }
+      this.observeWait(started, 'timeout');
+      const next = this.offsets.nextOffset(partition);
+      const applied = next === undefined || next === 0n ? null : (next - 1n).toString();
+      throw new SyncError(
+        'NOT_YET_APPLIED',
+        `partition ${partition} is applied through ${applied ?? 'nothing yet'}, not yet through offset ${minOffset} (waited ${waitMs} ms)`,
+        [{ partition, appliedOffset: applied, minOffset: minOffset.toString(), waitMs }],
+        { 'Retry-After': '1' },
+      );
+    }
+  }
+
+  private observeWait(started: bigint, outcome: 'applied' | 'timeout'): void {
+    this.waitSeconds.observe({ outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private async refreshPartition(partition: number): Promise<void> {
+    const rows = await this.database.query<{ next_offset: string }>(
+      `SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2`,
+      [this.config.kafka.operationsTopic, partition],
+    );
+    if (rows[0]) this.offsets.observe(partition, BigInt(rows[0].next_offset));
+  }
+
+  private async refreshAll(): Promise<void> {
+    const rows = await this.database.query<{ partition: number; next_offset: string }>(
+      `SELECT partition, next_offset FROM partition_offsets WHERE topic = $1`,
+      [this.config.kafka.operationsTopic],
+    );
+    for (const row of rows) this.offsets.observe(row.partition, BigInt(row.next_offset));
+  }
+
+  private recheck(): void {
+    if (this.closed || this.rechecking || this.offsets.waiting === 0) return;
+    this.rechecking = true;
+    this.refreshAll()
+      .catch((error: unknown) => this.logger.warn(`safety re-read failed: ${describe(error)}`))
+      .finally(() => (this.rechecking = false));
+  }
+
+  private async connect(): Promise<void> {
+    const client = new Client({
+      connectionString: this.config.databaseUrl,
+      application_name: 'sync-query-watcher',
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
+    });
+    client.on('notification', (message: Notification) => this.onNotification(message));
+    client.on('error', (error: Error) => this.onLost(client, error));
+    client.on('end', () => this.onLost(client));
+    this.client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${APPLIED_CHANNEL}`);
+    } catch (error) {
+      this.client = undefined;
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listening = true;
+    this.reconnectDelayMs = RECONNECT_MIN_MS;
+    // Anything committed before LISTEN took effect was not notified to us.
+    await this.refreshAll().catch((error: unknown) =>
+      this.logger.warn(`reading applied offsets failed: ${describe(error)}`),
+    );
+  }
+
+  private onNotification(message: Notification): void {
+    if (message.channel !== APPLIED_CHANNEL) return;
+    const parsed = parseAppliedNotification(message.payload);
+    if (parsed === null) {
+      this.logger.warn(`ignoring malformed ${APPLIED_CHANNEL} payload ${message.payload ?? ''}`);
+      return;
+    }
+    if (parsed.topic !== this.config.kafka.operationsTopic) return;
+    this.notifications.inc();
+    this.offsets.observe(parsed.partition, parsed.nextOffset);
+  }
+
+  private onLost(client: Client, error?: Error): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.listening = false;
+    client.end().catch(() => undefined);
+    if (this.closed) return;
+    this.logger.warn(`LISTEN connection lost${error ? `: ${error.message}` : ''}; reconnecting`);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay = this.reconnectDelayMs;
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, RECONNECT_MAX_MS);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect().catch((error: unknown) => {
+        this.logger.warn(`LISTEN reconnect failed: ${describe(error)}`);
+        this.scheduleReconnect();
+      });
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

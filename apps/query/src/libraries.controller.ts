@@ -1,0 +1,70 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
+import { libraryCursor } from './cursor';
+import { LibrariesRepository } from './libraries.repository';
+import { PartitionLocator } from './partition-locator.service';
+import { ParamReader, type RawQuery, parseLibraryId } from './query-params';
+import { ErrorBodyDto, LibraryPageDto, LibraryStatusDto } from './query.dto';
+import { ReadYourWritesService } from './read-your-writes.service';
+
+@ApiTags('libraries')
+@Controller('libraries')
+export class LibrariesController {
+  constructor(
+    private readonly libraries: LibrariesRepository,
+    private readonly locator: PartitionLocator,
+    private readonly readYourWrites: ReadYourWritesService,
+  ) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'Libraries the projector has seen, by id, with their counts',
+    description:
+      'Each item: {id, partition, operations (ops in the feed), records (visible), relations (visible), pending, rejected}.',
+  })
+  @ApiListQuery()
+  @ApiOkResponse({ type: LibraryPageDto })
+  @ApiBadRequestResponse({ type: ErrorBodyDto, description: 'INVALID_PARAMETER' })
+  async list(@Query() query: RawQuery): Promise<LibraryPageDto> {
+    const params = new ParamReader(query);
+    const limit = params.limit();
+    const after = params.cursor(libraryCursor.decode);
+    params.done();
+    return this.libraries.page(after, limit);
+  }
+
+  @Get(':libraryId/status')
+  @ApiOperation({
+    summary: 'Partition, applied offset and counts of a library',
+    description:
+      'A library never seen gets the partition its ops would go to (default partitioner over the topic partition count) and zero counts.',
+  })
+  @ApiLibraryRoute()
+  @ApiOkResponse({ type: LibraryStatusDto })
+  async status(
+    @Param('libraryId') rawLibraryId: string,
+    @Query() query: RawQuery,
+  ): Promise<LibraryStatusDto> {
+    const libraryId = parseLibraryId(rawLibraryId);
+    const params = new ParamReader(query);
+    const consistency = params.consistency();
+    params.done();
+    await this.readYourWrites.ensureApplied(libraryId, consistency);
+    const status = await this.libraries.status(libraryId);
+    let { partition, nextOffset } = status;
+    if (partition === null) {
+      partition = await this.locator.partitionOfUnseen(libraryId);
+      nextOffset = await this.libraries.nextOffset(partition);
+    }
+    const next = nextOffset === null ? 0n : BigInt(nextOffset);
+    return {
+      partition,
+      appliedOffset: next > 0n ? (next - 1n).toString() : null,
+      records: status.records,
+      relations: status.relations,
+      pending: status.pending,
+      rejected: status.rejected,
+    };
+  }
+}

@@ -1,0 +1,24 @@
+import { listen } from '@sync/platform';
+import { redactUrl } from '@sync/persistence';
+import { createQueryApp } from './query.app';
+import { type QueryConfig, readQueryConfig } from './query.config';
+
+async function main(): Promise<void> {
+  let config: QueryConfig;
+  try {
+    config = readQueryConfig(process.env);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(2);
+  }
+  const app = await createQueryApp(config);
+  await listen(app, config.port, config.host);
+  console.log(
+    `query: database ${redactUrl(config.databaseUrl)}, topic ${config.kafka.operationsTopic}, schema ${config.schema.source}`,
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(`query failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+import { ConfigError } from '@sync/platform';
+import { readQueryConfig } from './query.config';
+
+describe('readQueryConfig', () => {
+  it('has working defaults', () => {
+    const config = readQueryConfig({});
+    expect(config).toMatchObject({
+      port: 3002,
+      poolSize: 10,
+      topicPartitions: undefined,
+      offsetRecheckMs: 1000,
+    });
+    expect(config.kafka.operationsTopic).toBe('sync.operations');
+    expect(config.schema.model('FilePath')).toBeDefined();
+  });
+
+  it('reads the environment', () => {
+    const config = readQueryConfig({
+      QUERY_PORT: '4000',
+      DATABASE_URL: 'postgres://u@db:5432/x',
+      SYNC_TOPIC: 'ops',
+      SYNC_TOPIC_PARTITIONS: '12',
+      QUERY_DB_POOL_SIZE: '3',
+    });
+    expect(config).toMatchObject({
+      port: 4000,
+      databaseUrl: 'postgres://u@db:5432/x',
+      topicPartitions: 12,
+      poolSize: 3,
+    });
+    expect(config.kafka.operationsTopic).toBe('ops');
+  });
+
+  it('names every bad variable, the schema file included', () => {
+    let message = '';
+    try {
+      readQueryConfig({
+        QUERY_PORT: 'x',
+        SYNC_TOPIC_PARTITIONS: '-1',
+        SYNC_SCHEMA: '/nonexistent/schema.json',
+      });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      message = (error as Error).message;
+    }
+    expect(message).toContain('QUERY_PORT');
+    expect(message).toContain('SYNC_TOPIC_PARTITIONS');
+    expect(message).toContain('/nonexistent/schema.json');
+  });
+});

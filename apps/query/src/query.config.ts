@@ -1,0 +1,69 @@
+import { type KafkaSettings, readKafkaSettings } from '@sync/kafka';
+import { DEFAULT_DATABASE_URL } from '@sync/persistence';
+import { ConfigError, EnvReader } from '@sync/platform';
+import { type Schema, loadConfiguredSchema } from '@sync/protocol';
+
+export interface QueryConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  /** pg pool size for reads (the offset watcher holds one more, dedicated connection). */
+  poolSize: number;
+  /** Only `operationsTopic` and the connection settings are used: to filter notifications and to read the partition count. */
+  kafka: KafkaSettings;
+  /**
+   * Partition count of the ops topic, used to place a library the projector has not seen yet.
+   * Undefined: read from Kafka topic metadata (cached for `partitionCountTtlMs`).
+   */
+  topicPartitions?: number;
+  partitionCountTtlMs: number;
+  schema: Schema;
+  /** Safety net of the read-your-writes watcher: re-read applied offsets this often while requests wait. */
+  offsetRecheckMs: number;
+}
+
+export const DEFAULT_QUERY_PORT = 3002;
+
+/** Reads the query service settings; throws one ConfigError naming every bad variable. */
+export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConfig {
+  const reader = new EnvReader(env);
+  const port = reader.port('QUERY_PORT', DEFAULT_QUERY_PORT);
+  const host = reader.string('QUERY_HOST', '0.0.0.0');
+  const databaseUrl = reader.url('DATABASE_URL', DEFAULT_DATABASE_URL, [
+    'postgres:',
+    'postgresql:',
+  ]);
+  const poolSize = reader.int('QUERY_DB_POOL_SIZE', 10, 1, 1000);
+  const kafka = readKafkaSettings(reader, 'sync-query');
+  const partitions = reader.int('SYNC_TOPIC_PARTITIONS', 0, 0, 1_000_000);
+  const partitionCountTtlMs = reader.int('QUERY_PARTITION_COUNT_TTL_MS', 300_000, 1000);
+  const offsetRecheckMs = reader.int('QUERY_OFFSET_RECHECK_MS', 1000, 50, 60_000);
+
+  let schema: Schema | undefined;
+  let schemaProblem: string | undefined;
+  try {
+    schema = loadConfiguredSchema(env);
+  } catch (error) {
+    schemaProblem = `SYNC_SCHEMA: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  try {
+    reader.done('query');
+  } catch (error) {
+    if (!(error instanceof ConfigError) || schemaProblem === undefined) throw error;
+    throw new ConfigError(`${error.message}\n  - ${schemaProblem}`);
+  }
+  if (schema === undefined) {
+    throw new ConfigError(`query: invalid configuration:\n  - ${schemaProblem ?? 'SYNC_SCHEMA'}`);
+  }
+  return {
+    port,
+    host,
+    databaseUrl,
+    poolSize,
+    kafka,
+    topicPartitions: partitions === 0 ? undefined : partitions,
+    partitionCountTtlMs,
+    schema,
+    offsetRecheckMs,
+  };
+}

@@ -1,0 +1,155 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+/** Response shapes of the query API; the classes exist for the OpenAPI document. */
+
+export class ErrorBodyDto {
+  @ApiProperty({ example: 'INVALID_PARAMETER' })
+  error!: string;
+
+  @ApiProperty({ example: 'invalid parameter: limit' })
+  message!: string;
+
+  @ApiPropertyOptional({
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+    example: [{ path: 'limit', message: 'must be an integer from 1 to 1000, got "0"' }],
+  })
+  details?: unknown[];
+}
+
+export class LibrarySummaryDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ description: 'Kafka partition of the library' })
+  partition!: number;
+
+  @ApiProperty({ description: 'Accepted ops in the feed (GET .../operations)' })
+  operations!: number;
+
+  @ApiProperty({ description: 'Visible records' })
+  records!: number;
+
+  @ApiProperty({ description: 'Visible relations (rule L3)' })
+  relations!: number;
+
+  @ApiProperty({ description: 'Record ops waiting for the CREATE of their record (rule R3)' })
+  pending!: number;
+
+  @ApiProperty({ description: 'Rejected ops' })
+  rejected!: number;
+}
+
+export class LibraryPageDto {
+  @ApiProperty({ type: [LibrarySummaryDto] })
+  items!: LibrarySummaryDto[];
+
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}
+
+export class RecordDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ example: 'Tag' })
+  model!: string;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'Every declared field of the model, null where unset',
+    example: { name: 'vacation', color: null, is_hidden: false },
+  })
+  data!: Record<string, unknown>;
+}
+
+export class RecordPageDto {
+  @ApiProperty({ type: [RecordDto] })
+  items!: RecordDto[];
+
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}
+
+export class RelationDto {
+  @ApiProperty({ example: 'TagOnObject' })
+  relation!: string;
+
+  @ApiProperty({ format: 'uuid', description: 'relationItem' })
+  item!: string;
+
+  @ApiProperty({ format: 'uuid', description: 'relationGroup' })
+  group!: string;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'Every declared field of the relation, null where unset',
+  })
+  data!: Record<string, unknown>;
+}
+
+export class RelationPageDto {
+  @ApiProperty({ type: [RelationDto] })
+  items!: RelationDto[];
+
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}
+
+export class FeedEntryDto {
+  @ApiProperty({
+    description: 'Kafka offset of the op in its partition (decimal string)',
+    example: '42',
+  })
+  offset!: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The op as accepted' })
+  operation!: Record<string, unknown>;
+}
+
+export class FeedPageDto {
+  @ApiProperty({ type: [FeedEntryDto] })
+  items!: FeedEntryDto[];
+
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}
+
+export class RejectedEntryDto extends FeedEntryDto {
+  @ApiProperty({ example: 'NOT_OWNER' })
+  reason!: string;
+}
+
+export class RejectedPageDto {
+  @ApiProperty({ type: [RejectedEntryDto] })
+  items!: RejectedEntryDto[];
+
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}
+
+export class LibraryStatusDto {
+  @ApiProperty({ description: 'Kafka partition of the library' })
+  partition!: number;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Last offset of the partition applied to Postgres (decimal string); null if none',
+  })
+  appliedOffset!: string | null;
+
+  @ApiProperty()
+  records!: number;
+
+  @ApiProperty()
+  relations!: number;
+
+  @ApiProperty()
+  pending!: number;
+
+  @ApiProperty()
+  rejected!: number;
+}

@@ -1,0 +1,70 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { HealthModule, type HealthCheck, MetricsModule } from '@sync/platform';
+import { AppliedOffsetWatcher } from './applied-offset-watcher.service';
+import { LibrariesController } from './libraries.controller';
+import { LibrariesRepository } from './libraries.repository';
+import { OperationsController } from './operations.controller';
+import { OperationsRepository } from './operations.repository';
+import { PartitionLocator } from './partition-locator.service';
+import type { QueryConfig } from './query.config';
+import { QueryDatabase } from './query-database.service';
+import { QUERY_CONFIG } from './query.tokens';
+import { ReadYourWritesService } from './read-your-writes.service';
+import { RecordsController } from './records.controller';
+import { RecordsRepository } from './records.repository';
+import { RelationsController } from './relations.controller';
+import { RelationsRepository } from './relations.repository';
+
+/** Config and the read pool, global so the health module can check the database. */
+@Global()
+@Module({})
+class QueryDatabaseModule {
+  static register(config: QueryConfig): DynamicModule {
+    return {
+      module: QueryDatabaseModule,
+      providers: [
+        { provide: QUERY_CONFIG, useValue: config },
+        { provide: QueryDatabase, useFactory: () => new QueryDatabase(config) },
+      ],
+      exports: [QUERY_CONFIG, QueryDatabase],
+    };
+  }
+}
+
+// register()'s parameter type (Omit over the Provider union) drops useFactory; the value is right.
+const healthChecks = {
+  useFactory: (database: QueryDatabase): HealthCheck[] => [
+    { name: 'postgres', check: () => database.ping() },
+  ],
+  inject: [QueryDatabase],
+} as Parameters<typeof HealthModule.register>[0];
+
+@Module({})
+export class QueryModule {
+  static register(config: QueryConfig): DynamicModule {
+    return {
+      module: QueryModule,
+      imports: [
+        QueryDatabaseModule.register(config),
+        MetricsModule.register('query'),
+        // Ready = the database answers; Kafka is only needed to place libraries never seen.
+        HealthModule.register(healthChecks),
+      ],
+      controllers: [
+        LibrariesController,
+        RecordsController,
+        RelationsController,
+        OperationsController,
+      ],
+      providers: [
+        LibrariesRepository,
+        RecordsRepository,
+        RelationsRepository,
+        OperationsRepository,
+        PartitionLocator,
+        AppliedOffsetWatcher,
+        ReadYourWritesService,
+      ],
+    };
+  }
+}

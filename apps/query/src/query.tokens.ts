@@ -1,0 +1,1 @@
+export const QUERY_CONFIG = Symbol('QUERY_CONFIG');

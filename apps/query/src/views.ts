@@ -1,0 +1,38 @@
+import type { JsonObject, JsonValue } from '@sync/protocol';
+
+/** `data` with every declared field, in declaration order, null where unset. */
+export function fillFields(
+  declared: readonly string[] | undefined,
+  stored: Record<string, unknown> | null,
+): JsonObject {
+  const values = stored ?? {};
+  const names = declared ?? Object.keys(values);
+  const data: JsonObject = {};
+  for (const name of names) {
+    data[name] = Object.hasOwn(values, name) ? ((values[name] as JsonValue) ?? null) : null;
+  }
+  return data;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/**
+ * Turns `limit + 1` fetched rows into a page: the extra row only says that more exist, so the
+ * last page has a null cursor instead of leading to an empty one.
+ */
+export function toPage<R, T>(
+  rows: R[],
+  limit: number,
+  map: (row: R) => T,
+  cursorOf: (row: R) => string,
+): Page<T> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  return {
+    items: kept.map(map),
+    nextCursor: more && kept.length > 0 ? cursorOf(kept[kept.length - 1]) : null,
+  };
+}

@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import { cpus, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Kafka, logLevel } from 'kafkajs';
+import { dropDatabase, migrateDatabase } from '@sync/persistence';
+import { formatHybrid, hybridFromMillis } from '@sync/protocol';
+import {
+  type Service,
+  argValue,
+  freePort,
+  percentile,
+  sleep,
+  startService,
+} from './query-bench-support';
+
+/**
+ * End-to-end visibility: how long after ingest's 202 a write is readable through the query
+ * service. Ingest, projector and query each run in their own process on real Kafka and
+ * Postgres; this process offers a steady op rate (open loop: batches leave on schedule
+ * whatever the answers do), and right after each 202 asks query for the batch's last record
+ * with minOffset = the 202's lastOffset. The time from 202 to that 200 is the visibility
+ * latency (the minOffset wait is woken by the projector's commit notification).
+ *
+ *   npm run build && node dist/bench/query-visibility.bench.js [--rate 2000] [--batch 20]
+ *     [--duration 30] [--warmup 5] [--libraries 50] [--partitions 6]
+ *
+ * KAFKA_BROKERS (default 127.0.0.1:9092) and DATABASE_URL (server; default
+ * postgres://postgres@127.0.0.1:5432/postgres) name the infrastructure; the benchmark creates
+ * and removes its own database, topics and consumer group.
+ */
+const RATE = argValue('rate', 2000);
+const BATCH = argValue('batch', 20);
+const DURATION_S = argValue('duration', 30);
+const WARMUP_S = argValue('warmup', 5);
+const LIBRARIES = argValue('libraries', 50);
+const PARTITIONS = argValue('partitions', 6);
+const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+
+interface Sample {
+  ingestMs: number;
+  visibleMs: number;
+  totalMs: number;
+}
+
+async function main(): Promise<void> {
+  const suffix = randomUUID().slice(0, 8);
+  const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  base.pathname = `/sync_bench_visibility_${suffix}`;
+  const databaseUrl = base.toString();
+  const topic = `bench.visibility.${suffix}.operations`;
+  const dlq = `bench.visibility.${suffix}.operations.dlq`;
+  const kafka = new Kafka({
+    clientId: 'bench',
+    brokers: BROKERS.split(','),
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [topic, dlq].map((name) => ({
+      topic: name,
+      numPartitions: PARTITIONS,
+      replicationFactor: 1,
+    })),
+  });
+  await migrateDatabase(databaseUrl);
+
+  const services: Service[] = [];
+  try {
+    const env = {
+      KAFKA_BROKERS: BROKERS,
+      SYNC_TOPIC: topic,
+      SYNC_DLQ_TOPIC: dlq,
+      DATABASE_URL: databaseUrl,
+      KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    };
+    const ports = {
+      projector: await freePort(),
+      ingest: await freePort(),
+      query: await freePort(),
+    };
+    services.push(
+      await startService('projector', ports.projector, {
+        ...env,
+        PROJECTOR_PORT: String(ports.projector),
+        PROJECTOR_HOST: '127.0.0.1',
+        PROJECTOR_GROUP: `bench-visibility-${suffix}`,
+      }),
+    );
+    services.push(
+      await startService('ingest', ports.ingest, {
+        ...env,
+        INGEST_PORT: String(ports.ingest),
+        INGEST_HOST: '127.0.0.1',
+      }),
+    );
+    services.push(
+      await startService('query', ports.query, {
+        ...env,
+        QUERY_PORT: String(ports.query),
+        QUERY_HOST: '127.0.0.1',
+      }),
+    );
+    const [, ingest, query] = services;
+
+    const libraries = Array.from({ length: LIBRARIES }, () => ({
+      id: randomUUID(),
+      node: randomUUID(),
+      records: [] as string[],
+    }));
+    let lastMillis = 0;
+    let counter = 0;
+    const hybrid = (): string => {
+      const now = Date.now();
+      if (now > lastMillis) {
+        lastMillis = now;
+        counter = 0;
+      }
+      return formatHybrid(hybridFromMillis(lastMillis) + BigInt(counter++));
+    };
+    /** Mostly CREATEs, a quarter UPDATEs of the library's earlier records. */
+    const buildBatch = (library: (typeof libraries)[number]) => {
+      const ops: unknown[] = [];
+      let last = '';
+      for (let i = 0; i < BATCH; i++) {
+        const known = library.records.length;
+        if (known > 0 && i % 4 === 3 && i < BATCH - 1) {
+          const recordId = library.records[Math.floor(Math.random() * known)];
+          ops.push({
+            type: 'UPDATE',
+            recordId,
+            field: 'note',
+            value: `n${i}`,
+            node: library.node,
+            timestamp: { hybrid: hybrid() },
+          });
+        } else {
+          last = randomUUID();
+          library.records.push(last);
+          ops.push({
+            type: 'CREATE',
+            recordId: last,
+            model: 'Object',
+            data: { kind: i, favorite: i % 2 === 0 },
+            node: library.node,
+            timestamp: { hybrid: hybrid() },
+          });
+        }
+      }
+      return { body: JSON.stringify(ops), last };
+    };
+
+    const samples: Sample[] = [];
+    let failures = 0;
+    const failureKinds = new Map<string, number>();
+    const fail = (kind: string): void => {
+      failures++;
+      failureKinds.set(kind, (failureKinds.get(kind) ?? 0) + 1);
+    };
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const intervalMs = (BATCH / RATE) * 1000;
+    const totalBatches = Math.round(((WARMUP_S + DURATION_S) * RATE) / BATCH);
+    const start = performance.now();
+    const measureFrom = start + WARMUP_S * 1000;
+    const running: Promise<void>[] = [];
+    console.log(
+      `offering ${RATE} ops/s in batches of ${BATCH} over ${LIBRARIES} libraries for ${WARMUP_S}+${DURATION_S} s`,
+    );
+
+    const one = async (index: number): Promise<void> => {
+      const library = libraries[index % LIBRARIES];
+      const { body, last } = buildBatch(library);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        const sent = performance.now();
+        const res = await fetch(`${ingest.url}/libraries/${library.id}/operations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        const acked = performance.now();
+        if (res.status !== 202) {
+          const text = await res.text();
+          fail(`ingest ${res.status} ${text.slice(0, 80)}`);
+          return;
+        }
+        const { lastOffset } = (await res.json()) as { lastOffset: string };
+        const read = await fetch(
+          `${query.url}/libraries/${library.id}/records/${last}?minOffset=${lastOffset}&waitMs=30000`,
+        );
+        await read.arrayBuffer();
+        const visible = performance.now();
+        if (read.status !== 200) fail(`query ${read.status}`);
+        else if (sent >= measureFrom) {
+          samples.push({
+            ingestMs: acked - sent,
+            visibleMs: visible - acked,
+            totalMs: visible - sent,
+          });
+        }
+      } catch (error) {
+        fail(
+          `fetch ${error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error)}`,
+        );
+      } finally {
+        inFlight--;
+      }
+    };
+
+    for (let i = 0; i < totalBatches; i++) {
+      const due = start + i * intervalMs;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      running.push(one(i));
+    }
+    const offeredSeconds = (performance.now() - start) / 1000;
+    await Promise.all(running);
+
+    // Where the time goes: the query service's minOffset waits and the projector's batches.
+    const scrape = async (
+      service: Service,
+      metric: string,
+    ): Promise<{ sum: number; count: number }> => {
+      const text = await (await fetch(`${service.url}/metrics`)).text();
+      const total = (suffix: string) =>
+        text
+          .split('\n')
+          .filter((line) => line.startsWith(`${metric}_${suffix}`))
+          .reduce((acc, line) => acc + Number(line.split(' ').pop()), 0);
+      return { sum: total('sum'), count: total('count') };
+    };
+    const waits = await scrape(query, 'query_min_offset_wait_seconds');
+    const batches = await scrape(services[0], 'projector_batch_duration_seconds');
+    const sizes = await scrape(services[0], 'projector_batch_size');
+    console.log(
+      `query: ${waits.count} minOffset reads waited, mean ${((waits.sum / Math.max(waits.count, 1)) * 1000).toFixed(1)} ms; ` +
+        `projector: ${batches.count} batches, mean ${((batches.sum / Math.max(batches.count, 1)) * 1000).toFixed(1)} ms, ` +
+        `mean ${(sizes.sum / Math.max(sizes.count, 1)).toFixed(1)} messages`,
+    );
+    const pick = (key: keyof Sample) => samples.map((s) => s[key]);
+    const mean = (values: number[]) =>
+      values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
+    const row = (name: string, values: number[]) =>
+      `| ${name} | ${mean(values).toFixed(1)} | ${percentile(values, 50).toFixed(1)} | ${percentile(values, 90).toFixed(1)} | ${percentile(values, 99).toFixed(1)} | ${percentile(values, 100).toFixed(1)} |`;
+    console.log(
+      `\nmachine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; node ${process.version}`,
+    );
+    console.log(
+      `offered ${((totalBatches * BATCH) / offeredSeconds).toFixed(0)} ops/s (${(totalBatches / offeredSeconds).toFixed(0)} POSTs/s of ${BATCH}) for ${offeredSeconds.toFixed(1)} s; ` +
+        `${samples.length} batches measured after ${WARMUP_S} s warm-up; failures ${failures}; max in flight ${maxInFlight}; ${PARTITIONS} partitions\n`,
+    );
+    for (const [kind, count] of failureKinds) console.log(`failures: ${count} x ${kind}`);
+    console.log('| latency (ms) | mean | p50 | p90 | p99 | max |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    console.log(row('POST -> 202 (ingest)', pick('ingestMs')));
+    console.log(row('202 -> visible in query (minOffset read)', pick('visibleMs')));
+    console.log(row('POST -> visible', pick('totalMs')));
+  } finally {
+    for (const service of services.reverse()) await service.stop();
+    await admin.deleteTopics({ topics: [topic, dlq] }).catch(() => undefined);
+    await admin.disconnect();
+    await dropDatabase(databaseUrl);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,268 @@
+import { randomUUID } from 'node:crypto';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { dropDatabase, migrateDatabase, redactUrl } from '@sync/persistence';
+import { defaultSchema } from '@sync/protocol';
+import { recordCursor } from '../apps/query/src/cursor';
+import {
+  argValue,
+  autocannon,
+  freePort,
+  median,
+  percentile,
+  processCpuMs,
+  sleep,
+  startService,
+} from './query-bench-support';
+
+/**
+ * Query service read benchmark: one library of N records (seeded with COPY, shaped like the
+ * projector writes them), the service in its own process, autocannon on loopback.
+ *
+ *   npm run build && node dist/bench/query.bench.js [--records 100000] [--duration 10]
+ *     [--connections 8] [--rounds 3]
+ *
+ * Each scenario runs at 1 and at `connections` concurrent connections, `rounds` times,
+ * interleaved; the table shows the round with the median requests/s and the p99 of every
+ * round. CPU per request (the service process, and the Postgres backends serving it) is
+ * measured from /proc and is much less sensitive to other load on the machine than latency.
+ *
+ * DATABASE_URL names the server (default postgres://postgres@127.0.0.1:5432/postgres); the
+ * benchmark creates and drops its own database sync_bench_query_<random>.
+ */
+const RECORDS = argValue('records', 100_000);
+const DURATION_S = argValue('duration', 10);
+const CONNECTIONS = argValue('connections', 8);
+const ROUNDS = argValue('rounds', 3);
+const WARMUP_S = 3;
+const TOPIC = 'bench.query.operations';
+
+async function seed(url: string, libraryId: string): Promise<string[]> {
+  const schema = defaultSchema();
+  const models = ['Object', 'Tag', 'FilePath', 'Label'] as const;
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  const ids: string[] = [];
+  try {
+    await client.query(
+      `INSERT INTO libraries (library_id, partition, operations, rejected, first_offset, last_offset)
+       VALUES ($1, 0, $2, 0, 0, $2)`,
+      [libraryId, RECORDS],
+    );
+    await client.query(
+      `INSERT INTO partition_offsets (topic, partition, next_offset) VALUES ($1, 0, $2)`,
+      [TOPIC, RECORDS],
+    );
+    const node = randomUUID();
+    const hybridBase = 1_750_000_000n << 32n;
+    function* rows(): Generator<string> {
+      for (let i = 0; i < RECORDS; i++) {
+        const id = randomUUID();
+        ids.push(id);
+        const model = models[i % models.length];
+        const def = schema.model(model)!;
+        const data: Record<string, unknown> = {};
+        const clocks: Record<string, [string, string]> = {};
+        for (const field of def.fieldNames) {
+          const type = def.fields[field].type;
+          data[field] =
+            type === 'string'
+              ? `${field}-${i}`
+              : type === 'int'
+                ? i
+                : type === 'bool'
+                  ? i % 2 === 0
+                  : type === 'datetime'
+                    ? '2025-01-01T00:00:00.000Z'
+                    : null;
+          clocks[field] = [(hybridBase + BigInt(i) * 16n).toString(), node];
+        }
+        // COPY text format: tab-separated; the JSON holds no tabs, newlines or backslashes.
+        yield `${libraryId}\t${id}\t${model}\t${model === 'FilePath' ? node : '\\N'}\tf\t${JSON.stringify(data)}\t${JSON.stringify(clocks)}\t${i}\n`;
+      }
+    }
+    const copy = client.query(
+      copyFrom(
+        `COPY records (library_id, record_id, model, owner, deleted, data, clocks, updated_offset) FROM STDIN`,
+      ),
+    );
+    await pipeline(Readable.from(rows()), copy);
+    await client.query('VACUUM ANALYZE records');
+    await client.query('VACUUM ANALYZE libraries');
+  } finally {
+    await client.end();
+  }
+  return ids;
+}
+
+interface ScenarioResult {
+  name: string;
+  connections: number;
+  requests: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  serviceCpuUs: number;
+  postgresCpuUs: number;
+  load: number;
+}
+
+/** Where the CPU goes: the service process and the Postgres backends of its pool. */
+interface CpuProbe {
+  servicePid?: number;
+  postgresPids(): Promise<number[]>;
+}
+
+async function scenario(
+  name: string,
+  baseUrl: string,
+  connections: number,
+  durationS: number,
+  path: () => string,
+  cpu: CpuProbe,
+): Promise<ScenarioResult> {
+  const latencies: number[] = [];
+  const backends = await cpu.postgresPids();
+  const serviceBefore = processCpuMs(cpu.servicePid);
+  const postgresBefore = backends.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  let non2xx = 0;
+  const instance = autocannon({
+    url: baseUrl,
+    connections,
+    duration: durationS,
+    requests: [
+      {
+        setupRequest: (request) => {
+          request.path = path();
+          return request;
+        },
+      },
+    ],
+  });
+  // autocannon's own histogram has 1 ms resolution; keep every response time instead.
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    else non2xx++;
+  });
+  const result = await instance;
+  const serviceMs = processCpuMs(cpu.servicePid) - serviceBefore;
+  const postgresMs = backends.reduce((sum, pid) => sum + processCpuMs(pid), 0) - postgresBefore;
+  const perRequestUs = (ms: number) => (ms * 1000) / Math.max(latencies.length, 1);
+  return {
+    name,
+    connections,
+    requests: latencies.length,
+    rps: latencies.length / durationS,
+    p50: percentile(latencies, 50),
+    p90: percentile(latencies, 90),
+    p99: percentile(latencies, 99),
+    max: percentile(latencies, 100),
+    non2xx: Math.max(non2xx, result.non2xx) + result.errors + result.timeouts,
+    serviceCpuUs: perRequestUs(serviceMs),
+    postgresCpuUs: perRequestUs(postgresMs),
+    load: loadavg()[0],
+  };
+}
+
+async function main(): Promise<void> {
+  const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  base.pathname = `/sync_bench_query_${randomUUID().slice(0, 8)}`;
+  const url = base.toString();
+  const libraryId = randomUUID();
+  console.log(`database ${redactUrl(url)}: seeding ${RECORDS} records`);
+  await migrateDatabase(url);
+  const started = Date.now();
+  let service: Awaited<ReturnType<typeof startService>> | undefined;
+  try {
+    const ids = await seed(url, libraryId);
+    console.log(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const port = await freePort();
+    service = await startService('query', port, {
+      QUERY_PORT: String(port),
+      QUERY_HOST: '127.0.0.1',
+      DATABASE_URL: url,
+      SYNC_TOPIC: TOPIC,
+      SYNC_TOPIC_PARTITIONS: '1',
+    });
+    const lib = `/libraries/${libraryId}`;
+    const randomId = () => ids[Math.floor(Math.random() * ids.length)];
+    const scenarios: [string, () => string][] = [
+      ['one record (GET /records/{id})', () => `${lib}/records/${randomId()}`],
+      [
+        '100-record page (GET /records?limit=100&cursor)',
+        () => `${lib}/records?limit=100&cursor=${recordCursor.encode(randomId())}`,
+      ],
+      [
+        '100-record page, one model (?model=Object)',
+        () => `${lib}/records?model=Object&limit=100&cursor=${recordCursor.encode(randomId())}`,
+      ],
+      [
+        'one record with minOffset (already applied)',
+        () => `${lib}/records/${randomId()}?minOffset=${RECORDS - 1}`,
+      ],
+    ];
+    const probe = new Client({ connectionString: url });
+    await probe.connect();
+    const cpu: CpuProbe = {
+      servicePid: service.child.pid,
+      postgresPids: async () =>
+        (
+          await probe.query<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'sync-query%'`,
+          )
+        ).rows.map((row) => row.pid),
+    };
+    const runs = new Map<string, ScenarioResult[]>();
+    try {
+      for (const [name, path] of scenarios) {
+        await scenario(`${name} (warm-up)`, service.url, CONNECTIONS, WARMUP_S, path, cpu);
+      }
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [name, path] of scenarios) {
+          for (const connections of [1, CONNECTIONS]) {
+            const result = await scenario(name, service.url, connections, DURATION_S, path, cpu);
+            console.log(JSON.stringify(result));
+            const key = `${name}|${connections}`;
+            runs.set(key, [...(runs.get(key) ?? []), result]);
+            await sleep(300);
+          }
+        }
+      }
+    } finally {
+      await probe.end();
+    }
+    console.log(
+      `\nmachine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; ` +
+        `${RECORDS} records; ${ROUNDS} rounds of ${DURATION_S} s; node ${process.version}\n`,
+    );
+    console.log(
+      '| scenario | conns | requests/s | p50 ms | p90 ms | p99 ms | max ms | service cpu µs/req | postgres cpu µs/req | p99 per round | load 1m per round |',
+    );
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|');
+    for (const all of runs.values()) {
+      const rps = median(all.map((r) => r.rps));
+      const r = all.find((candidate) => candidate.rps === rps) ?? all[0];
+      const failures = all.reduce((sum, run) => sum + run.non2xx, 0);
+      console.log(
+        `| ${r.name} | ${r.connections} | ${Math.round(r.rps)} | ${r.p50.toFixed(2)} | ${r.p90.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(1)} | ` +
+          `${Math.round(median(all.map((run) => run.serviceCpuUs)))} | ${Math.round(median(all.map((run) => run.postgresCpuUs)))} | ` +
+          `${all.map((run) => run.p99.toFixed(1)).join(' / ')} | ${all.map((run) => run.load.toFixed(1)).join(' / ')} |` +
+          (failures > 0 ? ` ${failures} non-2xx` : ''),
+      );
+    }
+  } finally {
+    await service?.stop();
+    await dropDatabase(url);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
