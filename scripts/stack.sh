@@ -62,6 +62,13 @@ fi
 say "migrating $(node -e 'const u=new URL(process.argv[1]);u.password&&(u.password="***");console.log(u.toString())' "$DATABASE_URL")"
 node dist/libs/persistence/src/migrate.js
 
+# The dev stack runs without API keys (the dev flag; every service logs a loud warning).
+# SYNC_AUTH_DISABLED=false bash scripts/stack.sh runs it with keys (see docs/SECURITY.md).
+export SYNC_AUTH_DISABLED="${SYNC_AUTH_DISABLED:-true}"
+if [ "$SYNC_AUTH_DISABLED" = "true" ]; then
+  say "WARNING: authentication is OFF (SYNC_AUTH_DISABLED=true): development only"
+fi
+
 start_service() {
   local name=$1 port_var=$2 port=$3
   say "starting $name on http://127.0.0.1:$port"

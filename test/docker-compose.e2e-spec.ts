@@ -55,7 +55,7 @@ describe('docker-compose.yml', () => {
       'dist/libs/persistence/src/migrate.js',
     ]);
     for (const name of ['ingest', 'projector', 'query']) {
-      const service = compose.services[name]!;
+      const service = compose.services[name];
       expect(service.build).toBe('.');
       expect(service.command).toEqual(['node', `dist/apps/${name}/src/main.js`]);
       expect(service.healthcheck?.test).toBeDefined();
@@ -71,7 +71,7 @@ describe('docker-compose.yml', () => {
           dependency,
           exists: true,
         });
-        const target = compose.services[dependency]!;
+        const target = compose.services[dependency];
         if (condition === 'service_healthy') expect(target.healthcheck).toBeDefined();
         expect(['service_healthy', 'service_completed_successfully']).toContain(condition);
       }

@@ -31,6 +31,10 @@ KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:-}"
 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}"
 KAFKA_EXTRA_CONFIG="${KAFKA_EXTRA_CONFIG:-}"
+# Optional second client listener SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT (single broker only)
+# with SASL/PLAIN users "name:password ..." (docs/SECURITY.md); the PLAINTEXT listener stays.
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-}"
+KAFKA_SASL_USERS="${KAFKA_SASL_USERS:-}"
 
 KAFKA_CLUSTER_SIZE="${KAFKA_CLUSTER_SIZE:-3}"
 KAFKA_CLUSTER_BASE_PORT="${KAFKA_CLUSTER_BASE_PORT:-19092}"
@@ -170,9 +174,23 @@ write_props() {
     echo "num.recovery.threads.per.data.dir=1"
     echo "log.cleaner.threads=1"
     echo "log.cleaner.dedupe.buffer.size=16777216"
+    if [[ -n "$KAFKA_SASL_PORT" && "$INST" == broker-* ]]; then
+      local user jaas="org.apache.kafka.common.security.plain.PlainLoginModule required"
+      for user in $KAFKA_SASL_USERS; do jaas+=" user_${user%%:*}=\"${user#*:}\""; done
+      echo "listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,CONTROLLER://127.0.0.1:$CPORT"
+      echo "advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT"
+      echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
+      echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+      echo "listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas;"
+      # SCRAM users live in the cluster metadata (kafka-configs --alter --entity-type users).
+      echo "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+      echo "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    fi
     local kv
     for kv in $KAFKA_EXTRA_CONFIG; do echo "$kv"; done
   } >"$PROPS"
+  # The file may hold SASL passwords.
+  chmod 600 "$PROPS"
 }
 
 pid_of() { # pid of the running instance, or nothing

@@ -9,6 +9,8 @@ import { dockerAnswers, portAnswers, runKafkaScript } from './infrastructure';
  */
 export default async function globalSetup(): Promise<void> {
   const started: string[] = [];
+  // Existing suites run without keys; test/security*.e2e-spec.ts turns auth on for its own apps.
+  process.env.SYNC_AUTH_DISABLED ??= 'true';
   const useDocker =
     (!process.env.KAFKA_BROKERS || !process.env.DATABASE_URL) && (await dockerAnswers());
 

@@ -1,9 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ClockDto } from './ingest.dto';
 import { IngestService } from './ingest.service';
 
 @ApiTags('clock')
+// Any valid key (AuthGuard's default for routes without @Access).
+@ApiBearerAuth()
 @Controller('clock')
 export class ClockController {
   constructor(private readonly ingest: IngestService) {}

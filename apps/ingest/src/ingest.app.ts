@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createHttpApp } from '@sync/platform';
+import { ApiKeyAuthenticator, authenticateBeforeBody, createHttpApp } from '@sync/platform';
 import { ingestRequestHandler } from './ingest-request.middleware';
 import type { IngestConfig } from './ingest.config';
 import { IngestMetrics } from './ingest.metrics';
@@ -13,14 +13,20 @@ export async function createIngestApp(config: IngestConfig): Promise<NestExpress
   class IngestRootModule {}
   // The handler runs before Nest routes, so it reaches the metrics once the app exists.
   const metrics: { current?: IngestMetrics } = {};
+  const auth: { current?: ApiKeyAuthenticator } = {};
   const app = await createHttpApp(IngestRootModule, {
     name: 'ingest',
     description:
       'Write side of the sync service: validates batches of CRDT operations, checks their clocks and publishes them to Kafka all or nothing.',
     bodyLimitBytes: config.maxBodyBytes,
-    beforeBody: [ingestRequestHandler(() => metrics.current)],
+    // A caller without a valid key is turned away before its body is read.
+    beforeBody: [
+      ingestRequestHandler(() => metrics.current),
+      authenticateBeforeBody(() => auth.current),
+    ],
   });
   metrics.current = app.get(IngestMetrics);
+  if (config.auth.enabled) auth.current = app.get(ApiKeyAuthenticator);
   await app.init();
   return app;
 }

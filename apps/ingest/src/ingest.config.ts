@@ -7,7 +7,18 @@ import {
   type PublishMode,
   readKafkaSettings,
 } from '@sync/kafka';
-import { ConfigError, EnvReader } from '@sync/platform';
+import { DEFAULT_DATABASE_URL } from '@sync/persistence';
+import {
+  type AuthSettings,
+  ConfigError,
+  DEFAULT_JSON_LIMITS,
+  EnvReader,
+  type JsonLimits,
+  type RateLimitSettings,
+  readAuthSettings,
+  readRateLimitSettings,
+  withAuthFlag,
+} from '@sync/platform';
 import { DEFAULT_MAX_DRIFT_MS, type Schema, loadConfiguredSchema } from '@sync/protocol';
 
 export interface PublishSettings {
@@ -31,6 +42,11 @@ export interface IngestConfig {
   maxBatchOps: number;
   schema: Schema;
   publish: PublishSettings;
+  /** API keys (off only with SYNC_AUTH_DISABLED=true); keys live in this database. */
+  auth: AuthSettings;
+  databaseUrl: string;
+  rateLimit: RateLimitSettings;
+  jsonLimits: JsonLimits;
 }
 
 export const DEFAULT_INGEST_PORT = 3001;
@@ -40,13 +56,28 @@ export const DEFAULT_PUBLISH_MODE: PublishMode = 'single-request';
 
 /** Reads the ingest settings; throws one ConfigError naming every bad variable. */
 export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
-  const reader = new EnvReader(env);
+  const reader = new EnvReader(withAuthFlag(env));
   const port = reader.port('INGEST_PORT', DEFAULT_INGEST_PORT);
   const host = reader.string('INGEST_HOST', '0.0.0.0');
   const kafka = readKafkaSettings(reader, 'sync-ingest');
   const maxDriftMs = reader.int('MAX_DRIFT_MS', DEFAULT_MAX_DRIFT_MS, 0);
   const maxBodyBytes = reader.int('INGEST_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 1024 ** 3);
   const maxBatchOps = reader.int('INGEST_MAX_BATCH_OPS', DEFAULT_MAX_BATCH_OPS, 1, 1_000_000);
+  const auth = readAuthSettings(reader);
+  const databaseUrl = reader.url('DATABASE_URL', DEFAULT_DATABASE_URL, [
+    'postgres:',
+    'postgresql:',
+  ]);
+  const rateLimit = readRateLimitSettings(reader);
+  const jsonLimits: JsonLimits = {
+    maxDepth: reader.int('INGEST_MAX_JSON_DEPTH', DEFAULT_JSON_LIMITS.maxDepth, 3, 1000),
+    maxStringLength: reader.int(
+      'INGEST_MAX_STRING_LENGTH',
+      DEFAULT_JSON_LIMITS.maxStringLength,
+      1,
+      1024 ** 3,
+    ),
+  };
   const publish: PublishSettings = {
     mode: reader.oneOf('INGEST_PUBLISH_MODE', DEFAULT_PUBLISH_MODE, [
       'single-request',
@@ -93,5 +124,18 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
       `ingest: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
     );
   }
-  return { port, host, kafka, maxDriftMs, maxBodyBytes, maxBatchOps, schema, publish };
+  return {
+    port,
+    host,
+    kafka,
+    maxDriftMs,
+    maxBodyBytes,
+    maxBatchOps,
+    schema,
+    publish,
+    auth,
+    databaseUrl,
+    rateLimit,
+    jsonLimits,
+  };
 }

@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { HealthModule, type HealthCheck, MetricsModule } from '@sync/platform';
+import { ApiKeysRepository } from '@sync/persistence';
+import { AuthModule, HealthModule, type HealthCheck, MetricsModule } from '@sync/platform';
 import { ClockController } from './clock.controller';
 import type { IngestConfig } from './ingest.config';
 import { IngestMetrics } from './ingest.metrics';
@@ -35,6 +36,11 @@ export class IngestModule {
       imports: [
         IngestKafkaModule.register(config),
         MetricsModule.register('ingest'),
+        AuthModule.register({
+          settings: config.auth,
+          store: () => new ApiKeysRepository(config.databaseUrl, 2, 'sync-ingest-auth'),
+          rateLimit: config.rateLimit,
+        }),
         // Ready = the broker answers and the operations topic exists.
         HealthModule.register(healthChecks),
       ],

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PublishError, type PublishResult } from '@sync/kafka';
-import { SyncError } from '@sync/platform';
+import { SyncError, checkJsonLimits } from '@sync/platform';
 import {
   HybridLogicalClock,
   type Ntp64,
@@ -90,6 +90,17 @@ export class IngestService {
       throw new SyncError(
         'PAYLOAD_TOO_LARGE',
         `the batch has ${body.length} operations; at most ${this.config.maxBatchOps} are accepted per request`,
+      );
+    }
+
+    // Before anything walks the ops recursively: depth and string length are bounded here.
+    const oversized = checkJsonLimits(body, this.config.jsonLimits);
+    if (oversized.length > 0) {
+      const invalid = new Set(oversized.map((e) => e.index)).size;
+      throw new SyncError(
+        'VALIDATION_FAILED',
+        `${invalid} of ${body.length} operations exceed the JSON limits; nothing was accepted`,
+        oversized,
       );
     }
 

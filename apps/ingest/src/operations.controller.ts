@@ -1,14 +1,19 @@
 import { Body, Controller, Headers, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import { Access } from '@sync/platform';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
+  ApiBearerAuth,
   ApiBody,
+  ApiForbiddenResponse,
   ApiExtraModels,
   ApiOperation,
   ApiParam,
   ApiPayloadTooLargeResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
   ApiUnprocessableEntityResponse,
   ApiUnsupportedMediaTypeResponse,
   getSchemaPath,
@@ -18,6 +23,9 @@ import { IngestService } from './ingest.service';
 import { OPERATION_DTOS } from './operation.dto';
 
 @ApiTags('operations')
+@ApiBearerAuth()
+// Write role on this library; a node-bound key may only send its own node's ops.
+@Access({ role: 'write', libraryParam: 'libraryId', nodeBoundBody: true, rateLimited: true })
 @ApiExtraModels(...OPERATION_DTOS)
 @Controller('libraries/:libraryId/operations')
 export class OperationsController {
@@ -56,6 +64,19 @@ export class OperationsController {
     type: ErrorBodyDto,
     description:
       'VALIDATION_FAILED (details list every problem of every op: index, path, message) or TIMESTAMP_DRIFT (details name every op too far ahead)',
+  })
+  @ApiUnauthorizedResponse({
+    type: ErrorBodyDto,
+    description: 'UNAUTHORIZED: missing, invalid or revoked API key (Authorization: Bearer <key>)',
+  })
+  @ApiForbiddenResponse({
+    type: ErrorBodyDto,
+    description:
+      'FORBIDDEN: the key lacks the write role or does not cover this library; NODE_MISMATCH: a node-bound key sent ops of another node',
+  })
+  @ApiTooManyRequestsResponse({
+    type: ErrorBodyDto,
+    description: "TOO_MANY_REQUESTS: over the key's rate limit; see Retry-After (seconds)",
   })
   @ApiServiceUnavailableResponse({
     type: ErrorBodyDto,

@@ -102,6 +102,14 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
   }
 
   /**
+   * Calls `listener` whenever the observed applied position of `partition` rises (from the one
+   * LISTEN connection, no connection per subscriber); returns the unsubscribe function.
+   */
+  subscribe(partition: number, listener: (nextOffset: bigint) => void): () => void {
+    return this.offsets.subscribe(partition, listener);
+  }
+
+  /**
    * Returns once `partition` has been applied through `minOffset` (next_offset > minOffset);
    * throws 503 NOT_YET_APPLIED after `waitMs`.
    */

@@ -21,6 +21,7 @@ interface Waiter {
 export class AppliedOffsets {
   private readonly next = new Map<number, bigint>();
   private readonly waiters = new Map<number, Set<Waiter>>();
+  private readonly listeners = new Map<number, Set<(nextOffset: bigint) => void>>();
 
   /** Next offset to apply on `partition`, undefined when nothing was observed. */
   nextOffset(partition: number): bigint | undefined {
@@ -44,6 +45,7 @@ export class AppliedOffsets {
     const known = this.next.get(partition);
     if (known !== undefined && known >= nextOffset) return;
     this.next.set(partition, nextOffset);
+    for (const listener of this.listeners.get(partition) ?? []) listener(nextOffset);
     const set = this.waiters.get(partition);
     if (!set) return;
     for (const waiter of set) {
@@ -70,6 +72,22 @@ export class AppliedOffsets {
       if (!set) this.waiters.set(partition, (set = new Set()));
       set.add(waiter);
     });
+  }
+
+  /**
+   * Calls `listener` with every raised position of `partition` (long-lived readers such as the
+   * change stream); returns the unsubscribe function.
+   */
+  subscribe(partition: number, listener: (nextOffset: bigint) => void): () => void {
+    let set = this.listeners.get(partition);
+    if (!set) this.listeners.set(partition, (set = new Set()));
+    set.add(listener);
+    return () => {
+      const current = this.listeners.get(partition);
+      if (!current) return;
+      current.delete(listener);
+      if (current.size === 0) this.listeners.delete(partition);
+    };
   }
 
   /** Fails every waiter (shutdown). */

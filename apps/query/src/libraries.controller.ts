@@ -1,4 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Access } from '@sync/platform';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { libraryCursor } from './cursor';
@@ -18,6 +19,8 @@ export class LibrariesController {
   ) {}
 
   @Get()
+  // The list spans libraries, so it needs a read key for all of them.
+  @Access({ role: 'read', allLibraries: true })
   @ApiOperation({
     summary: 'Libraries the projector has seen, by id, with their counts',
     description:
@@ -35,6 +38,7 @@ export class LibrariesController {
   }
 
   @Get(':libraryId/status')
+  @Access({ role: 'read', libraryParam: 'libraryId' })
   @ApiOperation({
     summary: 'Partition, applied offset and counts of a library',
     description:

@@ -1,4 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Access } from '@sync/platform';
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { operationCursor, rejectedCursor } from './cursor';
@@ -8,6 +9,7 @@ import { FeedPageDto, RejectedPageDto } from './query.dto';
 import { ReadYourWritesService } from './read-your-writes.service';
 
 @ApiTags('operations')
+@Access({ role: 'read', libraryParam: 'libraryId' })
 @Controller('libraries/:libraryId')
 export class OperationsController {
   constructor(

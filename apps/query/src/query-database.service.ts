@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { createPgPool } from '@sync/persistence';
-import type { Pool, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryConfig } from './query.config';
 
 /**
@@ -36,6 +36,11 @@ export class QueryDatabase implements OnApplicationShutdown {
     }
     const result = await this.pool.query<T>({ name, text: sql, values: parameters });
     return result.rows;
+  }
+
+  /** A dedicated connection for multi-statement work (snapshots); release it when done. */
+  connect(): Promise<PoolClient> {
+    return this.pool.connect();
   }
 
   async ping(): Promise<void> {

@@ -1,6 +1,12 @@
 import { type KafkaSettings, readKafkaSettings } from '@sync/kafka';
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
-import { ConfigError, EnvReader } from '@sync/platform';
+import {
+  type AuthSettings,
+  ConfigError,
+  EnvReader,
+  readAuthSettings,
+  withAuthFlag,
+} from '@sync/platform';
 import { type Schema, loadConfiguredSchema } from '@sync/protocol';
 
 export interface QueryConfig {
@@ -20,13 +26,16 @@ export interface QueryConfig {
   schema: Schema;
   /** Safety net of the read-your-writes watcher: re-read applied offsets this often while requests wait. */
   offsetRecheckMs: number;
+  /** API keys (off only with SYNC_AUTH_DISABLED=true); this service also serves /admin/keys. */
+  auth: AuthSettings;
 }
 
 export const DEFAULT_QUERY_PORT = 3002;
 
 /** Reads the query service settings; throws one ConfigError naming every bad variable. */
 export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConfig {
-  const reader = new EnvReader(env);
+  const reader = new EnvReader(withAuthFlag(env));
+  const auth = readAuthSettings(reader);
   const port = reader.port('QUERY_PORT', DEFAULT_QUERY_PORT);
   const host = reader.string('QUERY_HOST', '0.0.0.0');
   const databaseUrl = reader.url('DATABASE_URL', DEFAULT_DATABASE_URL, [
@@ -65,5 +74,6 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
     partitionCountTtlMs,
     schema,
     offsetRecheckMs,
+    auth,
   };
 }

@@ -1,6 +1,10 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { HealthModule, type HealthCheck, MetricsModule } from '@sync/platform';
+import { ApiKeysRepository } from '@sync/persistence';
+import { AuthModule, HealthModule, type HealthCheck, MetricsModule } from '@sync/platform';
 import { AppliedOffsetWatcher } from './applied-offset-watcher.service';
+import { ChangesController } from './changes.controller';
+import { ChangesRepository } from './changes.repository';
+import { ChangesService } from './changes.service';
 import { LibrariesController } from './libraries.controller';
 import { LibrariesRepository } from './libraries.repository';
 import { OperationsController } from './operations.controller';
@@ -14,6 +18,9 @@ import { RecordsController } from './records.controller';
 import { RecordsRepository } from './records.repository';
 import { RelationsController } from './relations.controller';
 import { RelationsRepository } from './relations.repository';
+import { SnapshotController } from './snapshot.controller';
+import { SnapshotRepository } from './snapshot.repository';
+import { SnapshotService } from './snapshot.service';
 
 /** Config and the read pool, global so the health module can check the database. */
 @Global()
@@ -47,6 +54,11 @@ export class QueryModule {
       imports: [
         QueryDatabaseModule.register(config),
         MetricsModule.register('query'),
+        AuthModule.register({
+          settings: config.auth,
+          store: () => new ApiKeysRepository(config.databaseUrl, 2, 'sync-query-auth'),
+          adminRoutes: true,
+        }),
         // Ready = the database answers; Kafka is only needed to place libraries never seen.
         HealthModule.register(healthChecks),
       ],
@@ -55,6 +67,8 @@ export class QueryModule {
         RecordsController,
         RelationsController,
         OperationsController,
+        SnapshotController,
+        ChangesController,
       ],
       providers: [
         LibrariesRepository,
@@ -64,6 +78,10 @@ export class QueryModule {
         PartitionLocator,
         AppliedOffsetWatcher,
         ReadYourWritesService,
+        SnapshotRepository,
+        SnapshotService,
+        ChangesRepository,
+        ChangesService,
       ],
     };
   }

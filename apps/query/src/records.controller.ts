@@ -1,4 +1,5 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { Access } from '@sync/platform';
 import {
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -17,6 +18,7 @@ import { ReadYourWritesService } from './read-your-writes.service';
 import { RecordsRepository } from './records.repository';
 
 @ApiTags('records')
+@Access({ role: 'read', libraryParam: 'libraryId' })
 @Controller('libraries/:libraryId/records')
 export class RecordsController {
   constructor(

@@ -1,4 +1,5 @@
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { Access } from '@sync/platform';
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { relationCursor } from './cursor';
@@ -10,6 +11,7 @@ import { ReadYourWritesService } from './read-your-writes.service';
 import { RelationsRepository } from './relations.repository';
 
 @ApiTags('relations')
+@Access({ role: 'read', libraryParam: 'libraryId' })
 @Controller('libraries/:libraryId/relations')
 export class RelationsController {
   constructor(

@@ -3,6 +3,7 @@ export * from './model-types';
 export * from './sync-node';
 export type { RelationFilter } from './replica/local-replica';
 export * from './replica/slice-codec';
+export * from './replica/snapshot-slice';
 export * from './store/local-store';
 export * from './store/memory-store';
 export * from './store/json-file-store';

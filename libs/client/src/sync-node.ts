@@ -445,6 +445,41 @@ export class SyncNode<
     });
   }
 
+  /**
+   * Starts a node that has never pulled from the server's snapshot instead of replaying the whole
+   * feed: the confirmed layer becomes the snapshot's state (with field clocks, owners, deleted
+   * records and pending ops, so merging continues exactly), the cursor its offset, and the clock
+   * takes the receive rule for the library's greatest hybrid. The next pull() continues after
+   * that offset. Needs a transport with snapshot() (SyncHttpTransport has it). Refused once the
+   * node has pulled or has ops the ingest acknowledged (they could not be confirmed against a
+   * snapshot, which carries no op identities); edits still in the outbox are fine.
+   */
+  bootstrapFromSnapshot(): Promise<{ offset: string | null; records: number; relations: number }> {
+    return this.syncLock.run(async () => {
+      if (this.cursor !== null) throw new SyncClientError('the node has already pulled the feed');
+      if (this.local.some((e) => e.ackOffset !== null)) {
+        throw new SyncClientError('the node has pushed ops; pull() instead of bootstrapping');
+      }
+      if (this.transport.snapshot === undefined) {
+        throw new SyncClientError('this transport cannot fetch snapshots');
+      }
+      const snapshot = await this.transport.snapshot(this.libraryId);
+      if (snapshot.header.libraryId !== this.libraryId) {
+        throw new SyncProtocolError(`snapshot of library ${snapshot.header.libraryId}`);
+      }
+      if (snapshot.clock !== null) this.clock.update(snapshot.clock);
+      this.replica.resetConfirmed(snapshot.slice);
+      this.cursor = snapshot.offset;
+      await this.replicaSaves.save();
+      await this.journalSaves.save();
+      return {
+        offset: snapshot.header.offset,
+        records: snapshot.slice.records.size,
+        relations: snapshot.slice.relations.size,
+      };
+    });
+  }
+
   /** Waits for pending saves to the store (e.g. before exiting). */
   async flush(): Promise<void> {
     await this.replicaSaves.idle();

@@ -7,6 +7,9 @@ import { RecordEntity } from './entities/record.entity';
 import { RejectedOperationEntity } from './entities/rejected-operation.entity';
 import { RelationEntity } from './entities/relation.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
+import { ApiKeys1765200000000 } from './migrations/1765200000000-api-keys';
+import { ApiKeyEntity } from './api-keys/api-key.entity';
+import { ChangeStreamIndexes1765000000000 } from './migrations/1765000000000-change-stream-indexes';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sync';
 
@@ -21,9 +24,14 @@ export const ENTITIES = [
   PendingOperationEntity,
   RejectedOperationEntity,
   PartitionOffsetEntity,
+  ApiKeyEntity,
 ];
 
-export const MIGRATIONS = [InitialSchema1764000000000];
+export const MIGRATIONS = [
+  InitialSchema1764000000000,
+  ChangeStreamIndexes1765000000000,
+  ApiKeys1765200000000,
+];
 
 export interface DataSourceSettings {
   url: string;

@@ -8,3 +8,4 @@ export * from './health/health.module';
 export * from './metrics/metrics';
 export * from './metrics/metrics.module';
 export * from './http/http-app';
+export * from './auth';

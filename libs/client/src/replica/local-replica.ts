@@ -45,7 +45,7 @@ export interface RelationFilter {
  * Reads see local over confirmed. Merging touches only the rows an op names.
  */
 export class LocalReplica {
-  private readonly confirmed: SliceTable;
+  private confirmed: SliceTable;
   private overlay: OverlayTable;
   private localOps: readonly Operation[] = [];
   private stale = false;
@@ -62,6 +62,12 @@ export class LocalReplica {
   /** The confirmed layer (the server's state as far as pulled); do not mutate. */
   get confirmedSlice(): LibrarySlice {
     return this.confirmed.slice;
+  }
+
+  /** Replaces the confirmed layer (bootstrap from a server snapshot). */
+  resetConfirmed(slice: LibrarySlice): void {
+    this.confirmed = new SliceTable(slice);
+    this.invalidate();
   }
 
   /** Merges feed entries (in log order) into the confirmed layer. */

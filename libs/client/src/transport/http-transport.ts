@@ -13,6 +13,7 @@ import type {
   RelationView,
 } from '../protocol';
 import { type RetryOptions, type RetryPolicy, backoffDelay, retryPolicy, sleep } from './retry';
+import { type SnapshotContents, SnapshotSliceBuilder } from '../replica/snapshot-slice';
 import type { FeedEntry, FeedPage, PullRequest, PushResult, SyncTransport } from './sync-transport';
 
 export interface SyncHttpTransportOptions {
@@ -115,6 +116,45 @@ export class SyncHttpTransport implements SyncTransport {
       };
     });
     return { items, nextCursor: page.nextCursor };
+  }
+
+  /**
+   * The library's full snapshot (GET .../snapshot), parsed line by line as it streams in. One
+   * attempt bounded by timeoutMs per 10 MB read; a cut stream (no end line) is a
+   * SyncProtocolError, not retried here: call again.
+   */
+  async snapshot(libraryId: string): Promise<SnapshotContents> {
+    const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/snapshot?view=full`;
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, {
+        headers: { accept: 'application/x-ndjson', ...this.headers },
+        signal: AbortSignal.timeout(this.timeoutMs * 6),
+      });
+    } catch (error) {
+      throw new SyncNetworkError(`GET ${url}: no answer: ${describe(error)}`, 1, error);
+    }
+    if (response.status !== 200 || !response.body) {
+      throw apiError('GET', url, { status: response.status, text: await response.text() }, 1);
+    }
+    const builder = new SnapshotSliceBuilder();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let newline: number;
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          if (line.length > 0) builder.add(JSON.parse(line));
+        }
+      }
+      if (buffer.trim().length > 0) builder.add(JSON.parse(buffer));
+      return builder.finish();
+    } catch (error) {
+      throw new SyncProtocolError(`GET ${url}: ${describe(error)}`);
+    }
   }
 
   /** Every visible record and relation of a library, as the query service shows them. */

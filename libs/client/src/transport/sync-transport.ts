@@ -1,4 +1,5 @@
 import type { Operation } from '../protocol';
+import type { SnapshotContents } from '../replica/snapshot-slice';
 
 /** 202 answer of POST /libraries/{id}/operations: every op is durably in the log. */
 export interface PushResult {
@@ -36,4 +37,6 @@ export interface SyncTransport {
   push(libraryId: string, ops: readonly Operation[]): Promise<PushResult>;
   /** One page of the library's op feed, in log order. */
   pull(libraryId: string, request: PullRequest): Promise<FeedPage>;
+  /** GET /libraries/{id}/snapshot (view=full), decoded; optional (see SyncNode.bootstrapFromSnapshot). */
+  snapshot?(libraryId: string): Promise<SnapshotContents>;
 }

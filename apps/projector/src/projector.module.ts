@@ -1,0 +1,105 @@
+import { type DynamicModule, type FactoryProvider, Global, Logger, Module } from '@nestjs/common';
+import { kafkaClientConfig } from '@sync/kafka';
+import { createPgPool } from '@sync/persistence';
+import { type HealthCheck, HealthModule, METRICS_REGISTRY, MetricsModule } from '@sync/platform';
+import { Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
+import type { Registry } from 'prom-client';
+import { ProjectionService } from './projection.service';
+import type { ProjectorConfig } from './projector.config';
+import { ProjectorConsumer } from './projector.consumer';
+import { ProjectorLifecycle } from './projector.lifecycle';
+import { ProjectorMetrics } from './projector.metrics';
+import { PROJECTOR_CONFIG, PROJECTOR_PG_POOL } from './projector.tokens';
+
+/** The projector's providers; global so the health module can inject them. */
+@Global()
+@Module({})
+class ProjectorCoreModule {
+  static forRoot(config: ProjectorConfig): DynamicModule {
+    const logger = new Logger('projector');
+    return {
+      module: ProjectorCoreModule,
+      providers: [
+        { provide: PROJECTOR_CONFIG, useValue: config },
+        {
+          provide: PROJECTOR_PG_POOL,
+          useFactory: (): Pool =>
+            createPgPool({
+              url: config.databaseUrl,
+              poolSize: config.poolSize,
+              applicationName: 'sync-projector',
+              onIdleError: (error) =>
+                logger.warn(`idle database connection lost: ${error.message}`),
+            }),
+        },
+        {
+          provide: ProjectorMetrics,
+          inject: [METRICS_REGISTRY, PROJECTOR_PG_POOL],
+          useFactory: (registry: Registry, pool: Pool) =>
+            new ProjectorMetrics(registry, async () => {
+              const { rows } = await pool.query<{ n: string }>(
+                'SELECT count(*) AS n FROM pending_operations',
+              );
+              return Number(rows[0].n);
+            }),
+        },
+        {
+          provide: ProjectionService,
+          inject: [PROJECTOR_PG_POOL],
+          useFactory: (pool: Pool) =>
+            new ProjectionService(pool, config.schema, config.chunkOps, (library, offset, error) =>
+              logger.error(
+                `merge failed on library ${library} offset ${offset}, dead-lettered: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+              ),
+            ),
+        },
+        {
+          provide: ProjectorConsumer,
+          inject: [ProjectionService, ProjectorMetrics, PROJECTOR_PG_POOL],
+          useFactory: (projection: ProjectionService, metrics: ProjectorMetrics, pool: Pool) =>
+            new ProjectorConsumer(
+              new Kafka(kafkaClientConfig(config.kafka)),
+              config,
+              projection,
+              metrics,
+              async () => {
+                await pool.query('SELECT 1');
+              },
+            ),
+        },
+        ProjectorLifecycle,
+      ],
+      exports: [PROJECTOR_CONFIG, PROJECTOR_PG_POOL, ProjectorConsumer, ProjectorMetrics],
+    };
+  }
+}
+
+/** Ready = the broker and the database answer. */
+const healthChecks: Omit<FactoryProvider<HealthCheck[]>, 'provide'> = {
+  inject: [ProjectorConsumer, PROJECTOR_PG_POOL],
+  useFactory: (consumer: ProjectorConsumer, pool: Pool): HealthCheck[] => [
+    { name: 'kafka', check: () => consumer.checkBroker() },
+    {
+      name: 'postgres',
+      check: async () => {
+        await pool.query('SELECT 1');
+      },
+    },
+  ],
+};
+
+@Module({})
+export class ProjectorModule {
+  static forRoot(config: ProjectorConfig): DynamicModule {
+    return {
+      module: ProjectorModule,
+      imports: [
+        MetricsModule.register('projector'),
+        ProjectorCoreModule.forRoot(config),
+        // register's parameter type (Omit over the Provider union) rejects factory providers.
+        HealthModule.register(healthChecks as Parameters<typeof HealthModule.register>[0]),
+      ],
+    };
+  }
+}

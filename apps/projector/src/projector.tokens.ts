@@ -1,0 +1,2 @@
+export const PROJECTOR_CONFIG = Symbol('PROJECTOR_CONFIG');
+export const PROJECTOR_PG_POOL = Symbol('PROJECTOR_PG_POOL');

@@ -1,0 +1,57 @@
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { Access } from '@sync/platform';
+import { ApiLibraryRoute } from './api-docs.decorators';
+import { ParamReader, type RawQuery, parseLibraryId } from './query-params';
+import { ReadYourWritesService } from './read-your-writes.service';
+import type { SnapshotView } from './snapshot.repository';
+import { SnapshotService } from './snapshot.service';
+
+const VIEWS: readonly SnapshotView[] = ['full', 'visible'];
+
+@ApiTags('snapshot')
+@Access({ role: 'read', libraryParam: 'libraryId' })
+@Controller('libraries/:libraryId')
+export class SnapshotController {
+  constructor(
+    private readonly snapshots: SnapshotService,
+    private readonly readYourWrites: ReadYourWritesService,
+  ) {}
+
+  @Get('snapshot')
+  @ApiOperation({
+    summary: "The library's state and the offset it reflects, as NDJSON",
+    description:
+      'Lines: `{"type":"snapshot","libraryId","partition","offset","clock","view"}`, then ' +
+      '`{"type":"record",...}` by id, `{"type":"relation",...}` by key, (full view) ' +
+      '`{"type":"pending","offset","operation"}`, then `{"type":"end","records","relations"[,"pending"]}`. ' +
+      'Read in one repeatable-read transaction: pull the feed with `after=offset` to continue. ' +
+      'A stream without the `end` line is incomplete. See README "Snapshots, live changes and the CLI".',
+  })
+  @ApiLibraryRoute()
+  @ApiQuery({
+    name: 'view',
+    required: false,
+    enum: VIEWS,
+    description:
+      '`full` (default): also deleted records, hidden relations, clocks, owners and pending ops, ' +
+      'all a node needs to keep merging; `visible`: only what GET records/relations show',
+  })
+  @ApiProduces('application/x-ndjson')
+  @ApiOkResponse({ description: 'NDJSON stream', schema: { type: 'string' } })
+  async snapshot(
+    @Param('libraryId') rawLibraryId: string,
+    @Query() query: RawQuery,
+    @Res() res: Response,
+  ): Promise<void> {
+    const libraryId = parseLibraryId(rawLibraryId);
+    const params = new ParamReader(query);
+    const view = (params.name('view', (name) => VIEWS.includes(name as SnapshotView), 'view') ??
+      'full') as SnapshotView;
+    const consistency = params.consistency();
+    params.done();
+    await this.readYourWrites.ensureApplied(libraryId, consistency);
+    await this.snapshots.stream(libraryId, view, res);
+  }
+}

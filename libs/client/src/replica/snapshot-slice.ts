@@ -1,0 +1,194 @@
+import {
+  type AcceptedIdentity,
+  type Clock,
+  type FieldWrite,
+  type JsonValue,
+  type LibrarySlice,
+  type LoggedOperation,
+  type Operation,
+  type RecordState,
+  type RelationState,
+  contentHash,
+  emptySlice,
+  isRecordOp,
+  opIdentityKey,
+  relationKey,
+} from '../protocol';
+
+/*
+ * GET /libraries/{id}/snapshot (view=full) turned back into the merge engine's LibrarySlice, so
+ * a node can start from it and merge the feed after the snapshot's offset, instead of replaying
+ * the whole feed. The lines carry what merging needs: deleted records with owner and model (R1,
+ * R4, R5), field clocks (R2, L2), relations that are not visible with their presence clock (L1),
+ * and ops kept pending for a missing CREATE (R3).
+ */
+
+type WireClock = [hybrid: string, node: string];
+
+export interface SnapshotHeaderLine {
+  type: 'snapshot';
+  libraryId: string;
+  partition: number;
+  offset: string | null;
+  clock: string | null;
+  view: 'full' | 'visible';
+}
+
+export interface SnapshotEnd {
+  type: 'end';
+  records: number;
+  relations: number;
+  pending?: number;
+}
+
+export interface SnapshotContents {
+  header: SnapshotHeaderLine;
+  slice: LibrarySlice;
+  /** Feed offset the slice is complete through (pull with after = this); null: from the start. */
+  offset: bigint | null;
+  /** Greatest hybrid of the library's ops, for the HLC receive rule; null when none. */
+  clock: bigint | null;
+}
+
+const clock = ([hybrid, node]: WireClock): Clock => ({ hybrid: BigInt(hybrid), node });
+
+function fields(
+  data: Record<string, unknown> | undefined,
+  clocks: Record<string, WireClock> | undefined,
+): Record<string, FieldWrite> {
+  const values = data ?? {};
+  // A field counts as written iff it has a clock; fromEntries keeps "__proto__" an own key.
+  return Object.fromEntries(
+    Object.entries(clocks ?? {}).map(([name, c]) => [
+      name,
+      { value: (Object.hasOwn(values, name) ? values[name] : null) as JsonValue, clock: clock(c) },
+    ]),
+  );
+}
+
+/** Incremental decoder: feed parsed lines in order, then call finish(). */
+export class SnapshotSliceBuilder {
+  private header?: SnapshotHeaderLine;
+  private ended?: SnapshotEnd;
+  private readonly slice = emptySlice();
+  private readonly pending: LoggedOperation[] = [];
+  private counts = { records: 0, relations: 0, pending: 0 };
+
+  add(line: unknown): void {
+    if (typeof line !== 'object' || line === null) throw new SnapshotFormatError('not an object');
+    const entry = line as Record<string, unknown> & { type?: unknown };
+    if (this.ended) throw new SnapshotFormatError('line after the end line');
+    if (entry.type === 'snapshot') {
+      if (this.header) throw new SnapshotFormatError('second header line');
+      const header = entry as unknown as SnapshotHeaderLine;
+      if (header.view !== 'full') {
+        throw new SnapshotFormatError('a node needs view=full to keep merging');
+      }
+      this.header = header;
+      return;
+    }
+    if (!this.header) throw new SnapshotFormatError('first line is not the header');
+    switch (entry.type) {
+      case 'record': {
+        const r = entry as {
+          id: string;
+          model: string;
+          owner: string | null;
+          deleted: boolean;
+          data: Record<string, unknown>;
+          clocks: Record<string, WireClock>;
+        };
+        const state: RecordState = {
+          recordId: r.id,
+          model: r.model,
+          owner: r.owner ?? null,
+          deleted: r.deleted === true,
+          fields: fields(r.data, r.clocks),
+        };
+        this.slice.records.set(r.id, state);
+        this.counts.records++;
+        return;
+      }
+      case 'relation': {
+        const r = entry as {
+          relation: string;
+          item: string;
+          group: string;
+          present: boolean;
+          presenceClock: WireClock;
+          data: Record<string, unknown>;
+          clocks: Record<string, WireClock>;
+        };
+        const state: RelationState = {
+          relation: r.relation,
+          item: r.item,
+          group: r.group,
+          presence: { exists: r.present === true, clock: clock(r.presenceClock) },
+          fields: fields(r.data, r.clocks),
+        };
+        this.slice.relations.set(relationKey(r.relation, r.item, r.group), state);
+        this.counts.relations++;
+        return;
+      }
+      case 'pending': {
+        const p = entry as { offset: string; operation: Operation };
+        this.pending.push({ offset: BigInt(p.offset), op: p.operation });
+        this.counts.pending++;
+        return;
+      }
+      case 'end':
+        this.ended = entry as unknown as SnapshotEnd;
+        return;
+      default:
+        throw new SnapshotFormatError(`unknown line type ${JSON.stringify(entry.type)}`);
+    }
+  }
+
+  finish(): SnapshotContents {
+    if (!this.header) throw new SnapshotFormatError('no header line');
+    const end = this.ended;
+    if (!end) throw new SnapshotFormatError('the stream ended before its end line (incomplete)');
+    if (
+      end.records !== this.counts.records ||
+      end.relations !== this.counts.relations ||
+      (end.pending ?? 0) !== this.counts.pending
+    ) {
+      throw new SnapshotFormatError('line counts do not match the end line');
+    }
+    this.pending.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
+    for (const logged of this.pending) {
+      if (!isRecordOp(logged.op)) continue;
+      const list = this.slice.pending.get(logged.op.recordId) ?? [];
+      list.push(logged);
+      this.slice.pending.set(logged.op.recordId, list);
+      // A pending op is in the feed; the engine revokes it by identity if its CREATE rejects it.
+      const identity: AcceptedIdentity = {
+        offset: logged.offset,
+        contentHash: contentHash(logged.op),
+      };
+      this.slice.accepted.set(opIdentityKey(logged.op), identity);
+    }
+    return {
+      header: this.header,
+      slice: this.slice,
+      offset: this.header.offset === null ? null : BigInt(this.header.offset),
+      clock: this.header.clock === null ? null : BigInt(this.header.clock),
+    };
+  }
+}
+
+/** Decodes a whole snapshot held as NDJSON text (small libraries, tests). */
+export function decodeSnapshot(ndjson: string): SnapshotContents {
+  const builder = new SnapshotSliceBuilder();
+  for (const line of ndjson.split('\n')) {
+    if (line.trim().length > 0) builder.add(JSON.parse(line));
+  }
+  return builder.finish();
+}
+
+export class SnapshotFormatError extends Error {
+  constructor(message: string) {
+    super(`snapshot: ${message}`);
+    this.name = 'SnapshotFormatError';
+  }
+}

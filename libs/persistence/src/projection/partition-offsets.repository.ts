@@ -1,0 +1,77 @@
+import { APPLIED_CHANNEL } from '../data-source';
+import type { SqlClient } from './sql-client';
+
+/**
+ * The applied position of each partition (next offset to apply). Written in the same transaction
+ * as the effects of the messages before it: this row is what makes application exactly-once.
+ */
+export class PartitionOffsetsRepository {
+  /** Stored next offset without locking, or null when the partition was never applied here. */
+  async read(client: SqlClient, topic: string, partition: number): Promise<bigint | null> {
+    const { rows } = await client.query<{ next_offset: string }>(
+      `SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2`,
+      [topic, partition],
+    );
+    return rows.length === 0 ? null : BigInt(rows[0].next_offset);
+  }
+
+  /**
+   * Locks the partition's row until the transaction ends (creating it at 0 if missing) and
+   * returns its next offset. A second projector working the same partition (stale assignment
+   * after a rebalance) waits here and then sees the advanced offset, so it applies nothing twice.
+   */
+  async lock(client: SqlClient, topic: string, partition: number): Promise<bigint> {
+    await client.query(
+      `INSERT INTO partition_offsets (topic, partition, next_offset) VALUES ($1, $2, 0)
+       ON CONFLICT (topic, partition) DO NOTHING`,
+      [topic, partition],
+    );
+    const { rows } = await client.query<{ next_offset: string }>(
+      `SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2 FOR UPDATE`,
+      [topic, partition],
+    );
+    return BigInt(rows[0].next_offset);
+  }
+
+  /** Moves the (locked) row to `nextOffset` and notifies APPLIED_CHANNEL on commit. */
+  async advance(
+    client: SqlClient,
+    topic: string,
+    partition: number,
+    nextOffset: bigint,
+  ): Promise<void> {
+    const next = nextOffset.toString(10);
+    await client.query(
+      `WITH moved AS (
+         UPDATE partition_offsets SET next_offset = $3, updated_at = now()
+          WHERE topic = $1 AND partition = $2
+       )
+       SELECT pg_notify($4, $1 || ':' || $2 || ':' || $3)`,
+      [topic, partition, next, APPLIED_CHANNEL],
+    );
+  }
+
+  /**
+   * Moves past a fetched range that held no op at all (only transaction markers or aborted
+   * messages, which the consumer filters out): only when the position lies inside that range, so
+   * nothing unapplied is ever skipped. Returns whether the position moved.
+   */
+  async passEmptyRange(
+    client: SqlClient,
+    topic: string,
+    partition: number,
+    firstOffset: bigint,
+    lastOffset: bigint,
+  ): Promise<boolean> {
+    const { rows } = await client.query(
+      `WITH moved AS (
+         UPDATE partition_offsets SET next_offset = $4::bigint + 1, updated_at = now()
+          WHERE topic = $1 AND partition = $2 AND next_offset BETWEEN $3 AND $4
+          RETURNING next_offset
+       )
+       SELECT pg_notify($5, $1 || ':' || $2 || ':' || next_offset) FROM moved`,
+      [topic, partition, firstOffset.toString(10), lastOffset.toString(10), APPLIED_CHANNEL],
+    );
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,366 @@
+import {
+  type LibrarySlice,
+  type Operation,
+  type TouchedKeys,
+  emptySlice,
+  identityKey,
+  relationKey,
+} from '@sync/protocol';
+import type { StoredClock } from '../entities/record.entity';
+import {
+  type LibraryDelta,
+  type ProjectionChanges,
+  fieldsFromStored,
+  fromStoredClock,
+} from './projection-rows';
+import type { SqlClient } from './sql-client';
+
+/*
+ * Set-based reads and writes of the rows a batch touches. Every statement covers all libraries of
+ * the batch at once (keys bound as arrays and expanded with unnest, rows as one JSON array), so a
+ * batch costs a fixed handful of round trips whatever its size.
+ */
+
+interface RecordDbRow {
+  library_id: string;
+  record_id: string;
+  model: string;
+  owner: string | null;
+  deleted: boolean;
+  data: Record<string, unknown>;
+  clocks: Record<string, StoredClock>;
+}
+
+interface PendingDbRow {
+  library_id: string;
+  log_offset: string;
+  record_id: string;
+  operation: Operation;
+}
+
+interface RelationDbRow {
+  library_id: string;
+  relation: string;
+  item_id: string;
+  group_id: string;
+  present: boolean;
+  presence_clock: StoredClock;
+  data: Record<string, unknown>;
+  clocks: Record<string, StoredClock>;
+}
+
+interface IdentityDbRow {
+  library_id: string;
+  node: string;
+  hybrid: string;
+  log_offset: string;
+  content_hash: string;
+}
+
+const text = (value: bigint): string => value.toString(10);
+
+/** The rows of a `lines` parameter ($1), each as a text array `f` of its fields. */
+const ROWS = `(SELECT string_to_array(line, E'\\t', '') AS f
+                 FROM string_to_table($1::text, E'\\n') AS line) AS x`;
+
+/**
+ * Rows as text: one line per row, fields separated by tabs, '' read back as NULL. Only for fields
+ * that cannot contain a tab or a newline: UUIDs, numbers, schema names, and JSON.stringify output
+ * (which escapes every control character inside strings).
+ */
+function lines<T>(rows: readonly T[], fields: (row: T) => string[]): string {
+  return rows.map((row) => fields(row).join('\t')).join('\n');
+}
+
+export class ProjectionRepository {
+  /**
+   * Loads, for each library, exactly the rows `touchedKeys` names that exist: records, the pending
+   * ops of records not created yet, relations, and the accepted identities among the batch's.
+   */
+  async loadSlices(
+    client: SqlClient,
+    touched: ReadonlyMap<string, TouchedKeys>,
+  ): Promise<Map<string, LibrarySlice>> {
+    const slices = new Map<string, LibrarySlice>();
+    const recLib: string[] = [];
+    const recId: string[] = [];
+    const relLib: string[] = [];
+    const relName: string[] = [];
+    const relItem: string[] = [];
+    const relGroup: string[] = [];
+    const idLib: string[] = [];
+    const idNode: string[] = [];
+    const idHybrid: string[] = [];
+    for (const [libraryId, keys] of touched) {
+      slices.set(libraryId, emptySlice());
+      for (const id of keys.recordIds) {
+        recLib.push(libraryId);
+        recId.push(id);
+      }
+      for (const key of keys.relationKeys) {
+        relLib.push(libraryId);
+        relName.push(key.relation);
+        relItem.push(key.item);
+        relGroup.push(key.group);
+      }
+      for (const { node, hybrid } of keys.identities) {
+        idLib.push(libraryId);
+        idNode.push(node);
+        idHybrid.push(text(hybrid));
+      }
+    }
+    const slice = (libraryId: string) => slices.get(libraryId) as LibrarySlice;
+
+    if (recId.length > 0) {
+      const { rows } = await client.query<RecordDbRow>(
+        `SELECT r.library_id, r.record_id, r.model, r.owner, r.deleted, r.data, r.clocks
+           FROM records r
+           JOIN unnest($1::uuid[], $2::uuid[]) AS k(library_id, record_id)
+             ON r.library_id = k.library_id AND r.record_id = k.record_id`,
+        [recLib, recId],
+      );
+      const found = new Set<string>();
+      for (const row of rows) {
+        found.add(`${row.library_id}/${row.record_id}`);
+        slice(row.library_id).records.set(row.record_id, {
+          recordId: row.record_id,
+          model: row.model,
+          owner: row.owner,
+          deleted: row.deleted,
+          fields: fieldsFromStored(row.data, row.clocks),
+        });
+      }
+      // Only records without a CREATE can have pending ops (the CREATE resolves them all).
+      const pendLib: string[] = [];
+      const pendId: string[] = [];
+      for (let i = 0; i < recId.length; i++) {
+        if (found.has(`${recLib[i]}/${recId[i]}`)) continue;
+        pendLib.push(recLib[i]);
+        pendId.push(recId[i]);
+      }
+      if (pendId.length > 0) {
+        const pending = await client.query<PendingDbRow>(
+          `SELECT p.library_id, p.log_offset, p.record_id, p.operation
+             FROM pending_operations p
+             JOIN unnest($1::uuid[], $2::uuid[]) AS k(library_id, record_id)
+               ON p.library_id = k.library_id AND p.record_id = k.record_id
+            ORDER BY p.log_offset`,
+          [pendLib, pendId],
+        );
+        for (const row of pending.rows) {
+          const map = slice(row.library_id).pending;
+          const list = map.get(row.record_id);
+          const logged = { offset: BigInt(row.log_offset), op: row.operation };
+          if (list) list.push(logged);
+          else map.set(row.record_id, [logged]);
+        }
+      }
+    }
+
+    if (relName.length > 0) {
+      const { rows } = await client.query<RelationDbRow>(
+        `SELECT r.library_id, r.relation, r.item_id, r.group_id, r.present, r.presence_clock,
+                r.data, r.clocks
+           FROM relations r
+           JOIN unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[])
+                AS k(library_id, relation, item_id, group_id)
+             ON r.library_id = k.library_id AND r.relation = k.relation
+            AND r.item_id = k.item_id AND r.group_id = k.group_id`,
+        [relLib, relName, relItem, relGroup],
+      );
+      for (const row of rows) {
+        slice(row.library_id).relations.set(relationKey(row.relation, row.item_id, row.group_id), {
+          relation: row.relation,
+          item: row.item_id,
+          group: row.group_id,
+          presence: { exists: row.present, clock: fromStoredClock(row.presence_clock) },
+          fields: fieldsFromStored(row.data, row.clocks),
+        });
+      }
+    }
+
+    if (idNode.length > 0) {
+      const { rows } = await client.query<IdentityDbRow>(
+        `SELECT o.library_id, o.node, o.hybrid::text AS hybrid, o.log_offset, o.content_hash
+           FROM operations o
+           JOIN unnest($1::uuid[], $2::uuid[], $3::numeric[]) AS k(library_id, node, hybrid)
+             ON o.library_id = k.library_id AND o.node = k.node AND o.hybrid = k.hybrid`,
+        [idLib, idNode, idHybrid],
+      );
+      for (const row of rows) {
+        slice(row.library_id).accepted.set(identityKey(row.node, row.hybrid), {
+          offset: BigInt(row.log_offset),
+          contentHash: row.content_hash,
+        });
+      }
+    }
+    return slices;
+  }
+
+  /**
+   * Writes every row of `changes`, one statement per table (tables with no rows skipped). Rows
+   * travel as one text parameter per statement, a line per row and a tab between fields (see
+   * `lines`), split again by string_to_table/string_to_array: building it costs Node one native
+   * JSON.stringify per JSON field, and Postgres parses each JSON value once, as jsonb.
+   */
+  async write(client: SqlClient, changes: ProjectionChanges): Promise<void> {
+    const { records, relations, pendingAdded, pendingResolved, operations, revoked, rejections } =
+      changes;
+    if (records.length > 0) {
+      await client.query(
+        `INSERT INTO records AS t
+              (library_id, record_id, model, owner, deleted, data, clocks, updated_offset)
+         SELECT f[1]::uuid, f[2]::uuid, f[3], f[4]::uuid, f[5]::boolean, f[6]::jsonb, f[7]::jsonb,
+                f[8]::bigint
+           FROM ${ROWS}
+         ON CONFLICT (library_id, record_id) DO UPDATE SET
+           model = EXCLUDED.model, owner = EXCLUDED.owner, deleted = EXCLUDED.deleted,
+           data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
+        [
+          lines(records, (r) => [
+            r.libraryId,
+            r.recordId,
+            r.model,
+            r.owner ?? '',
+            r.deleted ? 't' : 'f',
+            JSON.stringify(r.data),
+            JSON.stringify(r.clocks),
+            text(r.updatedOffset),
+          ]),
+        ],
+      );
+    }
+    if (relations.length > 0) {
+      await client.query(
+        `INSERT INTO relations AS t
+              (library_id, relation, item_id, group_id, present, presence_clock, data, clocks,
+               updated_offset)
+         SELECT f[1]::uuid, f[2], f[3]::uuid, f[4]::uuid, f[5]::boolean, f[6]::jsonb, f[7]::jsonb,
+                f[8]::jsonb, f[9]::bigint
+           FROM ${ROWS}
+         ON CONFLICT (library_id, relation, item_id, group_id) DO UPDATE SET
+           present = EXCLUDED.present, presence_clock = EXCLUDED.presence_clock,
+           data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
+        [
+          lines(relations, (r) => [
+            r.libraryId,
+            r.relation,
+            r.itemId,
+            r.groupId,
+            r.present ? 't' : 'f',
+            JSON.stringify(r.presenceClock),
+            JSON.stringify(r.data),
+            JSON.stringify(r.clocks),
+            text(r.updatedOffset),
+          ]),
+        ],
+      );
+    }
+    if (pendingResolved.length > 0) {
+      await client.query(
+        `DELETE FROM pending_operations p
+          USING unnest($1::uuid[], $2::bigint[]) AS d(library_id, log_offset)
+          WHERE p.library_id = d.library_id AND p.log_offset = d.log_offset`,
+        [pendingResolved.map((r) => r.libraryId), pendingResolved.map((r) => text(r.offset))],
+      );
+    }
+    if (pendingAdded.length > 0) {
+      await client.query(
+        `INSERT INTO pending_operations (library_id, log_offset, record_id, operation)
+         SELECT f[1]::uuid, f[2]::bigint, f[3]::uuid, f[4]::jsonb FROM ${ROWS}`,
+        [
+          lines(pendingAdded, (r) => [
+            r.libraryId,
+            text(r.offset),
+            r.recordId,
+            JSON.stringify(r.operation),
+          ]),
+        ],
+      );
+    }
+    if (revoked.length > 0) {
+      await client.query(
+        `DELETE FROM operations o
+          USING unnest($1::uuid[], $2::bigint[]) AS d(library_id, log_offset)
+          WHERE o.library_id = d.library_id AND o.log_offset = d.log_offset`,
+        [revoked.map((r) => r.libraryId), revoked.map((r) => text(r.offset))],
+      );
+    }
+    if (operations.length > 0) {
+      await client.query(
+        `INSERT INTO operations (library_id, log_offset, node, hybrid, content_hash, operation)
+         SELECT f[1]::uuid, f[2]::bigint, f[3]::uuid, f[4]::numeric, f[5], f[6]::jsonb
+           FROM ${ROWS}`,
+        [
+          lines(operations, (r) => [
+            r.libraryId,
+            text(r.offset),
+            r.node,
+            r.hybrid,
+            r.contentHash,
+            JSON.stringify(r.operation),
+          ]),
+        ],
+      );
+    }
+    if (rejections.length > 0) {
+      // reason and message may hold any text (they quote the op): sent as JSON strings.
+      await client.query(
+        `INSERT INTO rejected_operations (library_id, log_offset, operation, reason, message)
+         SELECT f[1]::uuid, f[2]::bigint, f[3]::jsonb, f[4]::jsonb #>> '{}', f[5]::jsonb #>> '{}'
+           FROM ${ROWS}`,
+        [
+          lines(rejections, (r) => [
+            r.libraryId,
+            text(r.offset),
+            JSON.stringify(r.operation),
+            JSON.stringify(r.reason),
+            JSON.stringify(r.message),
+          ]),
+        ],
+      );
+    }
+    const libraries = mergeDeltas(changes.libraries);
+    if (libraries.length > 0) {
+      await client.query(
+        `INSERT INTO libraries AS l
+              (library_id, partition, operations, rejected, first_offset, last_offset)
+         SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[],
+                              $6::bigint[])
+         ON CONFLICT (library_id) DO UPDATE SET
+           partition = EXCLUDED.partition,
+           operations = l.operations + EXCLUDED.operations,
+           rejected = l.rejected + EXCLUDED.rejected,
+           first_offset = LEAST(l.first_offset, EXCLUDED.first_offset),
+           last_offset = GREATEST(l.last_offset, EXCLUDED.last_offset),
+           updated_at = now()`,
+        [
+          libraries.map((l) => l.libraryId),
+          libraries.map((l) => l.partition),
+          libraries.map((l) => l.operations),
+          libraries.map((l) => l.rejected),
+          libraries.map((l) => text(l.firstOffset)),
+          libraries.map((l) => text(l.lastOffset)),
+        ],
+      );
+    }
+  }
+}
+
+/** One delta per library: an upsert may not touch the same row twice. */
+function mergeDeltas(deltas: readonly LibraryDelta[]): LibraryDelta[] {
+  const byLibrary = new Map<string, LibraryDelta>();
+  for (const delta of deltas) {
+    const seen = byLibrary.get(delta.libraryId);
+    if (seen === undefined) {
+      byLibrary.set(delta.libraryId, { ...delta });
+      continue;
+    }
+    seen.partition = delta.partition;
+    seen.operations += delta.operations;
+    seen.rejected += delta.rejected;
+    if (delta.firstOffset < seen.firstOffset) seen.firstOffset = delta.firstOffset;
+    if (delta.lastOffset > seen.lastOffset) seen.lastOffset = delta.lastOffset;
+  }
+  return [...byLibrary.values()];
+}

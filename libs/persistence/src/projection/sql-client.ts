@@ -1,0 +1,65 @@
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+
+/** The part of a pg client the projection repositories use (a PoolClient inside a transaction). */
+export interface SqlClient {
+  query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+export interface PgPoolSettings {
+  url: string;
+  poolSize: number;
+  applicationName: string;
+  /** Called when an idle pooled connection breaks (server restart); without it node would exit. */
+  onIdleError?: (error: Error) => void;
+}
+
+/**
+ * A plain pg pool for hand-written set-based SQL (the projector): plain pg results, and connections
+ * opened lazily, so a database that is down at start is handled like one that goes down later.
+ */
+export function createPgPool(settings: PgPoolSettings): Pool {
+  const pool = new Pool({
+    connectionString: settings.url,
+    max: settings.poolSize,
+    application_name: settings.applicationName,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', (error) => settings.onIdleError?.(error));
+  return pool;
+}
+
+/**
+ * Runs `work` in one transaction on a pooled connection. Commits when it resolves, rolls back when
+ * it throws; a connection that failed is destroyed instead of going back to the pool.
+ */
+export async function inTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  // A checked-out connection that breaks between queries emits 'error'; unheard, node would exit.
+  // The next query on it fails and takes the rollback path below.
+  const onError = (error: Error) => {
+    failure ??= error;
+  };
+  client.on('error', onError);
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.off('error', onError);
+    // Passing the error makes pg-pool discard the connection: after a failure it may be dead.
+    client.release(failure);
+  }
+}

@@ -1,0 +1,161 @@
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { formatHybrid, hybridFromMillis } from '@sync/protocol';
+import { createIngestApp } from '../apps/ingest/src/ingest.app';
+import { readIngestConfig } from '../apps/ingest/src/ingest.config';
+import { createProjectorApp } from '../apps/projector/src/projector.app';
+import { readProjectorConfig } from '../apps/projector/src/projector.config';
+import { createQueryApp } from '../apps/query/src/query.app';
+import { readQueryConfig } from '../apps/query/src/query.config';
+import {
+  type TestTopics,
+  createTestDatabase,
+  createTestTopics,
+  kafkaBrokers,
+} from './support/test-env';
+
+/**
+ * ingest -> real Kafka -> projector -> real Postgres -> query, in-process but listening on real
+ * ports (the CLI runs as a child process; SSE is read with a real HTTP client).
+ */
+export interface Pipeline {
+  ingestUrl: string;
+  queryUrl: string;
+  topics: TestTopics;
+  env: Record<string, string>;
+  query: INestApplication;
+  post(libraryId: string, ops: unknown[]): Promise<{ partition: number; lastOffset: string }>;
+  getJson<T = unknown>(path: string): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function startPipeline(prefix: string, partitions = 2): Promise<Pipeline> {
+  const database = await createTestDatabase(prefix.replace(/-/g, '_'));
+  const topics = await createTestTopics(prefix, partitions);
+  const env = {
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    SYNC_TOPIC: topics.operationsTopic,
+    SYNC_DLQ_TOPIC: topics.deadLetterTopic,
+    DATABASE_URL: database.url,
+    SYNC_AUTH_DISABLED: 'true',
+  };
+  const ingest = await createIngestApp(readIngestConfig(env));
+  const projector = await createProjectorApp(
+    readProjectorConfig({ ...env, PROJECTOR_GROUP: topics.consumerGroup }),
+  );
+  await projector.init();
+  const query = await createQueryApp(readQueryConfig(env));
+  await ingest.listen(0, '127.0.0.1');
+  await query.listen(0, '127.0.0.1');
+  const url = (app: INestApplication) =>
+    `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  const ingestUrl = url(ingest);
+  const queryUrl = url(query);
+  return {
+    ingestUrl,
+    queryUrl,
+    topics,
+    env,
+    query,
+    async post(libraryId, ops) {
+      const res = await fetch(`${ingestUrl}/libraries/${libraryId}/operations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(ops),
+      });
+      const body = (await res.json()) as { partition: number; lastOffset: string };
+      if (res.status !== 202) throw new Error(`POST ${res.status}: ${JSON.stringify(body)}`);
+      return body;
+    },
+    async getJson<T>(path: string) {
+      const res = await fetch(`${queryUrl}${path}`);
+      if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    },
+    async close() {
+      await query.close();
+      await ingest.close();
+      await projector.close();
+      await database.drop();
+    },
+  };
+}
+
+let lastMillis = 0;
+let counter = 0;
+/** Increasing hybrids near now (the ingest refuses clocks far ahead of its own). */
+export function hybrid(): string {
+  const now = Date.now();
+  if (now > lastMillis) {
+    lastMillis = now;
+    counter = 0;
+  }
+  return formatHybrid(hybridFromMillis(lastMillis) + BigInt(counter++));
+}
+
+export const op = {
+  create: (node: string, recordId: string, model: string, data: Record<string, unknown>) => ({
+    type: 'CREATE',
+    recordId,
+    model,
+    data,
+    node,
+    timestamp: { hybrid: hybrid() },
+  }),
+  update: (node: string, recordId: string, field: string, value: unknown) => ({
+    type: 'UPDATE',
+    recordId,
+    field,
+    value,
+    node,
+    timestamp: { hybrid: hybrid() },
+  }),
+  remove: (node: string, recordId: string) => ({
+    type: 'DELETE',
+    recordId,
+    node,
+    timestamp: { hybrid: hybrid() },
+  }),
+  link: (node: string, relation: string, item: string, group: string, data?: object) => ({
+    type: 'CREATE',
+    relationItem: item,
+    relationGroup: group,
+    relation,
+    ...(data ? { data } : {}),
+    node,
+    timestamp: { hybrid: hybrid() },
+  }),
+  unlink: (node: string, relation: string, item: string, group: string) => ({
+    type: 'DELETE',
+    relationItem: item,
+    relationGroup: group,
+    relation,
+    node,
+    timestamp: { hybrid: hybrid() },
+  }),
+};
+
+/** Every entry of the feed after `after` (exclusive), following nextCursor. */
+export async function readFeed(
+  pipeline: Pipeline,
+  libraryId: string,
+  after: string | null,
+  minOffset?: string,
+): Promise<{ offset: string; operation: Record<string, unknown> }[]> {
+  const entries: { offset: string; operation: Record<string, unknown> }[] = [];
+  let cursor: string | null = null;
+  do {
+    const params = new URLSearchParams({ limit: '1000' });
+    if (after !== null) params.set('after', after);
+    if (cursor !== null) params.set('cursor', cursor);
+    if (minOffset !== undefined) params.set('minOffset', minOffset);
+    params.set('waitMs', '20000');
+    const page: {
+      items: { offset: string; operation: Record<string, unknown> }[];
+      nextCursor: string | null;
+    } = await pipeline.getJson(`/libraries/${libraryId}/operations?${params.toString()}`);
+    entries.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return entries;
+}
