@@ -28,6 +28,22 @@ export function toSyncError(error: unknown): SyncError {
     case 'stream.encoding.set':
       return new SyncError('INVALID_JSON', 'request body could not be read');
   }
+  // Other body-reading failures (e.g. a gzip body that does not inflate) come as http-errors
+  // with a 4xx status and no type.
+  const status = (error as { status?: unknown })?.status;
+  if (
+    !(error instanceof HttpException) &&
+    typeof status === 'number' &&
+    status >= 400 &&
+    status < 500 &&
+    (error as { expose?: unknown }).expose === true
+  ) {
+    if (status === 413) return new SyncError('PAYLOAD_TOO_LARGE', 'request body is too large');
+    if (status === 415) {
+      return new SyncError('UNSUPPORTED_MEDIA_TYPE', 'request body encoding is not supported');
+    }
+    return new SyncError('INVALID_JSON', 'request body could not be read as JSON');
+  }
   if (error instanceof HttpException) {
     const status: number = error.getStatus();
     if (status === (HttpStatus.NOT_FOUND as number))

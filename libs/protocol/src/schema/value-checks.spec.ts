@@ -77,3 +77,20 @@ describe('isIsoDatetime', () => {
     '',
   ])('rejects %s', (s) => expect(isIsoDatetime(s)).toBe(false));
 });
+
+describe('text Postgres cannot store', () => {
+  it.each([
+    ['a NUL character', 'a\u0000b'],
+    ['a lone high surrogate', 'x\ud800'],
+    ['a lone low surrogate', '\udc00y'],
+  ])('rejects a string with %s', (_what, value) => {
+    expect(checkFieldValue(def('string'), value)).toMatch(/not storable/);
+    expect(checkFieldValue(def('json'), { nested: [value] })).toMatch(/not storable/);
+    expect(checkFieldValue(def('json'), { [value]: 1 })).toMatch(/not storable/);
+  });
+
+  it('accepts paired surrogates (emoji) and other control characters', () => {
+    expect(checkFieldValue(def('string'), 'tag \ud83c\udff7\ufe0f\t\n')).toBeNull();
+    expect(checkFieldValue(def('json'), { '\ud83d\ude00': ['\u0001'] })).toBeNull();
+  });
+});

@@ -26,12 +26,43 @@ export function isIsoDatetime(value: string): boolean {
   return true;
 }
 
+// Postgres text and jsonb cannot hold U+0000 or unpaired UTF-16 surrogates; an op carrying
+// them could be accepted but never stored, so they are invalid values.
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
+const UNSTORABLE_TEXT =
+  /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE_MESSAGE = 'must not contain U+0000 or unpaired surrogates (not storable)';
+
+export function isStorableText(value: string): boolean {
+  return !UNSTORABLE_TEXT.test(value);
+}
+
+/** True when every string and object key inside a JSON value is storable (iterative walk). */
+function isStorableJson(value: JsonValue): boolean {
+  const stack: JsonValue[] = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (typeof current === 'string') {
+      if (!isStorableText(current)) return false;
+    } else if (Array.isArray(current)) {
+      stack.push(...current);
+    } else if (current !== null && typeof current === 'object') {
+      for (const [key, item] of Object.entries(current)) {
+        if (!isStorableText(key)) return false;
+        stack.push(item);
+      }
+    }
+  }
+  return true;
+}
+
 /** Error message for `value` as a value of `field`, or null when it is valid. */
 export function checkFieldValue(field: FieldDef, value: unknown): string | null {
   if (value === null) return field.nullable ? null : 'must not be null';
   switch (field.type) {
     case 'string':
-      return typeof value === 'string' ? null : 'must be a string';
+      if (typeof value !== 'string') return 'must be a string';
+      return isStorableText(value) ? null : UNSTORABLE_MESSAGE;
     case 'int':
       return Number.isSafeInteger(value) ? null : 'must be an integer (safe integer range)';
     case 'float':
@@ -43,7 +74,8 @@ export function checkFieldValue(field: FieldDef, value: unknown): string | null 
         ? null
         : 'must be an ISO-8601 datetime string';
     case 'json':
-      return isJsonValue(value) ? null : 'must be a JSON value';
+      if (!isJsonValue(value)) return 'must be a JSON value';
+      return isStorableJson(value) ? null : UNSTORABLE_MESSAGE;
     case 'ref':
       return isUuid(value) ? null : `must be a UUID (id of a ${field.model ?? 'record'})`;
   }
