@@ -8,7 +8,7 @@ describe('backoffDelay', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 30 }),
-        fc.double({ min: 0, max: 0.9999999 }),
+        fc.double({ min: 0, max: 0.9999999, noNaN: true }),
         (retry, r) => {
           const delay = backoffDelay(policy, retry, () => r);
           return delay >= 0 && delay <= Math.min(3000, 100 * 2 ** (retry - 1));
