@@ -28,8 +28,8 @@ export function isIsoDatetime(value: string): boolean {
 
 // Postgres text and jsonb cannot hold U+0000 or unpaired UTF-16 surrogates; an op carrying
 // them could be accepted but never stored, so they are invalid values.
-// eslint-disable-next-line no-control-regex -- matching NUL is the point
 const UNSTORABLE_TEXT =
+  // eslint-disable-next-line no-control-regex -- matching NUL is the point
   /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const UNSTORABLE_MESSAGE = 'must not contain U+0000 or unpaired surrogates (not storable)';
 
