@@ -1,4 +1,5 @@
 import { type INestApplication, Logger, type Type } from '@nestjs/common';
+import { isUtf8 } from 'node:buffer';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -40,7 +41,22 @@ export async function createHttpApp(
   app.set('query parser', 'simple');
   for (const handler of options.beforeBody ?? []) app.use(handler);
   app.use(requireJsonForBodies());
-  app.use(express.json({ limit: options.bodyLimitBytes ?? 1024 * 1024, strict: false }));
+  app.use(
+    express.json({
+      limit: options.bodyLimitBytes ?? 1024 * 1024,
+      strict: false,
+      // The parser would replace invalid UTF-8 with U+FFFD and silently change the data.
+      verify: (_req, _res, body) => {
+        if (!isUtf8(body)) {
+          throw Object.assign(new Error('request body is not valid UTF-8'), {
+            type: 'entity.parse.failed',
+            status: 400,
+            expose: true,
+          });
+        }
+      },
+    }),
+  );
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) =>
     sendError(res, error, logger),
   );
