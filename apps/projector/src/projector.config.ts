@@ -1,6 +1,6 @@
 import { DEFAULT_CONSUMER_GROUP, type KafkaSettings, readKafkaSettings } from '@sync/kafka';
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
-import { ConfigError, EnvReader } from '@sync/platform';
+import { EnvReader } from '@sync/platform';
 import { type Schema, loadConfiguredSchema } from '@sync/protocol';
 
 export interface ProjectorConfig {
@@ -46,29 +46,13 @@ export function readProjectorConfig(env: NodeJS.ProcessEnv = process.env): Proje
   const retryMaxMs = reader.int('PROJECTOR_RETRY_MAX_MS', 15_000, 1, 600_000);
   const sessionTimeoutMs = reader.int('PROJECTOR_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000);
 
-  let schema: Schema | undefined;
-  let schemaProblem: string | undefined;
-  try {
-    schema = loadConfiguredSchema(env);
-  } catch (error) {
-    schemaProblem = `SYNC_SCHEMA: ${error instanceof Error ? error.message : String(error)}`;
-  }
-  try {
-    reader.done('projector');
-  } catch (error) {
-    if (!(error instanceof ConfigError) || schemaProblem === undefined) throw error;
-    throw new ConfigError(`${error.message}\n  - ${schemaProblem}`);
-  }
-  if (schema === undefined) {
-    throw new ConfigError(
-      `projector: invalid configuration:\n  - ${schemaProblem ?? 'SYNC_SCHEMA'}`,
-    );
-  }
+  const schema = reader.parsed('SYNC_SCHEMA', () => loadConfiguredSchema(env));
   if (poolSize < concurrency + 1) {
-    throw new ConfigError(
-      `projector: invalid configuration:\n  - PROJECTOR_DB_POOL_SIZE=${poolSize}: needs at least PROJECTOR_CONCURRENCY + 1 (${concurrency + 1})`,
+    reader.problem(
+      `PROJECTOR_DB_POOL_SIZE=${poolSize}: needs at least PROJECTOR_CONCURRENCY + 1 (${concurrency + 1})`,
     );
   }
+  reader.done('projector');
   return {
     port,
     host,
@@ -76,7 +60,7 @@ export function readProjectorConfig(env: NodeJS.ProcessEnv = process.env): Proje
     groupId,
     databaseUrl,
     poolSize,
-    schema,
+    schema: schema!, // done() threw if it was not read
     maxBatchBytes,
     concurrency,
     chunkOps,

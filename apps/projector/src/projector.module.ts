@@ -1,7 +1,13 @@
-import { type DynamicModule, type FactoryProvider, Global, Logger, Module } from '@nestjs/common';
+import { type DynamicModule, Global, Logger, Module } from '@nestjs/common';
 import { kafkaClientConfig } from '@sync/kafka';
 import { createPgPool } from '@sync/persistence';
-import { type HealthCheck, HealthModule, METRICS_REGISTRY, MetricsModule } from '@sync/platform';
+import {
+  type HealthCheck,
+  type HealthChecksFactory,
+  HealthModule,
+  METRICS_REGISTRY,
+  MetricsModule,
+} from '@sync/platform';
 import { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
@@ -76,7 +82,7 @@ class ProjectorCoreModule {
 }
 
 /** Ready = the broker and the database answer. */
-const healthChecks: Omit<FactoryProvider<HealthCheck[]>, 'provide'> = {
+const healthChecks: HealthChecksFactory = {
   inject: [ProjectorConsumer, PROJECTOR_PG_POOL],
   useFactory: (consumer: ProjectorConsumer, pool: Pool): HealthCheck[] => [
     { name: 'kafka', check: () => consumer.checkBroker() },
@@ -97,8 +103,7 @@ export class ProjectorModule {
       imports: [
         MetricsModule.register('projector'),
         ProjectorCoreModule.forRoot(config),
-        // register's parameter type (Omit over the Provider union) rejects factory providers.
-        HealthModule.register(healthChecks as Parameters<typeof HealthModule.register>[0]),
+        HealthModule.register(healthChecks),
       ],
     };
   }

@@ -1,12 +1,6 @@
 import { type KafkaSettings, readKafkaSettings } from '@sync/kafka';
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
-import {
-  type AuthSettings,
-  ConfigError,
-  EnvReader,
-  readAuthSettings,
-  withAuthFlag,
-} from '@sync/platform';
+import { type AuthSettings, EnvReader, readAuthSettings, withAuthFlag } from '@sync/platform';
 import { type Schema, loadConfiguredSchema } from '@sync/protocol';
 
 export interface QueryConfig {
@@ -48,22 +42,8 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
   const partitionCountTtlMs = reader.int('QUERY_PARTITION_COUNT_TTL_MS', 300_000, 1000);
   const offsetRecheckMs = reader.int('QUERY_OFFSET_RECHECK_MS', 1000, 50, 60_000);
 
-  let schema: Schema | undefined;
-  let schemaProblem: string | undefined;
-  try {
-    schema = loadConfiguredSchema(env);
-  } catch (error) {
-    schemaProblem = `SYNC_SCHEMA: ${error instanceof Error ? error.message : String(error)}`;
-  }
-  try {
-    reader.done('query');
-  } catch (error) {
-    if (!(error instanceof ConfigError) || schemaProblem === undefined) throw error;
-    throw new ConfigError(`${error.message}\n  - ${schemaProblem}`);
-  }
-  if (schema === undefined) {
-    throw new ConfigError(`query: invalid configuration:\n  - ${schemaProblem ?? 'SYNC_SCHEMA'}`);
-  }
+  const schema = reader.parsed('SYNC_SCHEMA', () => loadConfiguredSchema(env));
+  reader.done('query');
   return {
     port,
     host,
@@ -72,7 +52,7 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
     kafka,
     topicPartitions: partitions === 0 ? undefined : partitions,
     partitionCountTtlMs,
-    schema,
+    schema: schema!, // done() threw if it was not read
     offsetRecheckMs,
     auth,
   };

@@ -1,6 +1,12 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { ApiKeysRepository } from '@sync/persistence';
-import { AuthModule, HealthModule, type HealthCheck, MetricsModule } from '@sync/platform';
+import {
+  AuthModule,
+  type HealthCheck,
+  type HealthChecksFactory,
+  HealthModule,
+  MetricsModule,
+} from '@sync/platform';
 import { AppliedOffsetWatcher } from './applied-offset-watcher.service';
 import { ChangesController } from './changes.controller';
 import { ChangesRepository } from './changes.repository';
@@ -38,13 +44,12 @@ class QueryDatabaseModule {
   }
 }
 
-// register()'s parameter type (Omit over the Provider union) drops useFactory; the value is right.
-const healthChecks = {
+const healthChecks: HealthChecksFactory = {
   useFactory: (database: QueryDatabase): HealthCheck[] => [
     { name: 'postgres', check: () => database.ping() },
   ],
   inject: [QueryDatabase],
-} as Parameters<typeof HealthModule.register>[0];
+};
 
 @Module({})
 export class QueryModule {

@@ -34,4 +34,19 @@ describe('EnvReader', () => {
     expect(message).toContain('N="1.5"');
     expect(message).toContain('U: expected a postgres: or postgresql: URL');
   });
+
+  it('collects problems of self-checked settings and of setting pairs with the others', () => {
+    const env = new EnvReader({ PORT: 'x' });
+    env.port('PORT', 1);
+    expect(env.parsed('GOOD', () => 42)).toBe(42);
+    expect(
+      env.parsed('SYNC_SCHEMA', () => {
+        throw new Error('file not found');
+      }),
+    ).toBeUndefined();
+    env.problem('A (1) must be longer than B (2)');
+    expect(() => env.done('svc')).toThrow(
+      'svc: invalid configuration:\n  - PORT="x": expected an integer from 0 to 65535\n  - SYNC_SCHEMA: file not found\n  - A (1) must be longer than B (2)',
+    );
+  });
 });

@@ -86,6 +86,24 @@ export class EnvReader {
     return raw as T;
   }
 
+  /**
+   * A setting that `parse` reads and checks itself (throwing on a bad value): its message joins the
+   * others and the result is undefined, which done() then rules out.
+   */
+  parsed<T>(name: string, parse: () => T): T | undefined {
+    try {
+      return parse();
+    } catch (error) {
+      this.problems.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
+  }
+
+  /** A problem that spans several settings (one is only wrong next to another). */
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
   /** Throws one error listing every bad variable read so far. */
   done(service: string): void {
     if (this.problems.length > 0) {

@@ -1,15 +1,27 @@
-import { type DynamicModule, Module, type Provider } from '@nestjs/common';
-import { HEALTH_CHECKS } from './health-check';
+import { type DynamicModule, type InjectionToken, Module } from '@nestjs/common';
+import { HEALTH_CHECKS, type HealthCheck } from './health-check';
 import { HealthController } from './health.controller';
+
+/** How a service builds its health checks from its own providers. */
+export interface HealthChecksFactory {
+  inject?: InjectionToken[];
+  // `never[]` so that a factory with any typed parameters fits; Nest passes the injected values.
+  useFactory: (...dependencies: never[]) => HealthCheck[] | Promise<HealthCheck[]>;
+}
 
 @Module({})
 export class HealthModule {
-  /** `checks` is a provider whose value is a HealthCheck[] (usually a useFactory). */
-  static register(checks: Omit<Provider, 'provide'> & { inject?: unknown[] }): DynamicModule {
+  static register(checks: HealthChecksFactory): DynamicModule {
     return {
       module: HealthModule,
       controllers: [HealthController],
-      providers: [{ ...(checks as object), provide: HEALTH_CHECKS } as Provider],
+      providers: [
+        {
+          provide: HEALTH_CHECKS,
+          useFactory: checks.useFactory as (...dependencies: unknown[]) => Promise<HealthCheck[]>,
+          inject: checks.inject ?? [],
+        },
+      ],
     };
   }
 }
