@@ -12,6 +12,8 @@ import { KafkaProxy } from './support/kafka-proxy';
 import { createTestTopics, eventually, kafkaBrokers } from './support/test-env';
 
 const PUBLISH_TIMEOUT_MS = 3000;
+/** How long a publish whose produce request may have reached the broker waits for its outcome. */
+const OUTCOME_TIMEOUT_MS = 6000;
 /**
  * Small record batches: 20 ops (~5 KB) fit one, so single-request mode sends them as one
  * produce request, while 200 ops (~50 KB) take a transaction of ~7 record batches in both modes.
@@ -39,6 +41,7 @@ describe.each(['single-request', 'transactional'])(
         SYNC_TOPIC: topic,
         INGEST_PUBLISH_MODE: mode,
         INGEST_PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS),
+        INGEST_PUBLISH_OUTCOME_TIMEOUT_MS: String(OUTCOME_TIMEOUT_MS),
         INGEST_MAX_RECORD_BATCH_BYTES: String(RECORD_BATCH_BYTES),
         INGEST_PRODUCERS: '2',
       });
@@ -93,7 +96,14 @@ describe.each(['single-request', 'transactional'])(
 
         expect(response.status).toBe(503);
         expect(response.body).toEqual({ error: 'BROKER_UNAVAILABLE', message: expect.any(String) });
-        expect(elapsed).toBeLessThan(PUBLISH_TIMEOUT_MS + 2000);
+        // A produce request written into a connection that never answers may have reached the
+        // broker: a single request then waits for the outcome deadline (a transaction is never
+        // committed, so it is refused at the publish deadline).
+        const bound =
+          cut === 'blackhole' && mode === 'single-request'
+            ? OUTCOME_TIMEOUT_MS
+            : PUBLISH_TIMEOUT_MS;
+        expect(elapsed).toBeLessThan(bound + 2000);
         const ready = await fetch(`${ingest.url}/health/ready`);
         expect(ready.status).toBe(503);
         expect(((await ready.json()) as { error: string }).error).toBe('NOT_READY');
@@ -116,9 +126,22 @@ describe.each(['single-request', 'transactional'])(
       const libraryId = randomUUID();
       proxy.onProduce(() => 'cut-request');
 
+      const started = Date.now();
       const response = await postOps(ingest.url, libraryId, tagCreates(20));
+      const elapsed = Date.now() - started;
 
       expect(response.status).toBe(503);
+      expect(response.body.error).toBe('BROKER_UNAVAILABLE');
+      if (mode === 'single-request') {
+        // The request was written, so the service cannot know the broker never saw it: it
+        // keeps asking until the outcome deadline, then says the outcome is unknown.
+        expect(elapsed).toBeGreaterThanOrEqual(OUTCOME_TIMEOUT_MS - 100);
+        expect(response.body.message).toMatch(/may have been stored/);
+      } else {
+        // A transaction that was never committed is known not to be visible: answered at once.
+        expect(elapsed).toBeLessThan(PUBLISH_TIMEOUT_MS + 2000);
+        expect(response.body.message).toMatch(/none of it was accepted/);
+      }
       proxy.onProduce(null);
       await proxy.restore();
       const later = tagCreates(2);

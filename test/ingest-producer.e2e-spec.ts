@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { logLevel } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import {
   OperationProducer,
   type OperationProducerOptions,
@@ -146,23 +146,127 @@ describe('OperationProducer against the real broker', () => {
     });
   }
 
-  it('single request: a batch whose answer is lost is, once the broker is reachable, there whole or not at all', async () => {
+  it('single request: a batch whose answer is lost is confirmed once the broker is reachable again, at the offsets of its one copy', async () => {
     const proxy = await KafkaProxy.start(kafkaBrokers()[0]);
     const publisher = producer(topic, {
       mode: 'single-request',
       producers: 1,
       publishTimeoutMs: 2000,
+      publishOutcomeTimeoutMs: 30_000,
       brokers: [proxy.address],
     });
     const uncommitted = await TopicReader.start(topic, 'read_uncommitted');
     try {
       const libraryId = randomUUID();
       await publisher.publish(libraryId, validOps(1));
-      proxy.onProduce(() => 'cut-response');
-      const lost = validOps(300);
-      await expect(publisher.publish(libraryId, lost)).rejects.toMatchObject({
-        name: 'PublishError',
+      // The broker appends the batch; its answer is dropped and the connection cut.
+      let cut = false;
+      proxy.onProduce(() => {
+        cut = true;
+        return 'cut-response';
       });
+      const lost = validOps(300);
+      const started = Date.now();
+      const publishing = publisher.publish(libraryId, lost);
+      await waitFor(() => (cut ? true : undefined));
+      // Well past the publish timeout: the outcome is unknown, so the publish must still wait.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      proxy.onProduce(null);
+      await proxy.restore();
+
+      // The same request (same producer id and sequence) is sent again: the broker recognises
+      // the batch it already has and answers with that append's offsets.
+      const result = await publishing;
+      expect(Date.now() - started).toBeGreaterThan(3000);
+      await waitFor(() =>
+        uncommitted.messages.some((m) => m.offset === result.lastOffset && m.key === libraryId)
+          ? true
+          : undefined,
+      );
+      expectAtReportedOffsets(uncommitted, libraryId, lost, result);
+      const lostValues = new Set(lost.map((op) => canonicalJson(op)));
+      expect(uncommitted.messages.filter((m) => lostValues.has(m.value))).toHaveLength(lost.length);
+    } finally {
+      await uncommitted.stop();
+      await publisher.close();
+      await proxy.close();
+    }
+  });
+
+  it('transaction: a commit whose answer is lost is sent again and confirmed, not reported as failed', async () => {
+    const END_TXN = 26;
+    const proxy = await KafkaProxy.start(kafkaBrokers()[0]);
+    const publisher = producer(topic, {
+      mode: 'transactional',
+      producers: 1,
+      publishTimeoutMs: 2000,
+      publishOutcomeTimeoutMs: 30_000,
+      brokers: [proxy.address],
+    });
+    try {
+      const libraryId = randomUUID();
+      await publisher.publish(libraryId, validOps(1));
+      // The coordinator gets the commit; its answer is dropped and the connection cut.
+      let cut = false;
+      proxy.onProduce(() => {
+        cut = true;
+        return 'cut-response';
+      }, END_TXN);
+      const ops = validOps(30);
+      const started = Date.now();
+      const publishing = publisher.publish(libraryId, ops);
+      await waitFor(() => (cut ? true : undefined));
+      // Past the publish timeout: the commit may have happened, so the publish must still wait.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      proxy.onProduce(null);
+      await proxy.restore();
+
+      const result = await publishing;
+      expect(Date.now() - started).toBeGreaterThan(3000);
+      expect(result.kind).toBe('transaction');
+      await waitFor(() =>
+        reader.messages.some((m) => m.offset === result.lastOffset && m.key === libraryId)
+          ? true
+          : undefined,
+      );
+      expectAtReportedOffsets(reader, libraryId, ops, result);
+      // The one producer (its kafkajs state still waiting for the lost answer) was replaced.
+      const next = validOps(2);
+      const nextResult = await publisher.publish(libraryId, next);
+      await waitFor(() =>
+        reader.messages.some((m) => m.offset === nextResult.lastOffset && m.key === libraryId)
+          ? true
+          : undefined,
+      );
+      expectAtReportedOffsets(reader, libraryId, next, nextResult);
+    } finally {
+      await publisher.close();
+      await proxy.close();
+    }
+  });
+
+  it('single request: a batch whose outcome stays unknown past the outcome deadline fails as "unknown" and is not sent again', async () => {
+    const proxy = await KafkaProxy.start(kafkaBrokers()[0]);
+    const publisher = producer(topic, {
+      mode: 'single-request',
+      producers: 1,
+      publishTimeoutMs: 1000,
+      publishOutcomeTimeoutMs: 3000,
+      brokers: [proxy.address],
+    });
+    const uncommitted = await TopicReader.start(topic, 'read_uncommitted');
+    try {
+      const libraryId = randomUUID();
+      await publisher.publish(libraryId, validOps(1));
+      // The request is cut before the broker sees it, and the broker stays unreachable.
+      proxy.onProduce(() => 'cut-request');
+      const unknown = validOps(20);
+      const started = Date.now();
+      await expect(publisher.publish(libraryId, unknown)).rejects.toMatchObject({
+        name: 'PublishError',
+        reason: 'unknown',
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
       proxy.onProduce(null);
       await proxy.restore();
       const later = validOps(2);
@@ -176,9 +280,9 @@ describe('OperationProducer against the real broker', () => {
           ? true
           : undefined,
       );
-      const lostValues = new Set(lost.map((op) => canonicalJson(op)));
-      const landed = uncommitted.messages.filter((m) => lostValues.has(m.value)).length;
-      expect([0, lost.length]).toContain(landed);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const unknownValues = new Set(unknown.map((op) => canonicalJson(op)));
+      expect(uncommitted.messages.filter((m) => unknownValues.has(m.value))).toEqual([]);
     } finally {
       await uncommitted.stop();
       await publisher.close();
@@ -186,23 +290,68 @@ describe('OperationProducer against the real broker', () => {
     }
   });
 
-  it('single request: a batch abandoned at its deadline does not land later, when the broker is back', async () => {
+  it('single request: a batch the broker refuses before appending it fails at once, not after the outcome deadline', async () => {
+    const { operationsTopic: small } = await createTestTopics('ingest-refused', 1);
+    const admin = new Kafka({
+      clientId: 'ingest-producer-test',
+      brokers: kafkaBrokers(),
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    try {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: small,
+            configEntries: [{ name: 'max.message.bytes', value: '4096' }],
+          },
+        ],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    const publisher = producer(small, {
+      mode: 'single-request',
+      producers: 1,
+      publishTimeoutMs: 5000,
+      publishOutcomeTimeoutMs: 60_000,
+    });
+    try {
+      const started = Date.now();
+      // ~25 KB in one record batch: the broker answers MESSAGE_TOO_LARGE without appending it,
+      // which proves the batch is not stored although its produce request was written.
+      await expect(publisher.publish(randomUUID(), validOps(100))).rejects.toMatchObject({
+        name: 'PublishError',
+        reason: 'too-large',
+      });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await publisher.close();
+    }
+  });
+
+  it('single request: a batch abandoned at its outcome deadline does not land later, when the broker is back', async () => {
     const proxy = await KafkaProxy.start(kafkaBrokers()[0]);
     const publisher = producer(topic, {
       mode: 'single-request',
       producers: 1,
       publishTimeoutMs: 1500,
+      publishOutcomeTimeoutMs: 3000,
       brokers: [proxy.address],
     });
     const uncommitted = await TopicReader.start(topic, 'read_uncommitted');
     try {
       const libraryId = randomUUID();
       await publisher.publish(libraryId, validOps(1));
-      // The produce request goes into a connection that never answers...
+      // The produce request goes into a connection that never answers (kafkajs reconnects and,
+      // knowing the broker's API versions already, writes it at once): it may have reached the
+      // broker, so the publish fails as unknown at the outcome deadline...
       await proxy.cut('blackhole');
       const abandoned = validOps(20);
       await expect(publisher.publish(libraryId, abandoned)).rejects.toMatchObject({
-        reason: 'timeout',
+        reason: 'unknown',
       });
       // ...and when the broker is reachable again, kafkajs' retry of it must not get through.
       await proxy.restore();

@@ -44,6 +44,7 @@ export class KafkaProxy {
   private readonly sockets = new Set<Socket>();
   private mode: 'open' | CutMode = 'open';
   private produceHook: ((n: number) => ProduceAction) | null = null;
+  private hookedApiKey = API_PRODUCE;
   private produceCount = 0;
   /** Produce requests the broker received through the proxy. */
   producesForwarded = 0;
@@ -79,8 +80,10 @@ export class KafkaProxy {
     if (this.server === null) await this.listen();
   }
 
-  onProduce(hook: ((n: number) => ProduceAction) | null): void {
+  /** `apiKey`: the requests the hook decides on (default Produce; e.g. 26 for EndTxn). */
+  onProduce(hook: ((n: number) => ProduceAction) | null, apiKey = API_PRODUCE): void {
     this.produceHook = hook;
+    this.hookedApiKey = apiKey;
     this.produceCount = 0;
   }
 
@@ -149,7 +152,7 @@ export class KafkaProxy {
         const apiVersion = frame.readInt16BE(6);
         const correlationId = frame.readInt32BE(8);
         inFlight.set(correlationId, [apiKey, apiVersion]);
-        if (apiKey === API_PRODUCE && this.produceHook !== null) {
+        if (apiKey === this.hookedApiKey && this.produceHook !== null) {
           const action = this.produceHook(++this.produceCount);
           if (action === 'cut-request') {
             void this.cut('refuse');

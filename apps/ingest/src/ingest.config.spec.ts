@@ -10,7 +10,12 @@ describe('readIngestConfig', () => {
       maxBodyBytes: 10 * 1024 * 1024,
       maxBatchOps: 10_000,
       kafka: { brokers: ['127.0.0.1:9092'], operationsTopic: 'sync.operations' },
-      publish: { mode: 'single-request', timeoutMs: 5000, maxRecordBatchBytes: 1_000_000 },
+      publish: {
+        mode: 'single-request',
+        timeoutMs: 5000,
+        outcomeTimeoutMs: 40_000,
+        maxRecordBatchBytes: 1_000_000,
+      },
     });
     expect(config.schema.source).toBe('default');
   });
@@ -25,6 +30,7 @@ describe('readIngestConfig', () => {
       INGEST_MAX_BATCH_OPS: '7',
       INGEST_PUBLISH_MODE: 'transactional',
       INGEST_PUBLISH_TIMEOUT_MS: '2500',
+      INGEST_PUBLISH_OUTCOME_TIMEOUT_MS: '9000',
       INGEST_PRODUCERS: '3',
       INGEST_TRANSACTIONAL_ID: 'ingest-0',
     });
@@ -37,6 +43,7 @@ describe('readIngestConfig', () => {
       publish: {
         mode: 'transactional',
         timeoutMs: 2500,
+        outcomeTimeoutMs: 9000,
         producers: 3,
         transactionalIdPrefix: 'ingest-0',
       },
@@ -76,5 +83,20 @@ describe('readIngestConfig', () => {
         INGEST_TRANSACTION_TIMEOUT_MS: '25000',
       }),
     ).not.toThrow();
+  });
+
+  it('requires the outcome timeout to be at least the publish timeout, and follows a longer one', () => {
+    expect(() =>
+      readIngestConfig({
+        INGEST_PUBLISH_TIMEOUT_MS: '5000',
+        INGEST_PUBLISH_OUTCOME_TIMEOUT_MS: '4000',
+      }),
+    ).toThrow(/INGEST_PUBLISH_OUTCOME_TIMEOUT_MS/);
+    expect(
+      readIngestConfig({
+        INGEST_PUBLISH_TIMEOUT_MS: '60000',
+        INGEST_TRANSACTION_TIMEOUT_MS: '90000',
+      }).publish.outcomeTimeoutMs,
+    ).toBe(60_000);
   });
 });

@@ -1,6 +1,7 @@
 import {
   DEFAULT_MAX_RECORD_BATCH_BYTES,
   DEFAULT_PRODUCER_LANES,
+  DEFAULT_PUBLISH_OUTCOME_TIMEOUT_MS,
   DEFAULT_PUBLISH_TIMEOUT_MS,
   DEFAULT_TRANSACTION_TIMEOUT_MS,
   type KafkaSettings,
@@ -10,7 +11,6 @@ import {
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
 import {
   type AuthSettings,
-  ConfigError,
   DEFAULT_JSON_LIMITS,
   EnvReader,
   type JsonLimits,
@@ -26,6 +26,8 @@ export interface PublishSettings {
   /** Concurrent sends of each kind (one Kafka producer each). */
   producers: number;
   timeoutMs: number;
+  /** Bound on learning the outcome of a batch that may have reached a broker (>= timeoutMs). */
+  outcomeTimeoutMs: number;
   /** Prefix of the transactional ids; undefined = host name plus a random suffix. */
   transactionalIdPrefix?: string;
   transactionTimeoutMs: number;
@@ -78,13 +80,25 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
       1024 ** 3,
     ),
   };
+  const publishTimeoutMs = reader.int(
+    'INGEST_PUBLISH_TIMEOUT_MS',
+    DEFAULT_PUBLISH_TIMEOUT_MS,
+    100,
+    120_000,
+  );
   const publish: PublishSettings = {
     mode: reader.oneOf('INGEST_PUBLISH_MODE', DEFAULT_PUBLISH_MODE, [
       'single-request',
       'transactional',
     ] as const),
     producers: reader.int('INGEST_PRODUCERS', DEFAULT_PRODUCER_LANES, 1, 256),
-    timeoutMs: reader.int('INGEST_PUBLISH_TIMEOUT_MS', DEFAULT_PUBLISH_TIMEOUT_MS, 100, 120_000),
+    timeoutMs: publishTimeoutMs,
+    outcomeTimeoutMs: reader.int(
+      'INGEST_PUBLISH_OUTCOME_TIMEOUT_MS',
+      Math.max(DEFAULT_PUBLISH_OUTCOME_TIMEOUT_MS, publishTimeoutMs),
+      100,
+      600_000,
+    ),
     transactionalIdPrefix: reader.optionalString('INGEST_TRANSACTIONAL_ID'),
     transactionTimeoutMs: reader.int(
       'INGEST_TRANSACTION_TIMEOUT_MS',
@@ -100,30 +114,19 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     ),
   };
 
-  const problems: string[] = [];
-  let schema: Schema | undefined;
-  try {
-    schema = loadConfiguredSchema(env);
-  } catch (error) {
-    problems.push(`SYNC_SCHEMA: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const schema = reader.parsed('SYNC_SCHEMA', () => loadConfiguredSchema(env));
   // Both modes may use transactions (single-request: for batches larger than a record batch).
   if (publish.transactionTimeoutMs <= publish.timeoutMs) {
-    problems.push(
+    reader.problem(
       `INGEST_TRANSACTION_TIMEOUT_MS (${publish.transactionTimeoutMs}) must be longer than INGEST_PUBLISH_TIMEOUT_MS (${publish.timeoutMs})`,
     );
   }
-  try {
-    reader.done('ingest');
-  } catch (error) {
-    if (!(error instanceof ConfigError) || problems.length === 0) throw error;
-    throw new ConfigError(`${error.message}\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-  if (problems.length > 0 || schema === undefined) {
-    throw new ConfigError(
-      `ingest: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+  if (publish.outcomeTimeoutMs < publish.timeoutMs) {
+    reader.problem(
+      `INGEST_PUBLISH_OUTCOME_TIMEOUT_MS (${publish.outcomeTimeoutMs}) must be at least INGEST_PUBLISH_TIMEOUT_MS (${publish.timeoutMs})`,
     );
   }
+  reader.done('ingest');
   return {
     port,
     host,
@@ -131,7 +134,7 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     maxDriftMs,
     maxBodyBytes,
     maxBatchOps,
-    schema,
+    schema: schema!, // done() threw if it was not read
     publish,
     auth,
     databaseUrl,

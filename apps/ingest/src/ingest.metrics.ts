@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { METRICS_REGISTRY } from '@sync/platform';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-export type PublishOutcome = 'ok' | 'unavailable' | 'timeout' | 'too-large' | 'closed';
+export type PublishOutcome = 'ok' | 'unavailable' | 'timeout' | 'too-large' | 'closed' | 'unknown';
 
 /** Prometheus metrics of the ingest path (HTTP latency per route comes from the platform). */
 @Injectable()

@@ -1,6 +1,12 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { ApiKeysRepository } from '@sync/persistence';
-import { AuthModule, HealthModule, type HealthCheck, MetricsModule } from '@sync/platform';
+import {
+  AuthModule,
+  type HealthCheck,
+  type HealthChecksFactory,
+  HealthModule,
+  MetricsModule,
+} from '@sync/platform';
 import { ClockController } from './clock.controller';
 import type { IngestConfig } from './ingest.config';
 import { IngestMetrics } from './ingest.metrics';
@@ -22,11 +28,10 @@ class IngestKafkaModule {
   }
 }
 
-// register()'s parameter type (Omit over the Provider union) drops useFactory; the value is right.
-const healthChecks = {
+const healthChecks: HealthChecksFactory = {
   useFactory: (publisher: OperationPublisher): HealthCheck[] => [publisher.healthCheck()],
   inject: [OperationPublisher],
-} as Parameters<typeof HealthModule.register>[0];
+};
 
 @Module({})
 export class IngestModule {

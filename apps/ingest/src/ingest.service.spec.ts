@@ -131,9 +131,21 @@ describe('IngestService', () => {
       ['timeout', 'BROKER_UNAVAILABLE'],
       ['closed', 'BROKER_UNAVAILABLE'],
       ['too-large', 'PAYLOAD_TOO_LARGE'],
+      ['unknown', 'BROKER_UNAVAILABLE'],
     ] as const) {
       const { service } = setup(() => Promise.reject(new PublishError(reason, reason)));
       expect((await rejection(service.ingest(randomUUID(), [tag()]))).code).toBe(code);
     }
+  });
+
+  it('says "none accepted" only when that is known, and "may have been stored" otherwise', async () => {
+    const known = setup(() => Promise.reject(new PublishError('timeout', 'no answer')));
+    expect((await rejection(known.service.ingest(randomUUID(), [tag()]))).message).toMatch(
+      /none of it was accepted/,
+    );
+    const unknown = setup(() => Promise.reject(new PublishError('unknown', 'no answer')));
+    const error = await rejection(unknown.service.ingest(randomUUID(), [tag()]));
+    expect(error.message).toMatch(/may have been stored/);
+    expect(error.message).not.toMatch(/none of it/);
   });
 });

@@ -165,6 +165,16 @@ export class IngestService {
       if (!(error instanceof PublishError)) throw error;
       stop(error.reason);
       if (error.reason === 'too-large') throw new SyncError('PAYLOAD_TOO_LARGE', error.message);
+      if (error.reason === 'unknown') {
+        // The contract has no "maybe": 503 is the answer that asks for a retry, and the message
+        // says the truth. Resending the same ops is safe (ops are idempotent by identity).
+        throw new SyncError(
+          'BROKER_UNAVAILABLE',
+          `the outcome of the batch is unknown: it may have been stored, whole (never in part); resending the same ops is safe: ${error.message}`,
+          undefined,
+          { 'Retry-After': '1' },
+        );
+      }
       throw new SyncError(
         'BROKER_UNAVAILABLE',
         `Kafka did not take the batch, so none of it was accepted: ${error.message}`,

@@ -34,6 +34,7 @@ export class OperationPublisher implements OnApplicationBootstrap, OnApplication
       mode: publish.mode,
       producers: publish.producers,
       publishTimeoutMs: publish.timeoutMs,
+      publishOutcomeTimeoutMs: publish.outcomeTimeoutMs,
       transactionalIdPrefix: publish.transactionalIdPrefix,
       transactionTimeoutMs: publish.transactionTimeoutMs,
       maxRecordBatchBytes: publish.maxRecordBatchBytes,

@@ -15,12 +15,25 @@ import {
 } from 'kafkajs';
 import { type Operation, canonicalJson, normalizeUuid } from '@sync/protocol';
 import {
+  type EndTxnRequest,
+  RequestTap,
+  commitFailureOutcome,
+  mayAbandon,
+  outcomeRetryDelay,
+  requestFailureOutcome,
+} from './publish-outcome';
+import {
   RECORD_BATCH_OVERHEAD,
   RecordTooLargeError,
   assignOffsets,
   recordBytes,
   splitIntoRecordBatches,
 } from './publish-plan';
+import {
+  TRANSACTION_COORDINATOR,
+  clusterFactory,
+  coordinatorClient,
+} from './transaction-coordinator';
 
 /**
  * How a batch is made all or nothing (apps/ingest/README.md explains both, docs/BENCHMARKS.md
@@ -37,6 +50,13 @@ export type PublishMode = 'single-request' | 'transactional';
 /** Just below the broker default max.message.bytes (1048588) of a topic. */
 export const DEFAULT_MAX_RECORD_BATCH_BYTES = 1_000_000;
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 5_000;
+/**
+ * Longer than the broker's replica.lag.time.max.ms (30 s by default) plus a produce request's
+ * acknowledgement wait: by then a batch appended by a partition leader is either committed or
+ * truncated, because a dead or lagging replica has left the in-sync set or a new leader has been
+ * elected.
+ */
+export const DEFAULT_PUBLISH_OUTCOME_TIMEOUT_MS = 40_000;
 export const DEFAULT_TRANSACTION_TIMEOUT_MS = 15_000;
 export const DEFAULT_PRODUCER_LANES = 4;
 /**
@@ -80,8 +100,19 @@ export interface OperationProducerOptions {
   transactionalIdPrefix?: string;
   /** Broker-side bound on an open transaction (read_committed readers wait at most this long). */
   transactionTimeoutMs?: number;
-  /** Bound on one publish, from waiting for a free producer to the broker's confirmation. */
+  /**
+   * Bound on one publish, from waiting for a free producer to the broker's confirmation, as long
+   * as the batch cannot have been stored yet: past it, such a publish fails with `timeout`.
+   */
   publishTimeoutMs?: number;
+  /**
+   * Bound on learning the outcome of a publish once it may have been stored (its produce
+   * request, or its transaction's commit, was written to a broker). Until then the producer
+   * repeats the same request (same producer id and sequence, or the same EndTxn) until the
+   * broker answers for good; past it, the publish fails with `unknown`. At least
+   * publishTimeoutMs.
+   */
+  publishOutcomeTimeoutMs?: number;
   /** Largest record batch sent (must not exceed the topic's max.message.bytes). */
   maxRecordBatchBytes?: number;
   /** Called after each send (one produce request, or one transaction): metrics and tests. */
@@ -114,9 +145,15 @@ export interface PublishResult {
   kind: SendKind;
 }
 
-export type PublishFailureReason = 'unavailable' | 'timeout' | 'too-large' | 'closed';
+/**
+ * Why a publish failed. All but `unknown` mean the batch is not stored and never will be (for a
+ * transaction: never committed). `unknown`: the batch may have reached a broker and its outcome
+ * could not be learned within publishOutcomeTimeoutMs; the producer was cut off, so it is not
+ * sent again, but what a broker already appended may still become visible.
+ */
+export type PublishFailureReason = 'unavailable' | 'timeout' | 'too-large' | 'closed' | 'unknown';
 
-/** The batch was not accepted (see PublishMode for what readers can see of it). */
+/** The batch was not accepted (see PublishFailureReason for what that says about its ops). */
 export class PublishError extends Error {
   override name = 'PublishError';
 
@@ -154,6 +191,10 @@ class DeadlineExceeded extends Error {
   override name = 'DeadlineExceeded';
 }
 
+class OutcomeUnknown extends Error {
+  override name = 'OutcomeUnknown';
+}
+
 /** One kafkajs message, with its key and value already encoded. */
 type EncodedMessage = Message & { key: Buffer; value: Buffer };
 
@@ -171,8 +212,10 @@ class Lane {
   producer: Producer | null = null;
   /** Connected (and, for transactions, holding a producer id) producer, once ready. */
   ready: Promise<Producer> | null = null;
-  /** Cuts the current producer off the network once it is replaced. */
-  retire: () => void = () => undefined;
+  /** What the current producer wrote; closing it cuts the producer off the network. */
+  tap: RequestTap | null = null;
+  /** The client of the current producer (a commit is repeated through it). */
+  kafka: Kafka | null = null;
   recovering = false;
 
   constructor(
@@ -192,8 +235,10 @@ class Pool {
 }
 
 interface Attempt {
-  /** Set when the callers were told it failed: nothing may be committed after this. */
+  /** Set when the callers were told it failed: the producer's tap is closed, nothing more is sent. */
   abandoned: boolean;
+  /** The send succeeded, but left the kafkajs producer unusable (a commit repeated outside it). */
+  retireProducer: boolean;
 }
 
 /**
@@ -211,6 +256,7 @@ export class OperationProducer {
   readonly topic: string;
   readonly mode: PublishMode;
   readonly publishTimeoutMs: number;
+  readonly publishOutcomeTimeoutMs: number;
   readonly maxRecordBatchBytes: number;
   private readonly transactionTimeoutMs: number;
   private readonly onSend: ((send: SendInfo) => void) | undefined;
@@ -229,6 +275,14 @@ export class OperationProducer {
       options.publishTimeoutMs,
       DEFAULT_PUBLISH_TIMEOUT_MS,
     );
+    this.publishOutcomeTimeoutMs = positive(
+      'publishOutcomeTimeoutMs',
+      options.publishOutcomeTimeoutMs,
+      Math.max(DEFAULT_PUBLISH_OUTCOME_TIMEOUT_MS, this.publishTimeoutMs),
+    );
+    if (this.publishOutcomeTimeoutMs < this.publishTimeoutMs) {
+      throw new RangeError('publishOutcomeTimeoutMs must be at least publishTimeoutMs');
+    }
     this.transactionTimeoutMs = positive(
       'transactionTimeoutMs',
       options.transactionTimeoutMs,
@@ -332,7 +386,7 @@ export class OperationProducer {
         lane.producer = null;
         lane.ready = null;
         await producer?.disconnect();
-        lane.retire();
+        lane.tap?.close();
       }),
     );
   }
@@ -371,17 +425,19 @@ export class OperationProducer {
   private async runGroup(pool: Pool, lane: Lane, group: Pending[]): Promise<void> {
     // Never commit after any member was told it failed: the group shares the earliest deadline.
     const deadline = Math.min(...group.map((pending) => pending.deadline));
-    const attempt: Attempt = { abandoned: false };
+    const outcomeDeadline = deadline - this.publishTimeoutMs + this.publishOutcomeTimeoutMs;
+    const attempt: Attempt = { abandoned: false, retireProducer: false };
+    // Counts what this send writes (a producer created for it starts a fresh tap).
+    lane.tap?.beginSend();
     const work =
       lane.kind === 'request'
         ? this.sendRequest(lane, group[0], attempt)
         : this.sendTransaction(lane, group, attempt);
     try {
-      const results = await raceDeadline(work, deadline, () => {
-        attempt.abandoned = true;
-      });
+      const results = await this.awaitOutcome(lane, work, attempt, deadline, outcomeDeadline);
       group.forEach((pending, index) => pending.resolve(results[index]));
       this.reportSend(lane.kind, group, true);
+      if (attempt.retireProducer) this.replace(lane, work);
     } catch (error) {
       this.reportSend(lane.kind, group, false);
       this.replace(lane, work);
@@ -393,21 +449,79 @@ export class OperationProducer {
     }
   }
 
+  /**
+   * The send's result, or its failure. At the publish deadline the send is abandoned only if
+   * nothing that could store the batch has been written yet (mayAbandon); closing the tap in the
+   * same step guarantees nothing is written afterwards, so "not accepted" is then the truth.
+   * Otherwise the send goes on learning its outcome until the outcome deadline, and only then
+   * is cut off and reported as unknown.
+   */
+  private awaitOutcome<T>(
+    lane: Lane,
+    work: Promise<T>,
+    attempt: Attempt,
+    deadline: number,
+    outcomeDeadline: number,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const giveUp = (error: Error) => {
+        attempt.abandoned = true;
+        lane.tap?.close();
+        reject(error);
+      };
+      const atOutcomeDeadline = () => giveUp(new OutcomeUnknown());
+      const atPublishDeadline = () => {
+        const tap = lane.tap;
+        // A tap closed by close() still tells what was written before.
+        if (tap === null || mayAbandon(lane.kind, tap)) {
+          giveUp(new DeadlineExceeded());
+        } else {
+          timer = setTimeout(atOutcomeDeadline, Math.max(0, outcomeDeadline - Date.now()));
+        }
+      };
+      let timer = setTimeout(atPublishDeadline, Math.max(0, deadline - Date.now()));
+      work.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
   private async sendRequest(
     lane: Lane,
     pending: Pending,
     attempt: Attempt,
   ): Promise<PublishResult[]> {
     const producer = await this.laneProducer(lane);
-    if (attempt.abandoned) throw new DeadlineExceeded();
-    // One key, so one partition: kafkajs builds one record batch for it in one Produce request.
-    const answer = await producer.send({
-      topic: this.topic,
-      acks: -1,
-      timeout: this.publishTimeoutMs,
-      messages: pending.messages,
-    });
-    return this.results('request', [pending], [pending.messages], [answer]);
+    const tap = lane.tap as RequestTap;
+    for (let round = 0; ; round++) {
+      if (attempt.abandoned) throw new DeadlineExceeded();
+      try {
+        // One key, so one partition: kafkajs builds one record batch for it in one Produce
+        // request. Repeated after an unknown outcome, it carries the same producer id and
+        // sequence: a broker that has the batch answers with the offsets of that first append
+        // instead of appending it again.
+        const answer = await producer.send({
+          topic: this.topic,
+          acks: -1,
+          timeout: this.publishTimeoutMs,
+          messages: pending.messages,
+        });
+        return this.results('request', [pending], [pending.messages], [answer]);
+      } catch (error) {
+        if (attempt.abandoned) throw error;
+        if (requestFailureOutcome(tap) === 'not-stored') throw error;
+        // Closed while the outcome is unknown: it can no longer be learned.
+        if (this.closed) throw new OutcomeUnknown();
+        await sleep(outcomeRetryDelay(round));
+      }
+    }
   }
 
   private async sendTransaction(
@@ -417,12 +531,17 @@ export class OperationProducer {
   ): Promise<PublishResult[]> {
     const producer = await this.laneProducer(lane);
     if (attempt.abandoned) throw new DeadlineExceeded();
-    const messages = group.length === 1 ? group[0].messages : group.flatMap((p) => p.messages);
-    const requests = splitIntoRecordBatches(
-      messages,
-      (m) => recordBytes(m.key, m.value),
-      this.maxRecordBatchBytes,
-      MAX_MESSAGES_PER_REQUEST,
+    // One library (so one partition, one broker) per produce request. kafkajs sends a request
+    // spanning several brokers as one request per broker, and when one of them fails it retries
+    // at once, sending again to a broker whose request is still in flight: those record batches
+    // are then appended twice (the retry gets the next sequence numbers) in the same transaction.
+    const requests = messagesByKey(group).flatMap((messages) =>
+      splitIntoRecordBatches(
+        messages,
+        (m) => recordBytes(m.key, m.value),
+        this.maxRecordBatchBytes,
+        MAX_MESSAGES_PER_REQUEST,
+      ),
     );
     const transaction = await producer.transaction();
     try {
@@ -438,16 +557,79 @@ export class OperationProducer {
           }),
         );
       }
-      // Past the deadline the callers were told the batch failed: it must never commit.
+      // Abandoned: the callers were told the batch failed, and the closed tap would refuse the
+      // commit anyway.
       if (attempt.abandoned) throw new DeadlineExceeded();
-      await transaction.commit();
+      await this.commit(lane, transaction, attempt);
       return this.results('transaction', group, requests, answers);
     } catch (error) {
-      // Ends the transaction now rather than at its timeout, so readers are not held up.
+      // Ends the transaction now rather than at its timeout, so readers are not held up
+      // (isActive() is false once a commit was sent).
       if (!attempt.abandoned && transaction.isActive()) {
         await transaction.abort().catch(() => undefined);
       }
       throw error;
+    }
+  }
+
+  /**
+   * Commits, and learns whether it did: kafkajs sends EndTxn(commit) once, so when its answer
+   * is lost or inconclusive the same EndTxn is repeated until the coordinator answers for good.
+   * A coordinator answers a repeated commit of a committed transaction with success, and
+   * INVALID_TXN_STATE (or a fencing error) once it aborted it.
+   */
+  private async commit(
+    lane: Lane,
+    transaction: Awaited<ReturnType<Producer['transaction']>>,
+    attempt: Attempt,
+  ): Promise<void> {
+    const tap = lane.tap as RequestTap;
+    try {
+      await transaction.commit();
+      return;
+    } catch (error) {
+      if (attempt.abandoned) throw error;
+      if (commitFailureOutcome(tap.commits, errorTypes(error)) === 'not-committed') throw error;
+    }
+    const request = tap.lastCommit;
+    if (request === undefined || lane.kafka === null) throw new OutcomeUnknown();
+    await this.repeatCommit(lane.kafka, request, attempt);
+    // kafkajs still waits for its own commit's answer: its producer cannot begin another
+    // transaction, so it is replaced once this send is done.
+    attempt.retireProducer = true;
+  }
+
+  private async repeatCommit(
+    kafka: Kafka,
+    request: EndTxnRequest,
+    attempt: Attempt,
+  ): Promise<void> {
+    const cluster = coordinatorClient(kafka);
+    try {
+      for (let round = 0; !attempt.abandoned; round++) {
+        await sleep(outcomeRetryDelay(round));
+        if (attempt.abandoned) break;
+        try {
+          await cluster.connect();
+          const coordinator = await cluster.findGroupCoordinator({
+            groupId: request.transactionalId,
+            coordinatorType: TRANSACTION_COORDINATOR,
+          });
+          await coordinator.endTxn({
+            transactionalId: request.transactionalId,
+            producerId: request.producerId.toString(),
+            producerEpoch: request.producerEpoch,
+            transactionResult: true,
+          });
+          return;
+        } catch (error) {
+          if (commitFailureOutcome(1, errorTypes(error)) === 'not-committed') throw error;
+          if (this.closed) break;
+        }
+      }
+      throw new OutcomeUnknown();
+    } finally {
+      await cluster.disconnect().catch(() => undefined);
     }
   }
 
@@ -503,30 +685,45 @@ export class OperationProducer {
       if (lane.ready !== ready) return;
       lane.ready = null;
       lane.producer = null;
-      lane.retire();
+      lane.tap?.close();
       void producer.disconnect().catch(() => undefined);
     });
     return ready;
   }
 
   /**
-   * A new kafkajs producer for the lane, on a client of its own whose sockets can be cut off:
-   * once the producer is replaced, kafkajs' retry loop (which reconnects even a disconnected
-   * producer) can no longer reach the broker, so an abandoned send cannot land seconds later.
+   * A new kafkajs producer for the lane, on a client of its own whose every request write goes
+   * through the lane's tap: the tap knows whether a produce request or a commit of the current
+   * send went out, and once closed, kafkajs' retry loop (which reconnects even a disconnected
+   * producer) can no longer reach any broker, so an abandoned send cannot land later.
    */
   private createProducer(lane: Lane): Producer {
-    let retired = false;
-    lane.retire = () => {
-      retired = true;
-    };
+    const tap = new RequestTap();
     const sockets = this.client.socketFactory ?? defaultSocketFactory;
     const socketFactory: ISocketFactory = (args) => {
-      if (!retired) return sockets(args);
-      const socket = new Socket();
-      setImmediate(() => socket.destroy(new Error('this producer was replaced')));
+      if (tap.closed) {
+        const dead = new Socket();
+        setImmediate(() => dead.destroy(new Error('this producer was replaced')));
+        return dead;
+      }
+      const socket = sockets(args);
+      const connection = tap.connection();
+      // Attached before kafkajs' own listener: a produce answer is counted before kafkajs acts on it.
+      socket.on('data', (chunk: Buffer) => connection.read(chunk));
+      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+      socket.write = (chunk: unknown, ...rest: unknown[]) => {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
+        if (connection.write(bytes)) return write(chunk, ...rest);
+        socket.destroy(new Error('this producer was replaced'));
+        return false;
+      };
       return socket;
     };
     const kafka = new Kafka({ ...this.client, socketFactory });
+    // Fails now, not when a commit must be repeated, if kafkajs' internals have changed.
+    clusterFactory(kafka);
+    lane.tap = tap;
+    lane.kafka = kafka;
     return kafka.producer({
       createPartitioner: this.partitioner(),
       // Transactions are idempotent by themselves; `idempotent` would also fetch a second,
@@ -572,7 +769,7 @@ export class OperationProducer {
    */
   private replace(lane: Lane, work: Promise<unknown>): void {
     const producer = lane.producer;
-    lane.retire();
+    lane.tap?.close();
     lane.producer = null;
     lane.ready = null;
     if (producer !== null) {
@@ -615,6 +812,13 @@ export class OperationProducer {
         { cause: error },
       );
     }
+    if (error instanceof OutcomeUnknown) {
+      return new PublishError(
+        'unknown',
+        `Kafka did not confirm or refuse the batch within ${this.publishOutcomeTimeoutMs} ms after it was sent, so it may have been stored`,
+        { cause: error },
+      );
+    }
     if (error instanceof RecordTooLargeError) {
       return new PublishError('too-large', error.message, { cause: error });
     }
@@ -651,26 +855,20 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return result;
 }
 
-function raceDeadline<T>(work: Promise<T>, deadline: number, onTimeout: () => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => {
-        onTimeout();
-        reject(new DeadlineExceeded());
-      },
-      Math.max(0, deadline - Date.now()),
-    );
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
+/** The group's messages per key (library), in order, keys in order of first appearance. */
+function messagesByKey(group: readonly Pending[]): EncodedMessage[][] {
+  const byKey = new Map<string, EncodedMessage[]>();
+  for (const pending of group) {
+    const key = pending.messages[0].key.toString('latin1');
+    const list = byKey.get(key);
+    if (list === undefined) byKey.set(key, pending.messages.slice());
+    else for (const message of pending.messages) list.push(message);
+  }
+  return [...byKey.values()];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** kafkajs protocol error types along the cause chain. */

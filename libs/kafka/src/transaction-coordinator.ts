@@ -1,0 +1,46 @@
+import type { Kafka } from 'kafkajs';
+
+/*
+ * kafkajs sends EndTxn once per transaction and offers no way to send it again, yet the
+ * commit whose answer was lost must be repeated to learn whether it happened. kafkajs' own
+ * cluster class (same settings, same sockets as the producer's client) can send it; kafkajs
+ * 2.x keeps its factory under a private symbol, so this is checked whenever a producer is made.
+ */
+
+export const TRANSACTION_COORDINATOR = 1;
+
+export interface EndTxnArgs {
+  transactionalId: string;
+  /** Decimal string (kafkajs encodes it as an int64). */
+  producerId: string;
+  producerEpoch: number;
+  /** true = commit. */
+  transactionResult: boolean;
+}
+
+/** The parts of kafkajs' cluster and broker classes that send an EndTxn. */
+export interface CoordinatorClient {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  findGroupCoordinator(args: {
+    groupId: string;
+    coordinatorType: number;
+  }): Promise<{ endTxn(args: EndTxnArgs): Promise<unknown> }>;
+}
+
+/** kafkajs' cluster factory of `kafka`; throws if this kafkajs version has none. */
+export function clusterFactory(kafka: Kafka): (options: object) => CoordinatorClient {
+  const key = Object.getOwnPropertySymbols(kafka).find(
+    (symbol) => symbol.description === 'private:Kafka:createCluster',
+  );
+  const create = key === undefined ? undefined : (kafka as unknown as Record<symbol, unknown>)[key];
+  if (typeof create !== 'function') {
+    throw new Error('this kafkajs version has no cluster factory: a commit could not be repeated');
+  }
+  return create as (options: object) => CoordinatorClient;
+}
+
+/** A new, unconnected client on `kafka`'s settings for sending EndTxn requests. */
+export function coordinatorClient(kafka: Kafka): CoordinatorClient {
+  return clusterFactory(kafka)({ allowAutoTopicCreation: false });
+}
