@@ -133,6 +133,9 @@ export function findUnstorableString(value: unknown, path = ''): string | null {
 
 /** Whether the JSON text nests arrays/objects deeper than `max`; one pass, no recursion. */
 export function jsonDepthExceeds(text: string, max: number): boolean {
+  // Depth is at most the number of opening brackets: counting them (native indexOf) settles
+  // nearly every op without the character-by-character walk.
+  if (!hasMoreThan(text, '{', '[', max)) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -145,6 +148,17 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
     else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) return true;
     } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** Whether `text` holds more than `max` occurrences of `a` and `b` together. */
+function hasMoreThan(text: string, a: string, b: string, max: number): boolean {
+  let count = 0;
+  for (const char of [a, b]) {
+    for (let at = text.indexOf(char); at !== -1; at = text.indexOf(char, at + 1)) {
+      if (++count > max) return true;
+    }
   }
   return false;
 }

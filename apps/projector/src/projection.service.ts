@@ -142,7 +142,15 @@ export class ProjectionService {
               });
             }
           }
-          appendMergeResult(changes, this.schema, group.libraryId, batch.partition, merged, result);
+          appendMergeResult(
+            changes,
+            this.schema,
+            group.libraryId,
+            batch.partition,
+            merged,
+            result,
+            slice,
+          );
           outcome.accepted += result.accepted.length;
           outcome.revoked += result.revoked.length;
           outcome.duplicates += result.duplicates.length;

@@ -3,6 +3,7 @@ import {
   type FieldWrite,
   type JsonObject,
   type JsonValue,
+  type LibrarySlice,
   type LoggedOperation,
   type MergeResult,
   type Operation,
@@ -33,6 +34,8 @@ export interface RecordRow {
   data: JsonObject;
   clocks: Record<string, StoredClock>;
   updatedOffset: bigint;
+  /** Known absent from storage (not in the slice the merge started from): a plain insert. */
+  created?: boolean;
 }
 
 export interface RelationRow {
@@ -45,6 +48,8 @@ export interface RelationRow {
   data: JsonObject;
   clocks: Record<string, StoredClock>;
   updatedOffset: bigint;
+  /** Known absent from storage (not in the slice the merge started from): a plain insert. */
+  created?: boolean;
 }
 
 export interface OperationRow {
@@ -181,7 +186,8 @@ export function relationRow(
  * Appends the rows of one mergeBatch call to `changes`. `batch` is the input of that call (in log
  * order). A record or relation row is written when it changed or an accepted op targeted it, with
  * `updated_offset` = the offset of the last accepted op targeting it: a function of the log alone,
- * so the same log gives the same rows however it was cut into batches.
+ * so the same log gives the same rows however it was cut into batches. `loaded`, the slice the
+ * merge started from (holding every touched row that exists), marks the rows it lacks as created.
  */
 export function appendMergeResult(
   changes: ProjectionChanges,
@@ -190,6 +196,7 @@ export function appendMergeResult(
   partition: number,
   batch: readonly LoggedOperation[],
   result: MergeResult,
+  loaded?: LibrarySlice,
 ): void {
   if (batch.length === 0) return;
   const lastOffset = batch[batch.length - 1].offset;
@@ -205,7 +212,9 @@ export function appendMergeResult(
     if (record !== undefined) records.set(id, record);
   }
   for (const [id, record] of records) {
-    changes.records.push(recordRow(schema, libraryId, record, recordTouch.get(id) ?? lastOffset));
+    const row = recordRow(schema, libraryId, record, recordTouch.get(id) ?? lastOffset);
+    if (loaded !== undefined && !loaded.records.has(id)) row.created = true;
+    changes.records.push(row);
   }
   const relations = new Map(
     result.changedRelations.map((r) => [relationKey(r.relation, r.item, r.group), r]),
@@ -215,9 +224,9 @@ export function appendMergeResult(
     if (relation !== undefined) relations.set(key, relation);
   }
   for (const [key, relation] of relations) {
-    changes.relations.push(
-      relationRow(schema, libraryId, relation, relationTouch.get(key) ?? lastOffset),
-    );
+    const row = relationRow(schema, libraryId, relation, relationTouch.get(key) ?? lastOffset);
+    if (loaded !== undefined && !loaded.relations.has(key)) row.created = true;
+    changes.relations.push(row);
   }
   for (const { offset, op } of result.pendingAdded) {
     if (!isRecordOp(op)) continue; // only record ops can wait for a CREATE

@@ -6,10 +6,17 @@ import {
   identityKey,
   relationKey,
 } from '@sync/protocol';
+import { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { StoredClock } from '../entities/record.entity';
 import {
   type LibraryDelta,
+  type OperationRow,
+  type PendingRow,
   type ProjectionChanges,
+  type RecordRow,
+  type RejectionRow,
+  type RelationRow,
   fieldsFromStored,
   fromStoredClock,
 } from './projection-rows';
@@ -68,7 +75,7 @@ const ROWS = `(SELECT string_to_array(line, E'\\t', '') AS f
  * that cannot contain a tab or a newline: UUIDs, numbers, schema names, and JSON.stringify output
  * (which escapes every control character inside strings).
  */
-function lines<T>(rows: readonly T[], fields: (row: T) => string[]): string {
+function lines<T>(rows: readonly T[], fields: (row: T) => (string | null)[]): string {
   return rows.map((row) => fields(row).join('\t')).join('\n');
 }
 
@@ -88,9 +95,8 @@ export class ProjectionRepository {
     const relName: string[] = [];
     const relItem: string[] = [];
     const relGroup: string[] = [];
-    const idLib: string[] = [];
-    const idNode: string[] = [];
-    const idHybrid: string[] = [];
+    // Identities by library and node: most are above everything that node has in the log.
+    const identities = new Map<string, { libraryId: string; node: string; hybrids: bigint[] }>();
     for (const [libraryId, keys] of touched) {
       slices.set(libraryId, emptySlice());
       for (const id of keys.recordIds) {
@@ -104,9 +110,10 @@ export class ProjectionRepository {
         relGroup.push(key.group);
       }
       for (const { node, hybrid } of keys.identities) {
-        idLib.push(libraryId);
-        idNode.push(node);
-        idHybrid.push(text(hybrid));
+        const key = `${libraryId}/${node}`;
+        const byNode = identities.get(key);
+        if (byNode === undefined) identities.set(key, { libraryId, node, hybrids: [hybrid] });
+        else byNode.hybrids.push(hybrid);
       }
     }
     const slice = (libraryId: string) => slices.get(libraryId) as LibrarySlice;
@@ -179,15 +186,8 @@ export class ProjectionRepository {
       }
     }
 
-    if (idNode.length > 0) {
-      const { rows } = await client.query<IdentityDbRow>(
-        `SELECT o.library_id, o.node, o.hybrid::text AS hybrid, o.log_offset, o.content_hash
-           FROM operations o
-           JOIN unnest($1::uuid[], $2::uuid[], $3::numeric[]) AS k(library_id, node, hybrid)
-             ON o.library_id = k.library_id AND o.node = k.node AND o.hybrid = k.hybrid`,
-        [idLib, idNode, idHybrid],
-      );
-      for (const row of rows) {
+    if (identities.size > 0) {
+      for (const row of await this.loadAcceptedIdentities(client, [...identities.values()])) {
         slice(row.library_id).accepted.set(identityKey(row.node, row.hybrid), {
           offset: BigInt(row.log_offset),
           contentHash: row.content_hash,
@@ -198,62 +198,97 @@ export class ProjectionRepository {
   }
 
   /**
-   * Writes every row of `changes`, one statement per table (tables with no rows skipped). Rows
-   * travel as one text parameter per statement, a line per row and a tab between fields (see
-   * `lines`), split again by string_to_table/string_to_array: building it costs Node one native
-   * JSON.stringify per JSON field, and Postgres parses each JSON value once, as jsonb.
+   * The accepted ops among these identities (D1). A node's clock only moves forward, so nearly
+   * every op is above the greatest hybrid its node has in the library's log (one index probe per
+   * library and node finds it): only identities at or below it are looked up one by one.
+   */
+  private async loadAcceptedIdentities(
+    client: SqlClient,
+    groups: readonly { libraryId: string; node: string; hybrids: bigint[] }[],
+  ): Promise<IdentityDbRow[]> {
+    const { rows: tops } = await client.query<{ max_hybrid: string | null }>(
+      `SELECT (SELECT max(o.hybrid) FROM operations o
+                WHERE o.library_id = k.library_id AND o.node = k.node)::text AS max_hybrid
+         FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(library_id, node, n)
+        ORDER BY k.n`,
+      [groups.map((g) => g.libraryId), groups.map((g) => g.node)],
+    );
+    const idLib: string[] = [];
+    const idNode: string[] = [];
+    const idHybrid: string[] = [];
+    groups.forEach((group, i) => {
+      const top = tops[i].max_hybrid;
+      if (top === null) return;
+      const max = BigInt(top);
+      for (const hybrid of group.hybrids) {
+        if (hybrid > max) continue;
+        idLib.push(group.libraryId);
+        idNode.push(group.node);
+        idHybrid.push(text(hybrid));
+      }
+    });
+    if (idHybrid.length === 0) return [];
+    const { rows } = await client.query<IdentityDbRow>(
+      `SELECT o.library_id, o.node, o.hybrid::text AS hybrid, o.log_offset, o.content_hash
+         FROM operations o
+         JOIN unnest($1::uuid[], $2::uuid[], $3::numeric[]) AS k(library_id, node, hybrid)
+           ON o.library_id = k.library_id AND o.node = k.node AND o.hybrid = k.hybrid`,
+      [idLib, idNode, idHybrid],
+    );
+    return rows;
+  }
+
+  /**
+   * Writes every row of `changes`, one statement per table (tables with no rows skipped).
+   *
+   * Large sets of plain inserts (op log, pending ops, rejections, and records and relations the
+   * batch created) go through COPY FROM STDIN: Postgres parses COPY rows far cheaper than rows
+   * of an INSERT ... SELECT. Everything else (upserts of rows that exist, small sets, and any
+   * client that is not a pg connection) travels as one text parameter per statement, a line per
+   * row and a tab between fields (see `lines`), split again by string_to_table/string_to_array:
+   * building it costs Node one native JSON.stringify per JSON field, and Postgres parses each
+   * JSON value once, as jsonb.
    */
   async write(client: SqlClient, changes: ProjectionChanges): Promise<void> {
     const { records, relations, pendingAdded, pendingResolved, operations, revoked, rejections } =
       changes;
-    if (records.length > 0) {
+    const copying = (rows: readonly unknown[]) =>
+      rows.length >= COPY_MIN_ROWS && client instanceof Client;
+
+    const newRecords = records.filter((r) => r.created === true);
+    const recordUpserts = copying(newRecords) ? records.filter((r) => r.created !== true) : records;
+    if (recordUpserts !== records) {
+      await copyInto(client as Client, 'records', RECORD_COLUMNS, newRecords, recordLine);
+    }
+    if (recordUpserts.length > 0) {
       await client.query(
-        `INSERT INTO records AS t
-              (library_id, record_id, model, owner, deleted, data, clocks, updated_offset)
+        `INSERT INTO records AS t (${RECORD_COLUMNS})
          SELECT f[1]::uuid, f[2]::uuid, f[3], f[4]::uuid, f[5]::boolean, f[6]::jsonb, f[7]::jsonb,
                 f[8]::bigint
            FROM ${ROWS}
          ON CONFLICT (library_id, record_id) DO UPDATE SET
            model = EXCLUDED.model, owner = EXCLUDED.owner, deleted = EXCLUDED.deleted,
            data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
-        [
-          lines(records, (r) => [
-            r.libraryId,
-            r.recordId,
-            r.model,
-            r.owner ?? '',
-            r.deleted ? 't' : 'f',
-            JSON.stringify(r.data),
-            JSON.stringify(r.clocks),
-            text(r.updatedOffset),
-          ]),
-        ],
+        [lines(recordUpserts, recordFields)],
       );
     }
-    if (relations.length > 0) {
+    const newRelations = relations.filter((r) => r.created === true);
+    const relationUpserts = copying(newRelations)
+      ? relations.filter((r) => r.created !== true)
+      : relations;
+    if (relationUpserts !== relations) {
+      await copyInto(client as Client, 'relations', RELATION_COLUMNS, newRelations, relationLine);
+    }
+    if (relationUpserts.length > 0) {
       await client.query(
-        `INSERT INTO relations AS t
-              (library_id, relation, item_id, group_id, present, presence_clock, data, clocks,
-               updated_offset)
+        `INSERT INTO relations AS t (${RELATION_COLUMNS})
          SELECT f[1]::uuid, f[2], f[3]::uuid, f[4]::uuid, f[5]::boolean, f[6]::jsonb, f[7]::jsonb,
                 f[8]::jsonb, f[9]::bigint
            FROM ${ROWS}
          ON CONFLICT (library_id, relation, item_id, group_id) DO UPDATE SET
            present = EXCLUDED.present, presence_clock = EXCLUDED.presence_clock,
            data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
-        [
-          lines(relations, (r) => [
-            r.libraryId,
-            r.relation,
-            r.itemId,
-            r.groupId,
-            r.present ? 't' : 'f',
-            JSON.stringify(r.presenceClock),
-            JSON.stringify(r.data),
-            JSON.stringify(r.clocks),
-            text(r.updatedOffset),
-          ]),
-        ],
+        [lines(relationUpserts, relationFields)],
       );
     }
     if (pendingResolved.length > 0) {
@@ -264,18 +299,19 @@ export class ProjectionRepository {
         [pendingResolved.map((r) => r.libraryId), pendingResolved.map((r) => text(r.offset))],
       );
     }
-    if (pendingAdded.length > 0) {
+    if (copying(pendingAdded)) {
+      await copyInto(
+        client as Client,
+        'pending_operations',
+        PENDING_COLUMNS,
+        pendingAdded,
+        pendingLine,
+      );
+    } else if (pendingAdded.length > 0) {
       await client.query(
-        `INSERT INTO pending_operations (library_id, log_offset, record_id, operation)
+        `INSERT INTO pending_operations (${PENDING_COLUMNS})
          SELECT f[1]::uuid, f[2]::bigint, f[3]::uuid, f[4]::jsonb FROM ${ROWS}`,
-        [
-          lines(pendingAdded, (r) => [
-            r.libraryId,
-            text(r.offset),
-            r.recordId,
-            JSON.stringify(r.operation),
-          ]),
-        ],
+        [lines(pendingAdded, pendingFields)],
       );
     }
     if (revoked.length > 0) {
@@ -286,27 +322,28 @@ export class ProjectionRepository {
         [revoked.map((r) => r.libraryId), revoked.map((r) => text(r.offset))],
       );
     }
-    if (operations.length > 0) {
+    if (copying(operations)) {
+      await copyInto(client as Client, 'operations', OPERATION_COLUMNS, operations, operationLine);
+    } else if (operations.length > 0) {
       await client.query(
-        `INSERT INTO operations (library_id, log_offset, node, hybrid, content_hash, operation)
+        `INSERT INTO operations (${OPERATION_COLUMNS})
          SELECT f[1]::uuid, f[2]::bigint, f[3]::uuid, f[4]::numeric, f[5], f[6]::jsonb
            FROM ${ROWS}`,
-        [
-          lines(operations, (r) => [
-            r.libraryId,
-            text(r.offset),
-            r.node,
-            r.hybrid,
-            r.contentHash,
-            JSON.stringify(r.operation),
-          ]),
-        ],
+        [lines(operations, operationFields)],
       );
     }
-    if (rejections.length > 0) {
+    if (copying(rejections)) {
+      await copyInto(
+        client as Client,
+        'rejected_operations',
+        REJECTION_COLUMNS,
+        rejections,
+        rejectionLine,
+      );
+    } else if (rejections.length > 0) {
       // reason and message may hold any text (they quote the op): sent as JSON strings.
       await client.query(
-        `INSERT INTO rejected_operations (library_id, log_offset, operation, reason, message)
+        `INSERT INTO rejected_operations (${REJECTION_COLUMNS})
          SELECT f[1]::uuid, f[2]::bigint, f[3]::jsonb, f[4]::jsonb #>> '{}', f[5]::jsonb #>> '{}'
            FROM ${ROWS}`,
         [
@@ -345,6 +382,100 @@ export class ProjectionRepository {
       );
     }
   }
+}
+
+/* Row fields as text, in column order, for `lines` (which reads '' as NULL). */
+const RECORD_COLUMNS = 'library_id, record_id, model, owner, deleted, data, clocks, updated_offset';
+const recordFields = (r: RecordRow): (string | null)[] => [
+  r.libraryId,
+  r.recordId,
+  r.model,
+  r.owner,
+  r.deleted ? 't' : 'f',
+  JSON.stringify(r.data),
+  JSON.stringify(r.clocks),
+  text(r.updatedOffset),
+];
+const RELATION_COLUMNS =
+  'library_id, relation, item_id, group_id, present, presence_clock, data, clocks, updated_offset';
+const relationFields = (r: RelationRow): (string | null)[] => [
+  r.libraryId,
+  r.relation,
+  r.itemId,
+  r.groupId,
+  r.present ? 't' : 'f',
+  JSON.stringify(r.presenceClock),
+  JSON.stringify(r.data),
+  JSON.stringify(r.clocks),
+  text(r.updatedOffset),
+];
+const PENDING_COLUMNS = 'library_id, log_offset, record_id, operation';
+const pendingFields = (r: PendingRow): string[] => [
+  r.libraryId,
+  text(r.offset),
+  r.recordId,
+  JSON.stringify(r.operation),
+];
+const OPERATION_COLUMNS = 'library_id, log_offset, node, hybrid, content_hash, operation';
+const operationFields = (r: OperationRow): string[] => [
+  r.libraryId,
+  text(r.offset),
+  r.node,
+  r.hybrid,
+  r.contentHash,
+  JSON.stringify(r.operation),
+];
+const REJECTION_COLUMNS = 'library_id, log_offset, operation, reason, message';
+
+/** Below this many rows one INSERT round trip beats COPY's two (COPY waits for the server's go). */
+const COPY_MIN_ROWS = 64;
+
+/*
+ * Rows as lines of COPY text (tab-separated, \N for NULL, backslash, tab, newline and CR
+ * escaped). UUIDs, numbers and hashes never need escaping; JSON.stringify output holds no raw
+ * control character, so only its backslashes are doubled.
+ */
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIALS = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+};
+const copyText = (value: string): string =>
+  COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIALS, (c) => COPY_ESCAPES[c]) : value;
+const copyJson = (value: unknown): string => {
+  const json = JSON.stringify(value);
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+};
+const recordLine = (r: RecordRow): string =>
+  `${r.libraryId}\t${r.recordId}\t${copyText(r.model)}\t${r.owner ?? '\\N'}\t${r.deleted ? 't' : 'f'}\t${copyJson(r.data)}\t${copyJson(r.clocks)}\t${r.updatedOffset}\n`;
+const relationLine = (r: RelationRow): string =>
+  `${r.libraryId}\t${copyText(r.relation)}\t${r.itemId}\t${r.groupId}\t${r.present ? 't' : 'f'}\t${copyJson(r.presenceClock)}\t${copyJson(r.data)}\t${copyJson(r.clocks)}\t${r.updatedOffset}\n`;
+const pendingLine = (r: PendingRow): string =>
+  `${r.libraryId}\t${r.offset}\t${r.recordId}\t${copyJson(r.operation)}\n`;
+const operationLine = (r: OperationRow): string =>
+  `${r.libraryId}\t${r.offset}\t${r.node}\t${r.hybrid}\t${r.contentHash}\t${copyJson(r.operation)}\n`;
+const rejectionLine = (r: RejectionRow): string =>
+  `${r.libraryId}\t${r.offset}\t${copyJson(r.operation)}\t${copyText(r.reason)}\t${copyText(r.message)}\n`;
+
+/** Appends `rows` to `table` with COPY FROM STDIN (text format) on the transaction's connection. */
+async function copyInto<T>(
+  client: Client,
+  table: string,
+  columns: string,
+  rows: readonly T[],
+  line: (row: T) => string,
+): Promise<void> {
+  let body = '';
+  for (const row of rows) body += line(row);
+  const stream = client.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`));
+  await new Promise<void>((resolve, reject) => {
+    stream.on('finish', resolve);
+    stream.on('error', reject);
+    stream.end(body);
+  });
 }
 
 /** One delta per library: an upsert may not touch the same row twice. */

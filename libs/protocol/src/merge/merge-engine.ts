@@ -112,8 +112,17 @@ function staticRecordVerdict(schema: Schema, op: RecordOperation): Verdict {
   return null;
 }
 
-/** R4/R5 against a record that has an accepted CREATE (deleted or not). */
-function recordVerdict(schema: Schema, op: RecordOperation, record: RecordState): Verdict {
+/**
+ * R4/R5 against a record that has an accepted CREATE (deleted or not). `valuesChecked`: the
+ * op's values passed staticRecordVerdict against its own model just now, which, the models
+ * being equal, is the same check.
+ */
+function recordVerdict(
+  schema: Schema,
+  op: RecordOperation,
+  record: RecordState,
+  valuesChecked = false,
+): Verdict {
   if (op.model !== undefined && op.model !== record.model) {
     return {
       reason: 'MODEL_MISMATCH',
@@ -133,6 +142,7 @@ function recordVerdict(schema: Schema, op: RecordOperation, record: RecordState)
       message: `${record.model} ${record.recordId} is owned by node ${record.owner}`,
     };
   }
+  if (valuesChecked && op.model !== undefined) return null;
   if (op.type === 'CREATE') return checkData(schema, record.model, op.data);
   if (op.type === 'UPDATE') return checkUpdate(schema, record.model, op.field, op.value);
   return null;
@@ -213,7 +223,7 @@ class MergeRun {
     }
     const existing = this.records.get(op.recordId);
     if (existing !== undefined) {
-      const late = recordVerdict(this.schema, op, existing);
+      const late = recordVerdict(this.schema, op, existing, true);
       if (late !== null) {
         this.reject(logged, late);
         return false;
