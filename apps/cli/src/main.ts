@@ -6,7 +6,9 @@ import { EnvReader } from '@sync/platform';
 import { type Operation, normalizeUuid, validateOperation } from '@sync/protocol';
 import { Kafka, logLevel } from 'kafkajs';
 import { CliError, SyncHttp, UsageError } from './cli-http';
+import { COMPACT_OPTIONS, COMPACT_USAGE, compact } from './compact.command';
 import { DEFAULT_DEMO, type DemoOptions, demoOperations } from './demo-library';
+import { rebuildCommand } from './rebuild.command';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -26,6 +28,10 @@ Commands:
                                  Objects, Tags, Albums, links) through the ingest, 1000 ops per
                                  batch, with progress; waits until it is applied
       --files <n> --objects <n> --tags <n> --albums <n> --nodes <n> --seed <n>
+  rebuild [options]              Rebuild the projection from the topic into new tables while the
+                                 live ones serve, then switch atomically (runs the projector's
+                                 rebuild with this environment; rebuild --help for options)
+${COMPACT_USAGE}
 
 Options (every command):
   --ingest-url <url>   default $SYNC_INGEST_URL or http://127.0.0.1:3001
@@ -60,6 +66,7 @@ const OPTIONS = {
   albums: { type: 'string' },
   nodes: { type: 'string' },
   seed: { type: 'string' },
+  ...COMPACT_OPTIONS,
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -69,6 +76,8 @@ function parse(argv: string[]) {
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {
+  // Its options are the projector's: passed through unparsed.
+  if (argv[0] === 'rebuild') return rebuildCommand(argv.slice(1), io);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -100,6 +109,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
         break;
       case 'seed-demo':
         await seedDemo(http, args, values, io);
+        break;
+      case 'compact':
+        await compact(args, values, io);
         break;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

@@ -65,3 +65,4 @@ export {
   relationView,
 } from '@sync/protocol/merge/relation-visibility';
 export { type MaterializedState, materializeSlice } from '@sync/protocol/merge/materialize';
+export { supersededOffsets } from '@sync/protocol/merge/supersession';

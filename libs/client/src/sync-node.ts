@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   LocalRejectionError,
   LocalValidationError,
+  SyncApiError,
   SyncClientError,
   SyncProtocolError,
 } from './errors';
@@ -48,7 +49,7 @@ import {
 } from './store/local-store';
 import { MemoryStore } from './store/memory-store';
 import { Mutex, SaveQueue } from './store/save-queue';
-import type { SyncTransport } from './transport/sync-transport';
+import type { FeedPage, SyncTransport } from './transport/sync-transport';
 
 /** Contract limit of a list page, and the batch size the ingest handles comfortably. */
 export const MAX_PAGE = 1000;
@@ -113,6 +114,24 @@ export interface PullReport {
    * them), but the clock does not follow them, or our next ops would be refused as drifting.
    */
   driftWarnings: DriftWarning[];
+  /**
+   * Set when the server answered 410 SNAPSHOT_REQUIRED (its op log was compacted past our
+   * position) and the node re-bootstrapped from the snapshot before pulling on.
+   */
+  rebootstrap?: RebootstrapReport;
+}
+
+export interface RebootstrapReport {
+  /** Offset of the snapshot the confirmed state was replaced with. */
+  offset: string | null;
+  /** The server's compaction horizon from the 410 answer, when it gave one. */
+  horizon: string | null;
+  /**
+   * Own acknowledged ops at or below the snapshot's offset, dropped from the local layer: the
+   * snapshot holds their effect if the server accepted them, but carries no op identities, so
+   * whether it did cannot be told (they are not reported in rejectedByServer).
+   */
+  settledBySnapshot: Operation[];
 }
 
 export type SyncReport = PushReport & PullReport;
@@ -527,13 +546,24 @@ export class SyncNode<
     };
     let after = this.cursor;
     for (;;) {
-      const page = await this.transport.pull(this.libraryId, {
-        after,
-        limit: this.settings.pullPageSize,
-        ...(report.pages === 0 && minOffset !== undefined
-          ? { minOffset, waitMs: this.settings.readYourWritesWaitMs }
-          : {}),
-      });
+      let page: FeedPage;
+      try {
+        page = await this.transport.pull(this.libraryId, {
+          after,
+          limit: this.settings.pullPageSize,
+          node: this.nodeId,
+          ...(report.pages === 0 && minOffset !== undefined
+            ? { minOffset, waitMs: this.settings.readYourWritesWaitMs }
+            : {}),
+        });
+      } catch (error) {
+        // Once per pull: a snapshot is never behind the horizon, so a second 410 is a real fault.
+        if (!isSnapshotRequired(error) || report.rebootstrap !== undefined) throw error;
+        if (this.transport.snapshot === undefined) throw error;
+        report.rebootstrap = await this.rebootstrap(error);
+        after = this.cursor;
+        continue;
+      }
       report.pages++;
       if (page.items.length === 0) break;
       const batch = this.checkPage(page.items, after);
@@ -555,6 +585,38 @@ export class SyncNode<
     await this.replicaSaves.save();
     await this.journalSaves.save();
     return report;
+  }
+
+  /**
+   * The feed was compacted past our position: replace the confirmed layer with the server's
+   * snapshot (as bootstrapFromSnapshot does) and continue after its offset. The outbox and own
+   * ops acknowledged after the snapshot's offset stay; those at or below it are in the snapshot
+   * if the server accepted them, and leave the local layer.
+   */
+  private async rebootstrap(answer: SyncApiError): Promise<RebootstrapReport> {
+    const snapshot = await (this.transport.snapshot as NonNullable<SyncTransport['snapshot']>)(
+      this.libraryId,
+    );
+    if (snapshot.header.libraryId !== this.libraryId) {
+      throw new SyncProtocolError(`snapshot of library ${snapshot.header.libraryId}`);
+    }
+    if (snapshot.clock !== null) this.clock.update(snapshot.clock);
+    this.replica.resetConfirmed(snapshot.slice);
+    this.cursor = snapshot.offset;
+    const covered = (entry: LocalEntry) =>
+      entry.ackOffset !== null && snapshot.offset !== null && entry.ackOffset <= snapshot.offset;
+    const settled = this.local.filter(covered);
+    this.local = this.local.filter((entry) => !covered(entry));
+    this.replica.setLocal(this.local.map((e) => e.op));
+    await this.replicaSaves.save();
+    await this.journalSaves.save();
+    const detail = answer.details[0];
+    const horizon = detail?.['horizon'];
+    return {
+      offset: snapshot.header.offset,
+      horizon: typeof horizon === 'string' ? horizon : null,
+      settledBySnapshot: settled.map((e) => e.op),
+    };
   }
 
   /** Validates a feed page: well-formed ops, offsets strictly increasing past `after`. */
@@ -632,6 +694,10 @@ export class SyncNode<
       slice: encodeSlice(this.replica.confirmedSlice),
     };
   }
+}
+
+function isSnapshotRequired(error: unknown): error is SyncApiError {
+  return error instanceof SyncApiError && error.code === 'SNAPSHOT_REQUIRED';
 }
 
 function pageSize(value: number | undefined, name: string): number {

@@ -10,6 +10,7 @@ import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-s
 import { ApiKeys1765200000000 } from './migrations/1765200000000-api-keys';
 import { ApiKeyEntity } from './api-keys/api-key.entity';
 import { ChangeStreamIndexes1765000000000 } from './migrations/1765000000000-change-stream-indexes';
+import { OpLogRetention1766100000000 } from './migrations/1766100000000-op-log-retention';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sync';
 
@@ -31,6 +32,7 @@ export const MIGRATIONS = [
   InitialSchema1764000000000,
   ChangeStreamIndexes1765000000000,
   ApiKeys1765200000000,
+  OpLogRetention1766100000000,
 ];
 
 export interface DataSourceSettings {

@@ -14,8 +14,10 @@ import {
   materializeSlice,
   mergeBatch,
   normalizeUuid,
+  supersededOffsets,
   validateBatch,
 } from '../protocol';
+import { type SnapshotContents, decodeSnapshot } from '../replica/snapshot-slice';
 import type { FeedPage, PullRequest, PushResult, SyncTransport } from '../transport/sync-transport';
 
 export interface InMemorySyncServerOptions {
@@ -33,6 +35,10 @@ interface LibraryLog {
   duplicates: bigint[];
   /** Every message ever published, duplicates and rejected ones included. */
   published: number;
+  /** Compaction horizon: superseded ops below it are gone from the feed (docs/RETENTION.md). */
+  compactedBefore: bigint;
+  /** Last `after` each node pulled with (PullRequest.node). */
+  positions: Map<string, bigint>;
 }
 
 /**
@@ -65,6 +71,16 @@ export class InMemorySyncServer implements SyncTransport {
   pull(libraryId: string, request: PullRequest): Promise<FeedPage> {
     return settle(() => {
       const log = this.library(libraryId);
+      const after = request.after ?? -1n;
+      if (request.node !== undefined) log.positions.set(request.node, after);
+      if (after < log.compactedBefore - 1n) {
+        throw new SyncApiError(
+          410,
+          'SNAPSHOT_REQUIRED',
+          `the feed was compacted below offset ${log.compactedBefore}; bootstrap from the snapshot`,
+          [{ horizon: log.compactedBefore.toString(), after: after.toString() }],
+        );
+      }
       const items = [];
       let more = false;
       for (const [offset, operation] of log.feed) {
@@ -78,6 +94,34 @@ export class InMemorySyncServer implements SyncTransport {
       const last = items[items.length - 1];
       return { items, nextCursor: more && last ? last.offset.toString() : null };
     });
+  }
+
+  /**
+   * GET /libraries/{id}/snapshot?view=full: the library's rows as NDJSON lines, decoded by the
+   * client's own decoder (like SyncHttpTransport.snapshot), at the log's current offset.
+   */
+  snapshot(libraryId: string): Promise<SnapshotContents> {
+    return settle(() => decodeSnapshot(this.snapshotText(libraryId)));
+  }
+
+  /**
+   * Compacts the library's feed as the compact command does: raises the horizon to `before`
+   * (default: one past the lowest position any node reported, else the end of the log) and drops
+   * the superseded ops below it. Identities stay known, so re-sent ops are still duplicates.
+   */
+  compact(libraryId: string, before?: bigint): { horizon: bigint; removed: number } {
+    const log = this.library(libraryId);
+    let horizon = before ?? this.nextOffset;
+    if (before === undefined) {
+      for (const position of log.positions.values()) {
+        if (position + 1n < horizon) horizon = position + 1n;
+      }
+    }
+    if (horizon > log.compactedBefore) log.compactedBefore = horizon;
+    const feed = [...log.feed].map(([offset, op]) => ({ offset, op }));
+    const removed = supersededOffsets(feed, log.slice, log.compactedBefore);
+    for (const offset of removed) log.feed.delete(offset);
+    return { horizon: log.compactedBefore, removed: removed.length };
   }
 
   /** The library's visible state, as GET /records and /relations would list it. */
@@ -143,12 +187,78 @@ export class InMemorySyncServer implements SyncTransport {
     };
   }
 
+  private snapshotText(libraryId: string): string {
+    const log = this.library(libraryId);
+    const wireClock = (c: { hybrid: bigint; node: string }) => [c.hybrid.toString(), c.node];
+    const fields = (
+      f: Record<string, { value: unknown; clock: { hybrid: bigint; node: string } }>,
+    ) => ({
+      data: Object.fromEntries(Object.entries(f).map(([k, w]) => [k, w.value])),
+      clocks: Object.fromEntries(Object.entries(f).map(([k, w]) => [k, wireClock(w.clock)])),
+    });
+    let clock: bigint | null = null;
+    for (const op of log.feed.values()) {
+      const hybrid = BigInt(op.timestamp.hybrid);
+      if (clock === null || hybrid > clock) clock = hybrid;
+    }
+    const lines: unknown[] = [
+      {
+        type: 'snapshot',
+        libraryId: normalizeUuid(libraryId),
+        partition: 0,
+        offset: this.nextOffset > 0n ? (this.nextOffset - 1n).toString() : null,
+        clock: clock === null ? null : clock.toString(),
+        view: 'full',
+      },
+    ];
+    for (const r of log.slice.records.values()) {
+      lines.push({
+        type: 'record',
+        id: r.recordId,
+        model: r.model,
+        owner: r.owner,
+        deleted: r.deleted,
+        ...fields(r.fields),
+      });
+    }
+    for (const r of log.slice.relations.values()) {
+      lines.push({
+        type: 'relation',
+        relation: r.relation,
+        item: r.item,
+        group: r.group,
+        present: r.presence.exists,
+        presenceClock: wireClock(r.presence.clock),
+        ...fields(r.fields),
+      });
+    }
+    const pending = [...log.slice.pending.values()].flat();
+    for (const p of pending) {
+      lines.push({ type: 'pending', offset: p.offset.toString(), operation: p.op });
+    }
+    lines.push({
+      type: 'end',
+      records: log.slice.records.size,
+      relations: log.slice.relations.size,
+      pending: pending.length,
+    });
+    return lines.map((line) => JSON.stringify(line)).join('\n');
+  }
+
   private library(libraryId: string): LibraryLog {
     const id = normalizeUuid(libraryId);
     if (id === null) throw new SyncApiError(400, 'INVALID_LIBRARY_ID', 'not a UUID');
     let log = this.libraries.get(id);
     if (log === undefined) {
-      log = { slice: emptySlice(), feed: new Map(), rejected: [], duplicates: [], published: 0 };
+      log = {
+        slice: emptySlice(),
+        feed: new Map(),
+        rejected: [],
+        duplicates: [],
+        published: 0,
+        compactedBefore: 0n,
+        positions: new Map(),
+      };
       this.libraries.set(id, log);
     }
     return log;

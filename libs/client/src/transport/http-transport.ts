@@ -103,6 +103,7 @@ export class SyncHttpTransport implements SyncTransport {
   async pull(libraryId: string, request: PullRequest): Promise<FeedPage> {
     const query = new URLSearchParams({ limit: String(request.limit) });
     if (request.after !== null) query.set('after', request.after.toString());
+    if (request.node !== undefined) query.set('node', request.node);
     const timeout = this.addReadParams(query, request);
     const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/operations?${query.toString()}`;
     const page = parsePage(await this.request('GET', url, 200, undefined, timeout), url);

@@ -29,13 +29,21 @@ export interface PullRequest {
   minOffset?: bigint;
   /** How long the server may wait for minOffset (contract default 5000, max 30000). */
   waitMs?: number;
+  /**
+   * The pulling node: the server records that it holds the feed through `after`, so op-log
+   * compaction keeps what it still needs (docs/RETENTION.md).
+   */
+  node?: string;
 }
 
 /** How a SyncNode reaches the service; SyncHttpTransport is the real one. */
 export interface SyncTransport {
   /** Publishes a batch all or nothing; re-sending the same ops is safe (duplicates, D1). */
   push(libraryId: string, ops: readonly Operation[]): Promise<PushResult>;
-  /** One page of the library's op feed, in log order. */
+  /**
+   * One page of the library's op feed, in log order. Below the compaction horizon it throws
+   * SyncApiError 410 SNAPSHOT_REQUIRED (SyncNode then re-bootstraps from snapshot()).
+   */
   pull(libraryId: string, request: PullRequest): Promise<FeedPage>;
   /** GET /libraries/{id}/snapshot (view=full), decoded; optional (see SyncNode.bootstrapFromSnapshot). */
   snapshot?(libraryId: string): Promise<SnapshotContents>;

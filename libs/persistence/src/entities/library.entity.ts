@@ -23,6 +23,10 @@ export class LibraryEntity {
   @Column({ name: 'last_offset', type: 'bigint', transformer: bigintString })
   lastOffset!: string;
 
+  /** Compaction horizon: ops below this offset may be gone from the feed (0: none). */
+  @Column({ name: 'compacted_before', type: 'bigint', transformer: bigintString, default: 0 })
+  compactedBefore!: string;
+
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

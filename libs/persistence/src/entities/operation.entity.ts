@@ -20,6 +20,7 @@ export class OperationEntity {
   @Column({ name: 'content_hash', type: 'text' })
   contentHash!: string;
 
-  @Column({ type: 'jsonb' })
-  operation!: Record<string, unknown>;
+  /** null once compacted (docs/RETENTION.md): the row stays for duplicate detection, out of the feed. */
+  @Column({ type: 'jsonb', nullable: true })
+  operation!: Record<string, unknown> | null;
 }

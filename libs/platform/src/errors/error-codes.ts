@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   FORBIDDEN: 403,
   NODE_MISMATCH: 403,
   NOT_FOUND: 404,
+  /** The feed below the position asked for was compacted: bootstrap from the snapshot. */
+  SNAPSHOT_REQUIRED: 410,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   VALIDATION_FAILED: 422,

@@ -21,6 +21,16 @@ describe('toSyncError', () => {
     expect(toSyncError(error)).toBe(error);
   });
 
+  it('answers SNAPSHOT_REQUIRED with 410 and its details', () => {
+    const error = new SyncError('SNAPSHOT_REQUIRED', 'bootstrap', [{ horizon: '42' }]);
+    expect(error.status).toBe(410);
+    expect(toSyncError(error).toBody()).toEqual({
+      error: 'SNAPSHOT_REQUIRED',
+      message: 'bootstrap',
+      details: [{ horizon: '42' }],
+    });
+  });
+
   it('maps an unknown route to NOT_FOUND', () => {
     expect(toSyncError(new NotFoundException()).code).toBe('NOT_FOUND');
   });
