@@ -7,6 +7,7 @@ import {
   Partitioners,
   type Producer,
 } from 'kafkajs';
+import { batchConsumerConfig } from './consumer-settings';
 import { DeadLetterPublisher } from './dead-letter.publisher';
 import { decodeMessage } from './message-decoder';
 import { BatchAbandoned, type BatchOutcome, type ProjectionService } from './projection.service';
@@ -52,15 +53,7 @@ export class ProjectorConsumer {
   ) {
     this.backoffMs = config.retryInitialMs;
     this.consumer = kafka.consumer({
-      groupId: config.groupId,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      sessionTimeout: config.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3000, Math.floor(config.sessionTimeoutMs / 3)),
-      rebalanceTimeout: Math.max(60_000, config.sessionTimeoutMs),
-      maxBytesPerPartition: config.maxBatchBytes,
-      maxBytes: Math.max(config.maxBatchBytes * config.concurrency, 10 * 1024 * 1024),
-      maxWaitTimeInMs: 500,
+      ...batchConsumerConfig({ ...config, maxWaitTimeInMs: 500 }),
       retry: {
         initialRetryTime: config.retryInitialMs,
         maxRetryTime: config.retryMaxMs,

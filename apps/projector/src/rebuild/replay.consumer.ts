@@ -1,4 +1,5 @@
 import { type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
+import { batchConsumerConfig } from '../consumer-settings';
 import { decodeMessage } from '../message-decoder';
 import type { ProjectionService } from '../projection.service';
 
@@ -45,17 +46,7 @@ export class ReplayConsumer {
     private readonly log: (line: string) => void,
   ) {
     for (const partition of settings.partitions) this.positions.set(partition, 0n);
-    this.consumer = kafka.consumer({
-      groupId: settings.groupId,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
-      sessionTimeout: settings.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3000, Math.floor(settings.sessionTimeoutMs / 3)),
-      rebalanceTimeout: Math.max(60_000, settings.sessionTimeoutMs),
-      maxBytesPerPartition: settings.maxBatchBytes,
-      maxBytes: Math.max(settings.maxBatchBytes * settings.concurrency, 10 * 1024 * 1024),
-      maxWaitTimeInMs: 200,
-    });
+    this.consumer = kafka.consumer(batchConsumerConfig({ ...settings, maxWaitTimeInMs: 200 }));
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.positioned.clear();
       const assigned = payload.memberAssignment[settings.topic] ?? [];

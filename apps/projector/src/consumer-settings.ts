@@ -1,0 +1,30 @@
+import type { ConsumerConfig } from 'kafkajs';
+
+export interface BatchConsumerSettings {
+  groupId: string;
+  sessionTimeoutMs: number;
+  /** Upper bound of one partition's fetch, hence of one batch transaction. */
+  maxBatchBytes: number;
+  /** Partitions applied in parallel. */
+  concurrency: number;
+  maxWaitTimeInMs: number;
+}
+
+/**
+ * The kafkajs consumer settings of every consumer that applies batches to Postgres (the live
+ * projector and the rebuild's replay): read_committed, so aborted transactions never apply, and
+ * fetches sized so one partition's fetch is one batch transaction.
+ */
+export function batchConsumerConfig(settings: BatchConsumerSettings): ConsumerConfig {
+  return {
+    groupId: settings.groupId,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    sessionTimeout: settings.sessionTimeoutMs,
+    heartbeatInterval: Math.min(3000, Math.floor(settings.sessionTimeoutMs / 3)),
+    rebalanceTimeout: Math.max(60_000, settings.sessionTimeoutMs),
+    maxBytesPerPartition: settings.maxBatchBytes,
+    maxBytes: Math.max(settings.maxBatchBytes * settings.concurrency, 10 * 1024 * 1024),
+    maxWaitTimeInMs: settings.maxWaitTimeInMs,
+  };
+}
