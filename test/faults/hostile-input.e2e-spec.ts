@@ -110,11 +110,13 @@ describe('scenario 6a: hostile HTTP input to the ingest', () => {
       load: `${cases.length} malformed requests (${[...byCategory].map(([k, v]) => `${k} ${v}`).join(', ')})`,
       faults:
         'fuzzed JSON, wrong types, huge strings, deep nesting, invalid UTF-8, content types, oversized, bad ids',
-      acknowledged: 0,
-      applied: published,
-      duplicates: 0,
-      losses: 0,
-      phantoms: published,
+      counts: {
+        acknowledged: 0,
+        applied: published,
+        duplicates: 0,
+        losses: 0,
+        phantoms: published,
+      },
       seconds: (Date.now() - began) / 1000,
       extra: { wrongAnswers: wrong.length },
     });
@@ -242,9 +244,7 @@ describe('scenario 6b: poison messages produced straight to Kafka', () => {
       scenario: 'poison messages',
       databaseUrl: database.url,
       brokers,
-      topic: topics.operationsTopic,
-      deadLetterTopic: topics.deadLetterTopic,
-      partitions: topics.partitions,
+      topics,
       ledger: new Ledger(),
       extraLog: good,
       queryUrl: query.url,
@@ -300,11 +300,7 @@ describe('scenario 6b: poison messages produced straight to Kafka', () => {
       load: `${report.acknowledged} good ops / 6 libraries, ${poisons.length} poison messages, ${rejects.texts.length} schema-invalid ops`,
       faults:
         'bad/missing keys, bad JSON, non-ops, huge strings, deep nesting, NUL/surrogates, invalid UTF-8',
-      acknowledged: report.acknowledged,
-      applied: report.applied,
-      duplicates: report.duplicates,
-      losses: report.losses,
-      phantoms: report.phantoms,
+      counts: report,
       seconds: (Date.now() - began) / 1000,
       extra: {
         deadLetters: letters.length,

@@ -121,9 +121,7 @@ describe('scenario 5: three-broker cluster, one broker killed mid-load', () => {
       scenario: 'Kafka cluster, one broker killed',
       databaseUrl: database.url,
       brokers,
-      topic: topics.operationsTopic,
-      deadLetterTopic: topics.deadLetterTopic,
-      partitions: topics.partitions,
+      topics,
       ledger,
       queryUrl: query.url,
     });
@@ -132,11 +130,7 @@ describe('scenario 5: three-broker cluster, one broker killed mid-load', () => {
       scale: scaled('ci', 'full'),
       load: `${OPS} ops / ${LIBRARIES} libraries over ~${LOAD_SECONDS} s, publish mode ${publishMode()}`,
       faults: `SIGKILL of node ${victim} (leader of ${leaders.get(victim)}/6 partitions), restarted later`,
-      acknowledged: report.acknowledged,
-      applied: report.applied,
-      duplicates: report.duplicates,
-      losses: report.losses,
-      phantoms: report.phantoms,
+      counts: report,
       seconds: (Date.now() - began) / 1000,
       extra: {
         answers,

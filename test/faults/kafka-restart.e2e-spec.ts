@@ -125,9 +125,7 @@ describe('scenario 3: Kafka broker restarted during load', () => {
       scenario: 'Kafka broker restart',
       databaseUrl: database.url,
       brokers,
-      topic: topics.operationsTopic,
-      deadLetterTopic: topics.deadLetterTopic,
-      partitions: topics.partitions,
+      topics,
       ledger,
       queryUrl: query.url,
     });
@@ -136,11 +134,7 @@ describe('scenario 3: Kafka broker restarted during load', () => {
       scale: scaled('ci', 'full'),
       load: `${OPS} ops / ${LIBRARIES} libraries over ~${LOAD_SECONDS} s, publish mode ${publishMode()}`,
       faults: `broker stopped (SIGTERM) and killed (SIGKILL), ${DOWN_MS / 1000} s down each`,
-      acknowledged: report.acknowledged,
-      applied: report.applied,
-      duplicates: report.duplicates,
-      losses: report.losses,
-      phantoms: report.phantoms,
+      counts: report,
       seconds: (Date.now() - began) / 1000,
       extra: {
         answers: ledger.answers(),

@@ -116,9 +116,7 @@ describe('scenario 4: Postgres restarted during load', () => {
       scenario: 'Postgres restart',
       databaseUrl,
       brokers,
-      topic: topics.operationsTopic,
-      deadLetterTopic: topics.deadLetterTopic,
-      partitions: topics.partitions,
+      topics,
       ledger,
       queryUrl: query.url,
     });
@@ -127,11 +125,7 @@ describe('scenario 4: Postgres restarted during load', () => {
       scale: scaled('ci', 'full'),
       load: `${OPS} ops / ${LIBRARIES} libraries over ~${LOAD_SECONDS} s`,
       faults: `Postgres fast shutdown, then immediate shutdown (crash); ${DOWN_MS / 1000} s down each`,
-      acknowledged: report.acknowledged,
-      applied: report.applied,
-      duplicates: report.duplicates,
-      losses: report.losses,
-      phantoms: report.phantoms,
+      counts: report,
       seconds: (Date.now() - began) / 1000,
       extra: { outages, batchFailures: await failures(), resends: report.resends },
     });

@@ -105,9 +105,7 @@ describe('scenario 2: scale out and in during load (1 -> 3 -> 1 projectors)', ()
       scenario: 'projector scale 1-3-1',
       databaseUrl: database.url,
       brokers,
-      topic: topics.operationsTopic,
-      deadLetterTopic: topics.deadLetterTopic,
-      partitions: topics.partitions,
+      topics,
       ledger,
       queryUrl: query.url,
     });
@@ -116,11 +114,7 @@ describe('scenario 2: scale out and in during load (1 -> 3 -> 1 projectors)', ()
       scale: scaled('ci', 'full'),
       load: `${OPS} ops / ${LIBRARIES} libraries over ${LOAD_SECONDS} s`,
       faults: '2 projectors join (rebalance), later leave gracefully mid-stream',
-      acknowledged: report.acknowledged,
-      applied: report.applied,
-      duplicates: report.duplicates,
-      losses: report.losses,
-      phantoms: report.phantoms,
+      counts: report,
       seconds: (Date.now() - began) / 1000,
       extra: { loadSeconds, appliedWhileThree: outShares, resends: report.resends },
     });

@@ -219,9 +219,7 @@ soakDescribe('scenario 8: soak (steady load, memory and lag sampled)', () => {
         scenario: 'soak',
         databaseUrl: database.url,
         brokers,
-        topic: topics.operationsTopic,
-        deadLetterTopic: topics.deadLetterTopic,
-        partitions: topics.partitions,
+        topics,
         ledger,
         queryUrl: query.url,
       });
@@ -230,11 +228,7 @@ soakDescribe('scenario 8: soak (steady load, memory and lag sampled)', () => {
         scale: `${SECONDS} s`,
         load: `${OPS_PER_SECOND} ops/s over ${LIBRARIES} libraries for ${SECONDS} s + ${reads} reads (publish mode ${publishMode()})`,
         faults: 'none (steady load)',
-        acknowledged: report.acknowledged,
-        applied: report.applied,
-        duplicates: report.duplicates,
-        losses: report.losses,
-        phantoms: report.phantoms,
+        counts: report,
         seconds: (Date.now() - began) / 1000,
         extra: {
           memory,

@@ -11,6 +11,7 @@ import {
   referenceState,
   stableJson,
 } from '../../support/reference-model';
+import type { FaultTopics } from './environment';
 import type { Ledger } from './load';
 import { REPO_ROOT, sleep } from './services';
 
@@ -27,9 +28,7 @@ export interface VerifyInput {
   scenario: string;
   databaseUrl: string;
   brokers: string[];
-  topic: string;
-  deadLetterTopic: string;
-  partitions: number;
+  topics: Pick<FaultTopics, 'operationsTopic' | 'deadLetterTopic' | 'partitions'>;
   ledger: Ledger;
   /** Base URL of a query service on the same database. */
   queryUrl: string;
@@ -67,7 +66,7 @@ export interface VerifyReport {
 
 /** Position of every partition vs the topic's end; resolves once the projector has caught up. */
 export async function waitForCatchUp(
-  input: Pick<VerifyInput, 'brokers' | 'topic' | 'databaseUrl'>,
+  input: Pick<VerifyInput, 'brokers' | 'topics' | 'databaseUrl'>,
   timeoutMs = 120_000,
 ): Promise<Map<number, bigint>> {
   const kafka = new Kafka({
@@ -85,11 +84,14 @@ export async function waitForCatchUp(
     for (;;) {
       try {
         const high = new Map(
-          (await admin.fetchTopicOffsets(input.topic)).map((o) => [o.partition, BigInt(o.high)]),
+          (await admin.fetchTopicOffsets(input.topics.operationsTopic)).map((o) => [
+            o.partition,
+            BigInt(o.high),
+          ]),
         );
         const { rows } = await pool.query<{ partition: number; next_offset: string }>(
           'SELECT partition, next_offset FROM partition_offsets WHERE topic = $1',
-          [input.topic],
+          [input.topics.operationsTopic],
         );
         const positions = new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
         const behind = [...high].filter(([p, end]) => end > 0n && (positions.get(p) ?? 0n) < end);
@@ -131,7 +133,7 @@ export async function verifyPipeline(input: VerifyInput): Promise<VerifyReport> 
         for (const op of batch.ops) if (!acked.has(identityOf(op))) refusedHere.add(identityOf(op));
         continue;
       }
-      const partition = partitionForLibrary(library, input.partitions);
+      const partition = partitionForLibrary(library, input.topics.partitions);
       if (batch.partition !== partition) {
         problem(
           `library ${library}: acknowledged on partition ${batch.partition}, its key hashes to ${partition}`,
@@ -278,7 +280,7 @@ export async function verifyPipeline(input: VerifyInput): Promise<VerifyReport> 
     // Positions: exactly the end of every partition (nothing skipped, nothing applied twice).
     const positions = await pool.query<{ partition: number; next_offset: string }>(
       'SELECT partition, next_offset FROM partition_offsets WHERE topic = $1',
-      [input.topic],
+      [input.topics.operationsTopic],
     );
     const stored = new Map(positions.rows.map((r) => [r.partition, BigInt(r.next_offset)]));
     for (const [partition, end] of high) {
@@ -292,7 +294,7 @@ export async function verifyPipeline(input: VerifyInput): Promise<VerifyReport> 
     await pool.end();
   }
 
-  const deadLetters = await topicMessageCount(input.brokers, input.deadLetterTopic);
+  const deadLetters = await topicMessageCount(input.brokers, input.topics.deadLetterTopic);
   if (input.deadLetters !== 'skip' && deadLetters !== (input.deadLetters ?? 0)) {
     problem(`dead-letter topic holds ${deadLetters} messages, expected ${input.deadLetters ?? 0}`);
   }
@@ -451,11 +453,8 @@ export interface ResultRow {
   scale: string;
   load: string;
   faults: string;
-  acknowledged: number;
-  applied: number;
-  duplicates: number;
-  losses: number;
-  phantoms: number;
+  /** Usually the VerifyReport itself. */
+  counts: Pick<VerifyReport, 'acknowledged' | 'applied' | 'duplicates' | 'losses' | 'phantoms'>;
   seconds: number;
   extra?: Record<string, unknown>;
 }
@@ -464,10 +463,13 @@ export interface ResultRow {
 export function reportResult(row: ResultRow): void {
   const dir = process.env.FAULT_RESULTS_DIR ?? join(REPO_ROOT, '.cache', 'faults');
   mkdirSync(dir, { recursive: true });
-  const line = { ...row, at: new Date().toISOString() };
+  const { acknowledged, applied, duplicates, losses, phantoms } = row.counts;
+  const counts = { acknowledged, applied, duplicates, losses, phantoms };
+  const { counts: _, ...described } = row;
+  const line = { ...described, ...counts, at: new Date().toISOString() };
   appendFileSync(join(dir, 'results.jsonl'), `${JSON.stringify(line)}\n`);
   console.log(
-    `[faults] ${row.scenario} (${row.scale}): load ${row.load}; faults ${row.faults}; acknowledged ${row.acknowledged}, applied ${row.applied}, duplicates ${row.duplicates}, losses ${row.losses}, phantoms ${row.phantoms}; ${row.seconds.toFixed(1)} s${row.extra ? `; ${JSON.stringify(row.extra)}` : ''}`,
+    `[faults] ${row.scenario} (${row.scale}): load ${row.load}; faults ${row.faults}; acknowledged ${acknowledged}, applied ${applied}, duplicates ${duplicates}, losses ${losses}, phantoms ${phantoms}; ${row.seconds.toFixed(1)} s${row.extra ? `; ${JSON.stringify(row.extra)}` : ''}`,
   );
 }
 

@@ -252,14 +252,8 @@ export class ProjectionRepository {
   async write(client: SqlClient, changes: ProjectionChanges): Promise<void> {
     const { records, relations, pendingAdded, pendingResolved, operations, revoked, rejections } =
       changes;
-    const copying = (rows: readonly unknown[]) =>
-      rows.length >= COPY_MIN_ROWS && client instanceof Client;
 
-    const newRecords = records.filter((r) => r.created === true);
-    const recordUpserts = copying(newRecords) ? records.filter((r) => r.created !== true) : records;
-    if (recordUpserts !== records) {
-      await copyInto(client as Client, 'records', RECORD_COLUMNS, newRecords, recordLine);
-    }
+    const recordUpserts = await copyCreated(client, 'records', RECORD_COLUMNS, records, recordLine);
     if (recordUpserts.length > 0) {
       await client.query(
         `INSERT INTO records AS t (${RECORD_COLUMNS})
@@ -272,13 +266,13 @@ export class ProjectionRepository {
         [lines(recordUpserts, recordFields)],
       );
     }
-    const newRelations = relations.filter((r) => r.created === true);
-    const relationUpserts = copying(newRelations)
-      ? relations.filter((r) => r.created !== true)
-      : relations;
-    if (relationUpserts !== relations) {
-      await copyInto(client as Client, 'relations', RELATION_COLUMNS, newRelations, relationLine);
-    }
+    const relationUpserts = await copyCreated(
+      client,
+      'relations',
+      RELATION_COLUMNS,
+      relations,
+      relationLine,
+    );
     if (relationUpserts.length > 0) {
       await client.query(
         `INSERT INTO relations AS t (${RELATION_COLUMNS})
@@ -299,21 +293,7 @@ export class ProjectionRepository {
         [pendingResolved.map((r) => r.libraryId), pendingResolved.map((r) => text(r.offset))],
       );
     }
-    if (copying(pendingAdded)) {
-      await copyInto(
-        client as Client,
-        'pending_operations',
-        PENDING_COLUMNS,
-        pendingAdded,
-        pendingLine,
-      );
-    } else if (pendingAdded.length > 0) {
-      await client.query(
-        `INSERT INTO pending_operations (${PENDING_COLUMNS})
-         SELECT f[1]::uuid, f[2]::bigint, f[3]::uuid, f[4]::jsonb FROM ${ROWS}`,
-        [lines(pendingAdded, pendingFields)],
-      );
-    }
+    await insertRows(client, PENDING_INSERT, pendingAdded);
     if (revoked.length > 0) {
       await client.query(
         `DELETE FROM operations o
@@ -322,41 +302,8 @@ export class ProjectionRepository {
         [revoked.map((r) => r.libraryId), revoked.map((r) => text(r.offset))],
       );
     }
-    if (copying(operations)) {
-      await copyInto(client as Client, 'operations', OPERATION_COLUMNS, operations, operationLine);
-    } else if (operations.length > 0) {
-      await client.query(
-        `INSERT INTO operations (${OPERATION_COLUMNS})
-         SELECT f[1]::uuid, f[2]::bigint, f[3]::uuid, f[4]::numeric, f[5], f[6]::jsonb
-           FROM ${ROWS}`,
-        [lines(operations, operationFields)],
-      );
-    }
-    if (copying(rejections)) {
-      await copyInto(
-        client as Client,
-        'rejected_operations',
-        REJECTION_COLUMNS,
-        rejections,
-        rejectionLine,
-      );
-    } else if (rejections.length > 0) {
-      // reason and message may hold any text (they quote the op): sent as JSON strings.
-      await client.query(
-        `INSERT INTO rejected_operations (${REJECTION_COLUMNS})
-         SELECT f[1]::uuid, f[2]::bigint, f[3]::jsonb, f[4]::jsonb #>> '{}', f[5]::jsonb #>> '{}'
-           FROM ${ROWS}`,
-        [
-          lines(rejections, (r) => [
-            r.libraryId,
-            text(r.offset),
-            JSON.stringify(r.operation),
-            JSON.stringify(r.reason),
-            JSON.stringify(r.message),
-          ]),
-        ],
-      );
-    }
+    await insertRows(client, OPERATION_INSERT, operations);
+    await insertRows(client, REJECTION_INSERT, rejections);
     const libraries = mergeDeltas(changes.libraries);
     if (libraries.length > 0) {
       await client.query(
@@ -459,6 +406,83 @@ const operationLine = (r: OperationRow): string =>
   `${r.libraryId}\t${r.offset}\t${r.node}\t${r.hybrid}\t${r.contentHash}\t${copyJson(r.operation)}\n`;
 const rejectionLine = (r: RejectionRow): string =>
   `${r.libraryId}\t${r.offset}\t${copyJson(r.operation)}\t${copyText(r.reason)}\t${copyText(r.message)}\n`;
+
+/** A table the projector only appends to: its COPY line and its INSERT ... SELECT form. */
+interface InsertSpec<T> {
+  table: string;
+  columns: string;
+  copyLine: (row: T) => string;
+  /** The SELECT list over `f`, the row's fields as text (see ROWS). */
+  select: string;
+  fields: (row: T) => (string | null)[];
+}
+
+const PENDING_INSERT: InsertSpec<PendingRow> = {
+  table: 'pending_operations',
+  columns: PENDING_COLUMNS,
+  copyLine: pendingLine,
+  select: 'f[1]::uuid, f[2]::bigint, f[3]::uuid, f[4]::jsonb',
+  fields: pendingFields,
+};
+const OPERATION_INSERT: InsertSpec<OperationRow> = {
+  table: 'operations',
+  columns: OPERATION_COLUMNS,
+  copyLine: operationLine,
+  select: 'f[1]::uuid, f[2]::bigint, f[3]::uuid, f[4]::numeric, f[5], f[6]::jsonb',
+  fields: operationFields,
+};
+const REJECTION_INSERT: InsertSpec<RejectionRow> = {
+  table: 'rejected_operations',
+  columns: REJECTION_COLUMNS,
+  copyLine: rejectionLine,
+  // reason and message may hold any text (they quote the op): sent as JSON strings.
+  select: "f[1]::uuid, f[2]::bigint, f[3]::jsonb, f[4]::jsonb #>> '{}', f[5]::jsonb #>> '{}'",
+  fields: (r) => [
+    r.libraryId,
+    text(r.offset),
+    JSON.stringify(r.operation),
+    JSON.stringify(r.reason),
+    JSON.stringify(r.message),
+  ],
+};
+
+/** Appends rows: by COPY when there are enough of them on a pg connection, else one INSERT. */
+async function insertRows<T>(
+  client: SqlClient,
+  spec: InsertSpec<T>,
+  rows: readonly T[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  if (copyApplies(client, rows)) {
+    await copyInto(client, spec.table, spec.columns, rows, spec.copyLine);
+    return;
+  }
+  await client.query(
+    `INSERT INTO ${spec.table} (${spec.columns}) SELECT ${spec.select} FROM ${ROWS}`,
+    [lines(rows, spec.fields)],
+  );
+}
+
+/**
+ * Appends by COPY the rows the batch created (absent from the slice it loaded), when there are
+ * enough of them; returns the rows still to upsert.
+ */
+async function copyCreated<T extends { created?: boolean }>(
+  client: SqlClient,
+  table: string,
+  columns: string,
+  rows: readonly T[],
+  copyLine: (row: T) => string,
+): Promise<readonly T[]> {
+  const created = rows.filter((row) => row.created === true);
+  if (!copyApplies(client, created)) return rows;
+  await copyInto(client, table, columns, created, copyLine);
+  return rows.filter((row) => row.created !== true);
+}
+
+function copyApplies(client: SqlClient, rows: readonly unknown[]): client is Client {
+  return rows.length >= COPY_MIN_ROWS && client instanceof Client;
+}
 
 /** Appends `rows` to `table` with COPY FROM STDIN (text format) on the transaction's connection. */
 async function copyInto<T>(
