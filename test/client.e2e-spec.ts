@@ -16,6 +16,7 @@ import { readProjectorConfig } from '../apps/projector/src/projector.config';
 import { createQueryApp } from '../apps/query/src/query.app';
 import { readQueryConfig } from '../apps/query/src/query.config';
 import { runThreeNodes } from '../examples/three-nodes/scenario';
+import { TRANSPORT_CLIENT_TIMEOUT_MS } from './support/client-timeouts';
 import {
   type TestTopics,
   createTestDatabase,
@@ -68,10 +69,15 @@ describe('client library against the real stack', () => {
     await database?.drop();
   });
 
-  const transport = () => new SyncHttpTransport({ ingestUrl, queryUrl });
+  const transport = () =>
+    new SyncHttpTransport({ ingestUrl, queryUrl, timeoutMs: TRANSPORT_CLIENT_TIMEOUT_MS });
 
   it('three nodes with skewed clocks converge on the server state (the example)', async () => {
-    const report = await runThreeNodes({ ingestUrl, queryUrl });
+    const report = await runThreeNodes({
+      ingestUrl,
+      queryUrl,
+      transport: { timeoutMs: TRANSPORT_CLIENT_TIMEOUT_MS },
+    });
 
     expect(report.identical).toBe(true);
     expect(report.matchesServer).toBe(true);

@@ -13,6 +13,7 @@ import {
 } from '@sync/protocol';
 import { supersededOffsets } from '@sync/protocol/merge/supersession';
 import { SyncHttpTransport, SyncNode } from '../libs/client/src';
+import { TRANSPORT_CLIENT_TIMEOUT_MS } from './support/client-timeouts';
 import { type Pipeline, op, readFeed, startPipeline } from './snapshot-fixtures';
 
 const ROOT = path.join(__dirname, '..');
@@ -82,7 +83,11 @@ describe('op-log retention: compaction, 410 SNAPSHOT_REQUIRED, re-bootstrap (rea
     SyncNode.open({
       libraryId,
       nodeId,
-      transport: new SyncHttpTransport({ ingestUrl: p.ingestUrl, queryUrl: p.queryUrl }),
+      transport: new SyncHttpTransport({
+        ingestUrl: p.ingestUrl,
+        queryUrl: p.queryUrl,
+        timeoutMs: TRANSPORT_CLIENT_TIMEOUT_MS,
+      }),
       readYourWritesWaitMs: 20_000,
     });
 

@@ -9,6 +9,7 @@ import {
 } from '@sync/protocol';
 import { SyncHttpTransport, SyncNode } from '../libs/client/src';
 import { decodeSnapshot } from '../libs/client/src/replica/snapshot-slice';
+import { TRANSPORT_CLIENT_TIMEOUT_MS } from './support/client-timeouts';
 import { type Pipeline, hybrid, op, readFeed, startPipeline } from './snapshot-fixtures';
 
 const schema = defaultSchema();
@@ -184,7 +185,11 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
 
   it('a client node bootstraps from the snapshot, pulls only what follows and keeps merging', async () => {
     const lib = randomUUID();
-    const writerTransport = new SyncHttpTransport({ ingestUrl: p.ingestUrl, queryUrl: p.queryUrl });
+    const writerTransport = new SyncHttpTransport({
+      ingestUrl: p.ingestUrl,
+      queryUrl: p.queryUrl,
+      timeoutMs: TRANSPORT_CLIENT_TIMEOUT_MS,
+    });
     const writer = await SyncNode.open({ libraryId: lib, transport: writerTransport });
     const tag = await writer.create('Tag', { name: 'one' });
     const obj = await writer.create('Object', { note: 'o' });

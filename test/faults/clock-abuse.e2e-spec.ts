@@ -1,5 +1,6 @@
 import { MemoryStore, SyncHttpTransport, SyncNode } from '@sync/client';
 import { MAX_HYBRID, formatHybrid, hybridFromMillis } from '@sync/protocol';
+import { TRANSPORT_CLIENT_TIMEOUT_MS } from '../support/client-timeouts';
 import { type WireOp, referenceSchema, referenceState } from '../support/reference-model';
 import { createTestDatabase, kafkaBrokers } from '../support/test-env';
 import {
@@ -203,7 +204,11 @@ describe('scenario 7: clock abuse', () => {
 
   it('three nodes with skewed clocks (+150 s, 0, -140 s) converge; a later edit wins even from a slow clock', async () => {
     const library = randomUuid(random);
-    const transport = new SyncHttpTransport({ ingestUrl: ingest.url, queryUrl: query!.url });
+    const transport = new SyncHttpTransport({
+      ingestUrl: ingest.url,
+      queryUrl: query!.url,
+      timeoutMs: TRANSPORT_CLIENT_TIMEOUT_MS,
+    });
     const open = (skewMs: number) =>
       SyncNode.open({
         libraryId: library,

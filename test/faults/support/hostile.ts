@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { formatHybrid, hybridFromMillis } from '@sync/protocol';
+import { INGEST_PUBLISH_CLIENT_TIMEOUT_MS } from '../../support/client-timeouts';
 import { prng, randomUuid } from './workload';
 
 /*
@@ -565,7 +566,7 @@ export interface RawAnswer {
 export function rawRequest(
   base: string,
   req: Pick<HostileRequest, 'method' | 'path' | 'headers' | 'body'>,
-  timeoutMs = 30_000,
+  timeoutMs = INGEST_PUBLISH_CLIENT_TIMEOUT_MS,
 ): Promise<RawAnswer> {
   const url = new URL(base);
   return new Promise((resolve) => {

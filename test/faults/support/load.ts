@@ -1,3 +1,4 @@
+import { INGEST_PUBLISH_CLIENT_TIMEOUT_MS } from '../../support/client-timeouts';
 import type { WireOp } from '../../support/reference-model';
 import { sleep } from './services';
 import type { FaultWorkload } from './workload';
@@ -148,7 +149,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
           options.ingestUrl(),
           library,
           ops,
-          options.requestTimeoutMs ?? 30_000,
+          options.requestTimeoutMs ?? INGEST_PUBLISH_CLIENT_TIMEOUT_MS,
         );
         ledger.record(batch);
         if (batch.status !== 202 && options.backoffMs) await sleep(options.backoffMs);
@@ -179,7 +180,7 @@ export async function post(
   baseUrl: string,
   library: string,
   ops: WireOp[],
-  timeoutMs = 30_000,
+  timeoutMs = INGEST_PUBLISH_CLIENT_TIMEOUT_MS,
 ): Promise<BatchRecord> {
   const startedAt = Date.now();
   const record: BatchRecord = { library, ops, status: 0, startedAt, endedAt: startedAt };

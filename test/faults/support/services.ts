@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { HEALTH_CLIENT_TIMEOUT_MS } from '../../support/client-timeouts';
 
 /*
  * The three services as real child processes, so a test can SIGKILL them, restart them and
@@ -168,7 +169,10 @@ export class ServiceProcess {
   }
 
   /** GET a path of the service; resolves with status and text. */
-  async get(path: string, timeoutMs = 5000): Promise<{ status: number; text: string }> {
+  async get(
+    path: string,
+    timeoutMs = HEALTH_CLIENT_TIMEOUT_MS,
+  ): Promise<{ status: number; text: string }> {
     const response = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
     return { status: response.status, text: await response.text() };
   }

@@ -11,6 +11,7 @@ import {
   referenceState,
   stableJson,
 } from '../../support/reference-model';
+import { QUERY_READ_CLIENT_TIMEOUT_MS } from '../../support/client-timeouts';
 import type { FaultTopics } from './environment';
 import type { Ledger } from './load';
 import { REPO_ROOT, sleep } from './services';
@@ -411,7 +412,9 @@ function diffById<T>(
 
 async function getJson(base: string, path: string): Promise<Record<string, unknown>> {
   for (let attempt = 0; ; attempt++) {
-    const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(30_000) });
+    const response = await fetch(`${base}${path}`, {
+      signal: AbortSignal.timeout(QUERY_READ_CLIENT_TIMEOUT_MS),
+    });
     const text = await response.text();
     if (response.ok) return JSON.parse(text) as Record<string, unknown>;
     if (attempt >= 3 || response.status < 500)

@@ -1,3 +1,5 @@
+import { HEALTH_CHECK_TIMEOUT_MS } from '../http/answer-deadlines';
+
 /** A dependency the service needs; `check` rejects when it is unreachable. */
 export interface HealthCheck {
   name: string;
@@ -8,7 +10,7 @@ export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');
 
 export async function runHealthChecks(
   checks: HealthCheck[],
-  timeoutMs = 2000,
+  timeoutMs = HEALTH_CHECK_TIMEOUT_MS,
 ): Promise<{ name: string; ok: boolean; error?: string }[]> {
   return Promise.all(
     checks.map(async ({ name, check }) => {
