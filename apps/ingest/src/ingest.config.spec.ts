@@ -16,6 +16,7 @@ describe('readIngestConfig', () => {
         outcomeTimeoutMs: 40_000,
         maxRecordBatchBytes: 1_000_000,
       },
+      admission: { maxRequests: 64, maxOps: 20_000, maxBytes: 20 * 1024 * 1024 },
     });
     expect(config.schema.source).toBe('default');
   });
@@ -33,6 +34,9 @@ describe('readIngestConfig', () => {
       INGEST_PUBLISH_OUTCOME_TIMEOUT_MS: '9000',
       INGEST_PRODUCERS: '3',
       INGEST_TRANSACTIONAL_ID: 'ingest-0',
+      INGEST_MAX_INFLIGHT_REQUESTS: '8',
+      INGEST_MAX_INFLIGHT_OPS: '70',
+      INGEST_MAX_INFLIGHT_BYTES: '4096',
     });
     expect(config).toMatchObject({
       port: 4001,
@@ -47,6 +51,7 @@ describe('readIngestConfig', () => {
         producers: 3,
         transactionalIdPrefix: 'ingest-0',
       },
+      admission: { maxRequests: 8, maxOps: 70, maxBytes: 4096 },
     });
   });
 
@@ -98,5 +103,17 @@ describe('readIngestConfig', () => {
         INGEST_TRANSACTION_TIMEOUT_MS: '90000',
       }).publish.outcomeTimeoutMs,
     ).toBe(60_000);
+  });
+
+  it('requires the in-flight bounds to hold the largest request', () => {
+    expect(() =>
+      readIngestConfig({ INGEST_MAX_BATCH_OPS: '5000', INGEST_MAX_INFLIGHT_OPS: '4999' }),
+    ).toThrow(/INGEST_MAX_INFLIGHT_OPS/);
+    expect(() =>
+      readIngestConfig({ INGEST_MAX_BODY_BYTES: '100000', INGEST_MAX_INFLIGHT_BYTES: '99999' }),
+    ).toThrow(/INGEST_MAX_INFLIGHT_BYTES/);
+    expect(() => readIngestConfig({ INGEST_MAX_INFLIGHT_REQUESTS: '0' })).toThrow(
+      /INGEST_MAX_INFLIGHT_REQUESTS/,
+    );
   });
 });

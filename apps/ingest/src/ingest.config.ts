@@ -35,6 +35,14 @@ export interface PublishSettings {
   maxRecordBatchBytes: number;
 }
 
+/** Bound on publish work in flight (admitted, not yet answered); beyond it 429 OVERLOADED. */
+export interface AdmissionSettings {
+  maxRequests: number;
+  maxOps: number;
+  /** Request body bytes. */
+  maxBytes: number;
+}
+
 export interface IngestConfig {
   port: number;
   host: string;
@@ -44,6 +52,7 @@ export interface IngestConfig {
   maxBatchOps: number;
   schema: Schema;
   publish: PublishSettings;
+  admission: AdmissionSettings;
   /** API keys (off only with SYNC_AUTH_DISABLED=true); keys live in this database. */
   auth: AuthSettings;
   databaseUrl: string;
@@ -55,6 +64,16 @@ export const DEFAULT_INGEST_PORT = 3001;
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_OPS = 10_000;
 export const DEFAULT_PUBLISH_MODE: PublishMode = 'single-request';
+/**
+ * In-flight bounds. Requests: a small multiple of the producers, so an admitted request waits
+ * for a free producer for a few publishes at most (p99 under 1 s at 3x the sustainable rate on
+ * the overload benchmark). Ops and bytes: two of the largest requests.
+ */
+export const DEFAULT_ADMISSION: AdmissionSettings = {
+  maxRequests: 64,
+  maxOps: 2 * DEFAULT_MAX_BATCH_OPS,
+  maxBytes: 2 * DEFAULT_MAX_BODY_BYTES,
+};
 
 /** Reads the ingest settings; throws one ConfigError naming every bad variable. */
 export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
@@ -114,7 +133,29 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     ),
   };
 
+  const admission: AdmissionSettings = {
+    maxRequests: reader.int(
+      'INGEST_MAX_INFLIGHT_REQUESTS',
+      DEFAULT_ADMISSION.maxRequests,
+      1,
+      1_000_000,
+    ),
+    maxOps: reader.int('INGEST_MAX_INFLIGHT_OPS', DEFAULT_ADMISSION.maxOps, 1, 1_000_000_000),
+    maxBytes: reader.int('INGEST_MAX_INFLIGHT_BYTES', DEFAULT_ADMISSION.maxBytes, 1024, 1024 ** 4),
+  };
+
   const schema = reader.parsed('SYNC_SCHEMA', () => loadConfiguredSchema(env));
+  // The largest request must fit the bound, or it could never be admitted.
+  if (admission.maxOps < maxBatchOps) {
+    reader.problem(
+      `INGEST_MAX_INFLIGHT_OPS (${admission.maxOps}) must be at least INGEST_MAX_BATCH_OPS (${maxBatchOps})`,
+    );
+  }
+  if (admission.maxBytes < maxBodyBytes) {
+    reader.problem(
+      `INGEST_MAX_INFLIGHT_BYTES (${admission.maxBytes}) must be at least INGEST_MAX_BODY_BYTES (${maxBodyBytes})`,
+    );
+  }
   // Both modes may use transactions (single-request: for batches larger than a record batch).
   if (publish.transactionTimeoutMs <= publish.timeoutMs) {
     reader.problem(
@@ -136,6 +177,7 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     maxBatchOps,
     schema: schema!, // done() threw if it was not read
     publish,
+    admission,
     auth,
     databaseUrl,
     rateLimit,

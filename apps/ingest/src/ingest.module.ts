@@ -7,6 +7,7 @@ import {
   HealthModule,
   MetricsModule,
 } from '@sync/platform';
+import { AdmissionControl } from './admission-control.service';
 import { ClockController } from './clock.controller';
 import type { IngestConfig } from './ingest.config';
 import { IngestMetrics } from './ingest.metrics';
@@ -50,7 +51,7 @@ export class IngestModule {
         HealthModule.register(healthChecks),
       ],
       controllers: [OperationsController, ClockController],
-      providers: [IngestService],
+      providers: [IngestService, AdmissionControl],
     };
   }
 }

@@ -3,6 +3,7 @@ import { PublishError, type PublishResult } from '@sync/kafka';
 import { SyncError } from '@sync/platform';
 import { type Operation, formatHybrid, hybridFromMillis } from '@sync/protocol';
 import { Registry } from 'prom-client';
+import { AdmissionControl } from './admission-control.service';
 import { readIngestConfig } from './ingest.config';
 import { IngestMetrics } from './ingest.metrics';
 import { IngestService } from './ingest.service';
@@ -22,11 +23,19 @@ function tag(overrides: Record<string, unknown> = {}) {
 }
 
 /** The service with a stand-in for Kafka: these tests are about what reaches the publisher. */
-function setup(publish: (libraryId: string, ops: readonly Operation[]) => Promise<PublishResult>) {
-  const config = readIngestConfig({ INGEST_MAX_BATCH_OPS: '5', MAX_DRIFT_MS: '60000' });
+function setup(
+  publish: (libraryId: string, ops: readonly Operation[]) => Promise<PublishResult>,
+  env: Record<string, string> = {},
+) {
+  const config = readIngestConfig({ INGEST_MAX_BATCH_OPS: '5', MAX_DRIFT_MS: '60000', ...env });
   const publisher = { publish: jest.fn(publish) };
   const registry = new Registry();
-  const service = new IngestService(config, publisher, new IngestMetrics(registry));
+  const service = new IngestService(
+    config,
+    publisher,
+    new IngestMetrics(registry),
+    new AdmissionControl(config, registry),
+  );
   return { service, publisher, registry };
 }
 
@@ -147,5 +156,49 @@ describe('IngestService', () => {
     const error = await rejection(unknown.service.ingest(randomUUID(), [tag()]));
     expect(error.message).toMatch(/may have been stored/);
     expect(error.message).not.toMatch(/none of it/);
+  });
+
+  it('refuses work beyond the in-flight bounds at once with 429 OVERLOADED and Retry-After', async () => {
+    const held: (() => void)[] = [];
+    const { service, publisher, registry } = setup(
+      (_, ops) => new Promise((resolve) => held.push(() => resolve(accepted(ops)))),
+      { INGEST_MAX_INFLIGHT_REQUESTS: '2', INGEST_MAX_INFLIGHT_OPS: '6' },
+    );
+    const first = service.ingest(randomUUID(), [tag(), tag(), tag(), tag()]);
+    // 4 + 3 ops would pass the bound of 6: refused, never handed to the publisher.
+    const overOps = await rejection(service.ingest(randomUUID(), [tag(), tag(), tag()]));
+    expect(overOps).toMatchObject({ code: 'OVERLOADED', status: 429 });
+    expect(overOps.headers?.['Retry-After']).toMatch(/^[1-9]\d*$/);
+    const second = service.ingest(randomUUID(), [tag()]);
+    const overRequests = await rejection(service.ingest(randomUUID(), [tag()]));
+    expect(overRequests.code).toBe('OVERLOADED');
+    await new Promise(setImmediate);
+    expect(publisher.publish).toHaveBeenCalledTimes(2);
+
+    for (const release of held) release();
+    await Promise.all([first, second]);
+    // Released: room again.
+    const third = service.ingest(randomUUID(), [tag(), tag(), tag()]);
+    await new Promise(setImmediate);
+    held[2]();
+    await expect(third).resolves.toMatchObject({ accepted: 3 });
+    const refused = await registry.getSingleMetric('ingest_admission_refused_total')?.get();
+    expect(refused?.values).toEqual(
+      expect.arrayContaining([
+        { labels: { limit: 'ops' }, value: 1 },
+        { labels: { limit: 'requests' }, value: 1 },
+      ]),
+    );
+  });
+
+  it('counts body bytes towards the bound', async () => {
+    const { service } = setup((_, ops) => new Promise(() => void ops), {
+      INGEST_MAX_BODY_BYTES: '2048',
+      INGEST_MAX_INFLIGHT_BYTES: '3000',
+    });
+    void service.ingest(randomUUID(), [tag()], false, 2000);
+    const error = await rejection(service.ingest(randomUUID(), [tag()], false, 1001));
+    expect(error.code).toBe('OVERLOADED');
+    expect(error.message).toMatch(/request bytes/);
   });
 });

@@ -9,6 +9,7 @@ import {
   normalizeUuid,
   validateBatch,
 } from '@sync/protocol';
+import { AdmissionControl } from './admission-control.service';
 import type { IngestConfig } from './ingest.config';
 import { IngestMetrics } from './ingest.metrics';
 import { INGEST_CONFIG } from './ingest.tokens';
@@ -39,6 +40,7 @@ export class IngestService {
     @Inject(INGEST_CONFIG) private readonly config: IngestConfig,
     @Inject(OperationPublisher) private readonly publisher: BatchPublisher,
     private readonly metrics: IngestMetrics,
+    private readonly admission: AdmissionControl,
   ) {
     this.clock = new HybridLogicalClock({ maxDriftMs: config.maxDriftMs });
   }
@@ -53,10 +55,18 @@ export class IngestService {
     return formatHybrid(last > wall ? last : wall);
   }
 
-  /** `emptyBody`: the request had no body at all (body-parser reads that as {}). */
-  async ingest(libraryId: string, body: unknown, emptyBody = false): Promise<BatchAccepted> {
+  /**
+   * `emptyBody`: the request had no body at all (body-parser reads that as {}). `bodyBytes`: its
+   * size as sent (Content-Length); measured from the parsed body when the client did not say.
+   */
+  async ingest(
+    libraryId: string,
+    body: unknown,
+    emptyBody = false,
+    bodyBytes?: number,
+  ): Promise<BatchAccepted> {
     try {
-      return await this.accept(libraryId, body, emptyBody);
+      return await this.accept(libraryId, body, emptyBody, bodyBytes);
     } catch (error) {
       if (error instanceof SyncError) {
         this.metrics.batchRejected(error.code, Array.isArray(body) ? body.length : 0);
@@ -69,6 +79,7 @@ export class IngestService {
     rawLibraryId: string,
     body: unknown,
     emptyBody: boolean,
+    bodyBytes: number | undefined,
   ): Promise<BatchAccepted> {
     const libraryId = normalizeUuid(rawLibraryId);
     if (libraryId === null) {
@@ -92,7 +103,15 @@ export class IngestService {
         `the batch has ${body.length} operations; at most ${this.config.maxBatchOps} are accepted per request`,
       );
     }
+    // Refused before any costly check: under overload the excess must cost next to nothing.
+    const work = {
+      ops: body.length,
+      bytes: bodyBytes ?? Buffer.byteLength(JSON.stringify(body)),
+    };
+    return this.admission.run(work, () => this.checkAndPublish(libraryId, body));
+  }
 
+  private async checkAndPublish(libraryId: string, body: unknown[]): Promise<BatchAccepted> {
     // Before anything walks the ops recursively: depth and string length are bounded here.
     const oversized = checkJsonLimits(body, this.config.jsonLimits);
     if (oversized.length > 0) {

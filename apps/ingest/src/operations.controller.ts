@@ -76,7 +76,8 @@ export class OperationsController {
   })
   @ApiTooManyRequestsResponse({
     type: ErrorBodyDto,
-    description: "TOO_MANY_REQUESTS: over the key's rate limit; see Retry-After (seconds)",
+    description:
+      "TOO_MANY_REQUESTS: over the key's rate limit; OVERLOADED: the service is at its bound of publish work in flight, nothing was accepted. See Retry-After (seconds)",
   })
   @ApiServiceUnavailableResponse({
     type: ErrorBodyDto,
@@ -87,6 +88,12 @@ export class OperationsController {
     @Body() body: unknown,
     @Headers('content-length') contentLength?: string,
   ): Promise<BatchAcceptedDto> {
-    return this.ingest.ingest(libraryId, body, contentLength === '0');
+    const bytes = contentLength === undefined ? undefined : Number(contentLength);
+    return this.ingest.ingest(
+      libraryId,
+      body,
+      contentLength === '0',
+      Number.isSafeInteger(bytes) ? bytes : undefined,
+    );
   }
 }

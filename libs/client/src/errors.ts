@@ -13,7 +13,7 @@ export type ApiErrorDetail = Record<string, unknown>;
 
 /**
  * The server answered with a contract error body `{error, message, details?}` (contract section
- * 7), e.g. 422 VALIDATION_FAILED or TIMESTAMP_DRIFT. `retryable` errors (5xx) were already retried
+ * 7), e.g. 422 VALIDATION_FAILED or TIMESTAMP_DRIFT. `retryable` errors (429, 5xx) were already retried
  * by the transport before this was thrown.
  */
 export class SyncApiError extends SyncClientError {
@@ -67,7 +67,10 @@ export class LocalRejectionError extends SyncClientError {
   }
 }
 
-/** 5xx answers are worth retrying; 4xx ones will fail the same way again. */
+/**
+ * 5xx answers are worth retrying, and so is 429 (OVERLOADED, TOO_MANY_REQUESTS: come back after
+ * Retry-After); other 4xx ones will fail the same way again.
+ */
 export function isRetryableStatus(status: number): boolean {
-  return status === 500 || status === 502 || status === 503 || status === 504;
+  return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
 }

@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   VALIDATION_FAILED: 422,
   TIMESTAMP_DRIFT: 422,
   TOO_MANY_REQUESTS: 429,
+  /** The ingest is at its bound of publish work in flight; nothing was accepted (Retry-After). */
+  OVERLOADED: 429,
   INTERNAL_ERROR: 500,
   BROKER_UNAVAILABLE: 503,
   NOT_YET_APPLIED: 503,
