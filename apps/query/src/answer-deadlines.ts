@@ -1,4 +1,5 @@
 import { HANDLING_ALLOWANCE_MS, HEALTH_ANSWER_DEADLINE_MS } from '@sync/platform';
+import { DEFAULT_QUERY_OVERLOAD, type QueryOverloadSettings } from './query.config';
 import { MAX_WAIT_MS } from './query-params';
 
 /** Longest time, per route, from a received request to the query service's answer (ms). */
@@ -13,11 +14,24 @@ export interface QueryAnswerDeadlines {
 }
 
 /**
- * A read waits for its minOffset at most `waitMs` (at most MAX_WAIT_MS); the allowance covers
- * its statements.
+ * Statements a read runs at most before it answers: the library's partition, the final look
+ * at the applied offset of a minOffset wait, the page (or the status counts and the partition's
+ * offset), the node position of a feed read.
  */
-export function queryAnswerDeadlines(): QueryAnswerDeadlines {
-  return { read: MAX_WAIT_MS + HANDLING_ALLOWANCE_MS, health: HEALTH_ANSWER_DEADLINE_MS };
+export const READ_STATEMENTS = 4;
+
+/**
+ * A read waits for its minOffset at most `waitMs` (at most MAX_WAIT_MS); each statement waits
+ * for a connection at most the queue timeout and runs at most the statement timeout.
+ */
+export function queryAnswerDeadlines(
+  overload: Pick<QueryOverloadSettings, 'dbQueueTimeoutMs' | 'statementTimeoutMs'>,
+): QueryAnswerDeadlines {
+  const statement = overload.dbQueueTimeoutMs + overload.statementTimeoutMs;
+  return {
+    read: MAX_WAIT_MS + READ_STATEMENTS * statement + HANDLING_ALLOWANCE_MS,
+    health: HEALTH_ANSWER_DEADLINE_MS,
+  };
 }
 
-export const QUERY_ANSWER_DEADLINES_MS = queryAnswerDeadlines();
+export const QUERY_ANSWER_DEADLINES_MS = queryAnswerDeadlines(DEFAULT_QUERY_OVERLOAD);

@@ -2,24 +2,32 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { createPgPool } from '@sync/persistence';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryConfig } from './query.config';
+import { admitDatabaseWork, isPoolTimeout, serverBusy } from './query-overload';
 
 /**
  * The read pool: plain pg, hand-written SQL (every read is a keyset or key lookup on a known
  * index). Connections open lazily, so a database that is down at start only makes the service
- * not ready, as when it goes down later.
+ * not ready, as when it goes down later. Under overload the pool's queue is bounded in length
+ * (QUERY_DB_MAX_QUEUE) and in wait (QUERY_DB_QUEUE_TIMEOUT_MS), and every statement by
+ * statement_timeout: work beyond is answered 503 SERVER_BUSY instead of waiting longer.
  */
 @Injectable()
 export class QueryDatabase implements OnApplicationShutdown {
   private readonly logger = new Logger('QueryDatabase');
   private readonly pool: Pool;
   private readonly statementNames = new Map<string, string>();
+  private readonly limits: { poolSize: number; maxQueue: number };
 
   constructor(config: QueryConfig) {
+    const { overload } = config;
+    this.limits = { poolSize: config.poolSize, maxQueue: overload.maxDbQueue };
     this.pool = createPgPool({
       url: config.databaseUrl,
       poolSize: config.poolSize,
       applicationName: 'sync-query',
       onIdleError: (error) => this.logger.warn(`idle database connection failed: ${error.message}`),
+      connectionTimeoutMs: overload.dbQueueTimeoutMs,
+      statementTimeoutMs: overload.statementTimeoutMs,
     });
   }
 
@@ -34,13 +42,28 @@ export class QueryDatabase implements OnApplicationShutdown {
       name = `query_${this.statementNames.size + 1}`;
       this.statementNames.set(sql, name);
     }
-    const result = await this.pool.query<T>({ name, text: sql, values: parameters });
+    const statement = { name, text: sql, values: parameters };
+    const result = await this.admitted(() => this.pool.query<T>(statement));
     return result.rows;
   }
 
   /** A dedicated connection for multi-statement work (snapshots); release it when done. */
   connect(): Promise<PoolClient> {
-    return this.pool.connect();
+    return this.admitted(() => this.pool.connect());
+  }
+
+  /** Runs `work` (which takes a pool connection) within the queue bounds, or 503 SERVER_BUSY. */
+  private async admitted<T>(work: () => Promise<T>): Promise<T> {
+    const admission = admitDatabaseWork(this.pool, this.limits);
+    if (!admission.admitted) throw serverBusy('queued database work');
+    try {
+      return await work();
+    } catch (error) {
+      // Queued for a connection longer than the bound: busy. (Opening a connection that long
+      // means the database is unreachable: that stays an error.)
+      if (admission.queued && isPoolTimeout(error)) throw serverBusy('database wait');
+      throw error;
+    }
   }
 
   async ping(): Promise<void> {

@@ -9,6 +9,12 @@ describe('readQueryConfig', () => {
       poolSize: 10,
       topicPartitions: undefined,
       offsetRecheckMs: 1000,
+      overload: {
+        maxDbQueue: 200,
+        dbQueueTimeoutMs: 2000,
+        statementTimeoutMs: 10_000,
+        maxOffsetWaiters: 100,
+      },
     });
     expect(config.kafka.operationsTopic).toBe('sync.operations');
     expect(config.schema.model('FilePath')).toBeDefined();
@@ -21,12 +27,22 @@ describe('readQueryConfig', () => {
       SYNC_TOPIC: 'ops',
       SYNC_TOPIC_PARTITIONS: '12',
       QUERY_DB_POOL_SIZE: '3',
+      QUERY_DB_MAX_QUEUE: '7',
+      QUERY_DB_QUEUE_TIMEOUT_MS: '300',
+      QUERY_STATEMENT_TIMEOUT_MS: '4000',
+      QUERY_MAX_OFFSET_WAITERS: '9',
     });
     expect(config).toMatchObject({
       port: 4000,
       databaseUrl: 'postgres://u@db:5432/x',
       topicPartitions: 12,
       poolSize: 3,
+      overload: {
+        maxDbQueue: 7,
+        dbQueueTimeoutMs: 300,
+        statementTimeoutMs: 4000,
+        maxOffsetWaiters: 9,
+      },
     });
     expect(config.kafka.operationsTopic).toBe('ops');
   });
@@ -36,6 +52,7 @@ describe('readQueryConfig', () => {
     try {
       readQueryConfig({
         QUERY_PORT: 'x',
+        QUERY_MAX_OFFSET_WAITERS: '0',
         SYNC_TOPIC_PARTITIONS: '-1',
         SYNC_SCHEMA: '/nonexistent/schema.json',
       });
@@ -44,7 +61,25 @@ describe('readQueryConfig', () => {
       message = (error as Error).message;
     }
     expect(message).toContain('QUERY_PORT');
+    expect(message).toContain('QUERY_MAX_OFFSET_WAITERS');
     expect(message).toContain('SYNC_TOPIC_PARTITIONS');
     expect(message).toContain('/nonexistent/schema.json');
+  });
+
+  it('keeps the minOffset waiters within what the pool and its queue can take at once', () => {
+    expect(() =>
+      readQueryConfig({
+        QUERY_DB_POOL_SIZE: '2',
+        QUERY_DB_MAX_QUEUE: '3',
+        QUERY_MAX_OFFSET_WAITERS: '6',
+      }),
+    ).toThrow(/QUERY_MAX_OFFSET_WAITERS/);
+    expect(
+      readQueryConfig({
+        QUERY_DB_POOL_SIZE: '2',
+        QUERY_DB_MAX_QUEUE: '3',
+        QUERY_MAX_OFFSET_WAITERS: '5',
+      }).overload.maxOffsetWaiters,
+    ).toBe(5);
   });
 });

@@ -9,6 +9,8 @@ export interface QueryConfig {
   databaseUrl: string;
   /** pg pool size for reads (the offset watcher holds one more, dedicated connection). */
   poolSize: number;
+  /** Bounds under overload: beyond them 503 SERVER_BUSY at once instead of a longer queue. */
+  overload: QueryOverloadSettings;
   /** Only `operationsTopic` and the connection settings are used: to filter notifications and to read the partition count. */
   kafka: KafkaSettings;
   /**
@@ -24,7 +26,24 @@ export interface QueryConfig {
   auth: AuthSettings;
 }
 
+export interface QueryOverloadSettings {
+  /** Statements queued for a pool connection, at most. */
+  maxDbQueue: number;
+  /** Longest wait for a pool connection (queued, or opening one). */
+  dbQueueTimeoutMs: number;
+  /** Postgres statement_timeout of the read pool. */
+  statementTimeoutMs: number;
+  /** Requests waiting for their minOffset, at most. */
+  maxOffsetWaiters: number;
+}
+
 export const DEFAULT_QUERY_PORT = 3002;
+export const DEFAULT_QUERY_OVERLOAD: QueryOverloadSettings = {
+  maxDbQueue: 200,
+  dbQueueTimeoutMs: 2000,
+  statementTimeoutMs: 10_000,
+  maxOffsetWaiters: 100,
+};
 
 /** Reads the query service settings; throws one ConfigError naming every bad variable. */
 export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConfig {
@@ -37,18 +56,38 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
     'postgresql:',
   ]);
   const poolSize = reader.int('QUERY_DB_POOL_SIZE', 10, 1, 1000);
+  const d = DEFAULT_QUERY_OVERLOAD;
+  const overload: QueryOverloadSettings = {
+    maxDbQueue: reader.int('QUERY_DB_MAX_QUEUE', d.maxDbQueue, 0, 1_000_000),
+    dbQueueTimeoutMs: reader.int('QUERY_DB_QUEUE_TIMEOUT_MS', d.dbQueueTimeoutMs, 100, 60_000),
+    statementTimeoutMs: reader.int(
+      'QUERY_STATEMENT_TIMEOUT_MS',
+      d.statementTimeoutMs,
+      100,
+      600_000,
+    ),
+    maxOffsetWaiters: reader.int('QUERY_MAX_OFFSET_WAITERS', d.maxOffsetWaiters, 1, 1_000_000),
+  };
   const kafka = readKafkaSettings(reader, 'sync-query');
   const partitions = reader.int('SYNC_TOPIC_PARTITIONS', 0, 0, 1_000_000);
   const partitionCountTtlMs = reader.int('QUERY_PARTITION_COUNT_TTL_MS', 300_000, 1000);
   const offsetRecheckMs = reader.int('QUERY_OFFSET_RECHECK_MS', 1000, 50, 60_000);
 
   const schema = reader.parsed('SYNC_SCHEMA', () => loadConfiguredSchema(env));
+  // One notification can wake every waiter of a partition at once: their reads must fit the
+  // pool and its queue, or requests that already waited would be refused.
+  if (overload.maxOffsetWaiters > poolSize + overload.maxDbQueue) {
+    reader.problem(
+      `QUERY_MAX_OFFSET_WAITERS (${overload.maxOffsetWaiters}) must be at most QUERY_DB_POOL_SIZE + QUERY_DB_MAX_QUEUE (${poolSize + overload.maxDbQueue})`,
+    );
+  }
   reader.done('query');
   return {
     port,
     host,
     databaseUrl,
     poolSize,
+    overload,
     kafka,
     topicPartitions: partitions === 0 ? undefined : partitions,
     partitionCountTtlMs,

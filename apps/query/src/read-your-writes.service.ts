@@ -1,8 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { AppliedOffsetWatcher } from './applied-offset-watcher.service';
 import { LibrariesRepository } from './libraries.repository';
 import { PartitionLocator } from './partition-locator.service';
 import type { ConsistencyParams } from './query-params';
+import type { QueryConfig } from './query.config';
+import { QUERY_CONFIG } from './query.tokens';
+import { admitWaiter, serverBusy } from './query-overload';
 
 /** Bound on remembered library partitions; the map is simply cleared when it fills up. */
 const PARTITION_CACHE_SIZE = 100_000;
@@ -15,8 +18,11 @@ export class ReadYourWritesService {
    * cached, since the projector may record them any moment.
    */
   private readonly recorded = new Map<string, number>();
+  /** Requests waiting for their minOffset now (bounded by QUERY_MAX_OFFSET_WAITERS). */
+  private waiting = 0;
 
   constructor(
+    @Inject(QUERY_CONFIG) private readonly config: QueryConfig,
     private readonly libraries: LibrariesRepository,
     private readonly locator: PartitionLocator,
     private readonly watcher: AppliedOffsetWatcher,
@@ -26,7 +32,18 @@ export class ReadYourWritesService {
   async ensureApplied(libraryId: string, { minOffset, waitMs }: ConsistencyParams): Promise<void> {
     if (minOffset === undefined) return;
     const partition = await this.partitionOf(libraryId);
-    await this.watcher.waitUntilApplied(partition, minOffset, waitMs);
+    const next = this.watcher.observedNextOffset(partition);
+    if (next !== undefined && next > minOffset) return;
+    // Each waiter holds a timer and its request: beyond the bound, answer at once.
+    if (!admitWaiter(this.waiting, this.config.overload.maxOffsetWaiters)) {
+      throw serverBusy('requests waiting for minOffset');
+    }
+    this.waiting++;
+    try {
+      await this.watcher.waitUntilApplied(partition, minOffset, waitMs);
+    } finally {
+      this.waiting--;
+    }
   }
 
   async partitionOf(libraryId: string): Promise<number> {

@@ -14,6 +14,10 @@ export interface PgPoolSettings {
   applicationName: string;
   /** Called when an idle pooled connection breaks (server restart); without it node would exit. */
   onIdleError?: (error: Error) => void;
+  /** Bound on getting a connection: queued for one, or opening one (default 5000). */
+  connectionTimeoutMs?: number;
+  /** Postgres statement_timeout of every connection (default: none). */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -25,8 +29,9 @@ export function createPgPool(settings: PgPoolSettings): Pool {
     connectionString: settings.url,
     max: settings.poolSize,
     application_name: settings.applicationName,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: settings.connectionTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
+    ...(settings.statementTimeoutMs ? { statement_timeout: settings.statementTimeoutMs } : {}),
   });
   pool.on('error', (error) => settings.onIdleError?.(error));
   return pool;

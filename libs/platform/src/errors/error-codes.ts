@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   BROKER_UNAVAILABLE: 503,
   NOT_YET_APPLIED: 503,
   NOT_READY: 503,
+  /** The query service is at its bound of database work or minOffset waiters (Retry-After). */
+  SERVER_BUSY: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
