@@ -9,6 +9,7 @@ import {
   ingestEnv,
   projectorEnv,
   publishMode,
+  queryEnv,
 } from './support/environment';
 import { startLoad } from './support/load';
 import { REPO_ROOT, ServiceProcess, sleep } from './support/services';
@@ -71,15 +72,7 @@ soakDescribe('scenario 8: soak (steady load, memory and lag sampled)', () => {
       const [ingest, projector, query] = await Promise.all([
         ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics) }),
         ServiceProcess.start('projector', { env: projectorEnv(brokers, topics, database.url) }),
-        ServiceProcess.start('query', {
-          env: {
-            DATABASE_URL: database.url,
-            KAFKA_BROKERS: brokers.join(','),
-            SYNC_TOPIC: topics.operationsTopic,
-            SYNC_DLQ_TOPIC: topics.deadLetterTopic,
-            SYNC_TOPIC_PARTITIONS: String(topics.partitions),
-          },
-        }),
+        ServiceProcess.start('query', { env: queryEnv(brokers, topics, database.url) }),
       ]);
       services.push(ingest, projector, query);
       await Promise.all(services.map((s) => s.ready()));

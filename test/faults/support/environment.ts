@@ -118,6 +118,17 @@ export function projectorEnv(
   };
 }
 
+/** A query service child on the fault topics (it reads the partition count from here). */
+export function queryEnv(brokers: string[], topics: FaultTopics, databaseUrl: string) {
+  return {
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: brokers.join(','),
+    SYNC_TOPIC: topics.operationsTopic,
+    SYNC_DLQ_TOPIC: topics.deadLetterTopic,
+    SYNC_TOPIC_PARTITIONS: String(topics.partitions),
+  };
+}
+
 export interface InProcessQuery {
   url: string;
   close(): Promise<void>;

@@ -1,3 +1,4 @@
+import { backoffDelay, retryPolicy } from '../../../libs/client/src/transport/retry';
 import { INGEST_PUBLISH_CLIENT_TIMEOUT_MS } from '../../support/client-timeouts';
 import type { WireOp } from '../../support/reference-model';
 import { sleep } from './services';
@@ -18,12 +19,16 @@ export interface BatchRecord {
   code?: string;
   /** Its message (shortened). */
   message?: string;
+  /** Its Retry-After header, when there was one. */
+  retryAfter?: string;
   startedAt: number;
   endedAt: number;
   partition?: number;
   firstOffset?: bigint;
   lastOffset?: bigint;
 }
+
+const RETRY_POLICY = retryPolicy();
 
 export class Ledger {
   readonly batches: BatchRecord[] = [];
@@ -82,6 +87,11 @@ export interface LoadOptions {
   requestTimeoutMs?: number;
   /** After a failed request, wait this long before that worker sends again. */
   backoffMs?: number;
+  /**
+   * After an answer with Retry-After, wait as the client library does (at least that long, plus
+   * jitter) instead of backoffMs.
+   */
+  honourRetryAfter?: boolean;
   ledger?: Ledger;
 }
 
@@ -152,7 +162,11 @@ export function startLoad(options: LoadOptions): RunningLoad {
           options.requestTimeoutMs ?? INGEST_PUBLISH_CLIENT_TIMEOUT_MS,
         );
         ledger.record(batch);
-        if (batch.status !== 202 && options.backoffMs) await sleep(options.backoffMs);
+        if (batch.status === 202) continue;
+        const retryAfter = Number(batch.retryAfter);
+        if (options.honourRetryAfter && retryAfter > 0) {
+          await sleep(backoffDelay(RETRY_POLICY, 1, Math.random, retryAfter * 1000));
+        } else if (options.backoffMs) await sleep(options.backoffMs);
       } finally {
         busy.delete(library);
       }
@@ -201,6 +215,7 @@ export async function post(
     } else {
       record.code = typeof body?.error === 'string' ? body.error : `(body: ${text.slice(0, 80)})`;
       if (typeof body?.message === 'string') record.message = body.message.slice(0, 300);
+      record.retryAfter = response.headers.get('retry-after') ?? undefined;
     }
   } catch {
     record.status = 0;

@@ -1,0 +1,145 @@
+import { cpus, loadavg, totalmem } from 'node:os';
+import { kafkaBrokers } from '../test/support/test-env';
+import { Ledger } from '../test/faults/support/load';
+import {
+  type PhaseResult,
+  runPhase,
+  startOverloadStack,
+  verifyOverload,
+} from '../test/faults/support/overload';
+import { FaultWorkload } from '../test/faults/support/workload';
+import { argValue } from './query-bench-support';
+
+/**
+ * Overload: the ingest (default admission bounds), projector and query as child processes on
+ * real Kafka and Postgres. Three phases, side by side in one run:
+ *   1. capacity: a closed loop as wide as the in-flight bound (64 requests), no refusals: the
+ *      sustainable rate of this machine now;
+ *   2. baseline: that rate, paced (what an admitted request costs without overload);
+ *   3. overload: 3x that rate, paced, for --duration s; a refused device waits Retry-After plus
+ *      jitter as the client library does, the others keep the offered rate.
+ * Per phase: p50/p99/max of admitted and refused requests as the client saw them, the largest
+ * RSS of each service, and how long the projector took to catch up once the load stopped. Then
+ * the fault suite's verifier: every admitted op applied exactly once, no refused op applied.
+ * Exits 1 on any answer other than 202 / 429 OVERLOADED or any verifier problem.
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres KAFKA_BROKERS=127.0.0.1:9092 \
+ *   node -r ./test/projector.child-register.js bench/overload.bench.ts \
+ *     [--duration 60] [--capacity 15] [--baseline 20] [--factor 3] [--libraries 200] [--batch 20]
+ *
+ * (Run from the sources: the services are started the way the fault suite starts them.)
+ */
+const DURATION_S = argValue('duration', 60);
+const CAPACITY_S = argValue('capacity', 15);
+const BASELINE_S = argValue('baseline', 20);
+const FACTOR = argValue('factor', 3);
+const LIBRARIES = argValue('libraries', 200);
+const BATCH = argValue('batch', 20);
+const DEFAULT_MAX_INFLIGHT_REQUESTS = 64;
+
+function row(result: PhaseResult): string {
+  const a = result.admitted;
+  const r = result.refused;
+  const rss = ['ingest', 'projector', 'query'].map((k) => result.rssMb[k]).join(' / ');
+  return [
+    result.label,
+    String(result.offeredOpsPerSecond),
+    String(result.admittedOpsPerSecond),
+    `${a.requests}: ${a.p50} / ${a.p99} / ${a.max}`,
+    r.requests === 0 ? '-' : `${r.requests}: ${r.p50} / ${r.p99} / ${r.max}`,
+    r.requests === 0 ? '-' : r.retryAfterSeconds.join(','),
+    rss,
+    String(result.catchUpMs),
+    share(result.inService['202']),
+    share(result.inService['429']),
+    String(result.clientLoopDelayP99Ms),
+  ].join(' | ');
+}
+
+function share(counts: PhaseResult['inService']['202']): string {
+  if (counts.all === 0) return '-';
+  const pct = (n: number) => `${((100 * n) / counts.all).toFixed(1)} %`;
+  return `${pct(counts.within50ms)} / ${pct(counts.within250ms)} / ${pct(counts.within1s)}`;
+}
+
+async function main(): Promise<void> {
+  if (!process.env.DATABASE_URL) throw new Error('set DATABASE_URL (a server URL)');
+  const stack = await startOverloadStack({ brokers: kafkaBrokers(), partitions: 6 });
+  const problems: string[] = [];
+  try {
+    const workload = new FaultWorkload({
+      seed: 1414,
+      libraries: LIBRARIES,
+      recordsPerLibrary: 200,
+    });
+    const ledger = new Ledger();
+    const results: PhaseResult[] = [];
+    const capacity = await runPhase(stack, workload, ledger, {
+      label: 'capacity (closed loop, 64 wide)',
+      seconds: CAPACITY_S,
+      concurrency: DEFAULT_MAX_INFLIGHT_REQUESTS,
+      batchSize: BATCH,
+    });
+    results.push(capacity);
+    const sustainable = capacity.admittedOpsPerSecond;
+    results.push(
+      await runPhase(stack, workload, ledger, {
+        label: 'baseline (1x, paced)',
+        opsPerSecond: sustainable,
+        seconds: BASELINE_S,
+        concurrency: LIBRARIES,
+        batchSize: BATCH,
+      }),
+    );
+    results.push(
+      await runPhase(stack, workload, ledger, {
+        label: `overload (${FACTOR}x, paced)`,
+        opsPerSecond: FACTOR * sustainable,
+        seconds: DURATION_S,
+        concurrency: LIBRARIES,
+        batchSize: BATCH,
+      }),
+    );
+    for (const result of results) {
+      for (const answer of Object.keys(result.answers)) {
+        if (answer !== '202' && answer !== '429 OVERLOADED') {
+          problems.push(`${result.label}: ${result.answers[answer]} x ${answer}`);
+        }
+      }
+      if (result.refused.withoutRetryAfter > 0) {
+        problems.push(
+          `${result.label}: ${result.refused.withoutRetryAfter} refusals without Retry-After`,
+        );
+      }
+    }
+    const report = await verifyOverload(stack, ledger);
+    problems.push(...report.problems);
+
+    console.log(
+      `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average ${loadavg()
+        .map((n) => n.toFixed(1))
+        .join(' ')} at the end; ${new Date().toISOString()}`,
+    );
+    console.log(
+      `batches of ${BATCH} ops, ${LIBRARIES} devices (libraries); latencies in ms as p50 / p99 / max`,
+    );
+    console.log(
+      'phase | offered ops/s | admitted ops/s | admitted requests: latency | refused requests: latency | Retry-After (s) | max RSS MB ingest / projector / query | catch-up ms | in the ingest, 202 within 50 ms / 250 ms / 1 s | in the ingest, 429 within 50 ms / 250 ms / 1 s | bench process loop delay p99 ms',
+    );
+    for (const result of results) console.log(row(result));
+    console.log(
+      `verifier: acknowledged ${report.acknowledged}, applied ${report.applied}, duplicates ${report.duplicates}, losses ${report.losses}, refused ops ${report.refused}, refused but applied ${report.phantoms}`,
+    );
+  } finally {
+    await stack.close();
+  }
+  if (problems.length > 0) {
+    console.error(`FAILED:\n${problems.join('\n')}`);
+    process.exit(1);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+import { kafkaBrokers } from '../support/test-env';
+import { scaled } from './support/environment';
+import { Ledger } from './support/load';
+import {
+  type OverloadStack,
+  type PhaseResult,
+  runPhase,
+  startOverloadStack,
+  verifyOverload,
+} from './support/overload';
+import { expectClean, reportResult } from './support/verify';
+import { FaultWorkload } from './support/workload';
+
+/*
+ * Scenario 9: overload. The ingest runs with a small in-flight bound (8 requests) and is
+ * offered far more than that: many devices at once, each sending again shortly after a refusal.
+ * Requests over the bound must be answered at once with 429 OVERLOADED and a Retry-After; the
+ * admitted ones must keep a bounded latency; every admitted op is applied exactly once and no
+ * refused op is applied (the fault suite's verifier). The full-size run with the default bounds
+ * and 3x the sustainable rate is bench/overload.bench.ts.
+ */
+
+const LOAD_SECONDS = scaled(15, 60);
+const LIBRARIES = 40;
+const MAX_INFLIGHT = 8;
+/** An admitted request waits behind at most MAX_INFLIGHT others: far from the publish timeout. */
+const ADMITTED_MAX_MS = 5000;
+
+describe('scenario 9: overload', () => {
+  let stack: OverloadStack | undefined;
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('refuses the excess at once with Retry-After, keeps admitted latency bounded, applies exactly what it admitted', async () => {
+    const began = Date.now();
+    stack = await startOverloadStack({
+      brokers: kafkaBrokers(),
+      partitions: 6,
+      ingestEnv: { INGEST_MAX_INFLIGHT_REQUESTS: String(MAX_INFLIGHT) },
+    });
+    const workload = new FaultWorkload({ seed: 909, libraries: LIBRARIES, recordsPerLibrary: 60 });
+    const ledger = new Ledger();
+    const result: PhaseResult = await runPhase(stack, workload, ledger, {
+      label: 'overload',
+      seconds: LOAD_SECONDS,
+      concurrency: LIBRARIES,
+      batchSize: 20,
+    });
+
+    // Only acknowledgements and prompt refusals: no 503, no 500, no hung request.
+    expect(Object.keys(result.answers).sort()).toEqual(['202', '429 OVERLOADED']);
+    expect(result.refused.requests).toBeGreaterThan(result.admitted.requests / 10);
+    expect(result.refused.withoutRetryAfter).toBe(0);
+    for (const seconds of result.refused.retryAfterSeconds) {
+      expect(seconds).toBeGreaterThanOrEqual(1);
+      expect(seconds).toBeLessThanOrEqual(30);
+    }
+    // Refused without waiting for anything: inside the ingest (from routing to the answer) 95 %
+    // within 50 ms and all within 250 ms (a process on this shared, busy 2-core machine can be
+    // descheduled for tens of ms at any point). Seen from the client, the time also holds both
+    // processes' scheduling on that machine: reported, and bounded like the admitted ones.
+    const inService = result.inService['429'];
+    expect(inService.all).toBe(result.refused.requests);
+    expect(inService.within50ms).toBeGreaterThanOrEqual(0.95 * inService.all);
+    expect(inService.within250ms).toBe(inService.all);
+    expect(result.refused.max).toBeLessThan(ADMITTED_MAX_MS);
+    expect(result.admitted.max).toBeLessThan(ADMITTED_MAX_MS);
+
+    const report = await verifyOverload(stack, ledger);
+    reportResult({
+      scenario: '9 overload',
+      scale: scaled('ci', 'full'),
+      load: `${LIBRARIES} devices in a closed loop (a refused device waits Retry-After plus jitter), batches of 20, ${LOAD_SECONDS} s, in-flight bound ${MAX_INFLIGHT} requests`,
+      faults: 'offered load far above the bound',
+      counts: report,
+      seconds: (Date.now() - began) / 1000,
+      extra: {
+        answers: result.answers,
+        admitted: result.admitted,
+        refused: { ...result.refused, retryAfterSeconds: result.refused.retryAfterSeconds },
+        admittedOpsPerSecond: result.admittedOpsPerSecond,
+        rssMb: result.rssMb,
+        catchUpMs: result.catchUpMs,
+        inService: result.inService,
+        clientLoopDelayP99Ms: result.clientLoopDelayP99Ms,
+      },
+    });
+    expectClean(report);
+    expect(report.refused).toBeGreaterThan(0);
+    expect(report.phantoms).toBe(0);
+    expect(report.applied).toBe(report.acknowledged);
+  }, 300_000);
+});
