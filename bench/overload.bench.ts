@@ -1,4 +1,5 @@
 import { cpus, loadavg, totalmem } from 'node:os';
+import { DEFAULT_ADMISSION } from '../apps/ingest/src/ingest.config';
 import { kafkaBrokers } from '../test/support/test-env';
 import { Ledger } from '../test/faults/support/load';
 import {
@@ -11,9 +12,10 @@ import { FaultWorkload } from '../test/faults/support/workload';
 import { argValue } from './query-bench-support';
 
 /**
- * Overload: the ingest (default admission bounds), projector and query as child processes on
- * real Kafka and Postgres. Three phases, side by side in one run:
- *   1. capacity: a closed loop as wide as the in-flight bound (64 requests), no refusals: the
+ * Overload: the ingest (default admission bounds unless --max-inflight), projector and query as
+ * child processes on real Kafka and Postgres. After a warm-up (not reported), three phases side
+ * by side in one run:
+ *   1. capacity: a closed loop as wide as the in-flight request bound, no refusals: the
  *      sustainable rate of this machine now;
  *   2. baseline: that rate, paced (what an admitted request costs without overload);
  *   3. overload: 3x that rate, paced, for --duration s; a refused device waits Retry-After plus
@@ -25,17 +27,20 @@ import { argValue } from './query-bench-support';
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres KAFKA_BROKERS=127.0.0.1:9092 \
  *   node -r ./test/projector.child-register.js bench/overload.bench.ts \
- *     [--duration 60] [--capacity 15] [--baseline 20] [--factor 3] [--libraries 200] [--batch 20]
+ *     [--duration 60] [--warmup 10] [--capacity 15] [--baseline 20] [--factor 3] [--libraries 200] [--batch 20]
+ *     [--max-inflight 64]
  *
  * (Run from the sources: the services are started the way the fault suite starts them.)
  */
 const DURATION_S = argValue('duration', 60);
+const WARMUP_S = argValue('warmup', 10);
 const CAPACITY_S = argValue('capacity', 15);
 const BASELINE_S = argValue('baseline', 20);
 const FACTOR = argValue('factor', 3);
 const LIBRARIES = argValue('libraries', 200);
 const BATCH = argValue('batch', 20);
-const DEFAULT_MAX_INFLIGHT_REQUESTS = 64;
+/** INGEST_MAX_INFLIGHT_REQUESTS for the ingest; the capacity phase is this wide. */
+const MAX_INFLIGHT = argValue('max-inflight', DEFAULT_ADMISSION.maxRequests);
 
 function row(result: PhaseResult): string {
   const a = result.admitted;
@@ -64,7 +69,11 @@ function share(counts: PhaseResult['inService']['202']): string {
 
 async function main(): Promise<void> {
   if (!process.env.DATABASE_URL) throw new Error('set DATABASE_URL (a server URL)');
-  const stack = await startOverloadStack({ brokers: kafkaBrokers(), partitions: 6 });
+  const stack = await startOverloadStack({
+    brokers: kafkaBrokers(),
+    partitions: 6,
+    ingestEnv: { INGEST_MAX_INFLIGHT_REQUESTS: String(MAX_INFLIGHT) },
+  });
   const problems: string[] = [];
   try {
     const workload = new FaultWorkload({
@@ -74,10 +83,17 @@ async function main(): Promise<void> {
     });
     const ledger = new Ledger();
     const results: PhaseResult[] = [];
+    // Not reported: the children compile and connect, the JIT warms up.
+    await runPhase(stack, workload, ledger, {
+      label: 'warm-up',
+      seconds: WARMUP_S,
+      concurrency: MAX_INFLIGHT,
+      batchSize: BATCH,
+    });
     const capacity = await runPhase(stack, workload, ledger, {
-      label: 'capacity (closed loop, 64 wide)',
+      label: `capacity (closed loop, ${MAX_INFLIGHT} wide)`,
       seconds: CAPACITY_S,
-      concurrency: DEFAULT_MAX_INFLIGHT_REQUESTS,
+      concurrency: MAX_INFLIGHT,
       batchSize: BATCH,
     });
     results.push(capacity);
@@ -121,7 +137,7 @@ async function main(): Promise<void> {
         .join(' ')} at the end; ${new Date().toISOString()}`,
     );
     console.log(
-      `batches of ${BATCH} ops, ${LIBRARIES} devices (libraries); latencies in ms as p50 / p99 / max`,
+      `batches of ${BATCH} ops, ${LIBRARIES} devices (libraries), INGEST_MAX_INFLIGHT_REQUESTS=${MAX_INFLIGHT}; latencies in ms as p50 / p99 / max`,
     );
     console.log(
       'phase | offered ops/s | admitted ops/s | admitted requests: latency | refused requests: latency | Retry-After (s) | max RSS MB ingest / projector / query | catch-up ms | in the ingest, 202 within 50 ms / 250 ms / 1 s | in the ingest, 429 within 50 ms / 250 ms / 1 s | bench process loop delay p99 ms',

@@ -16,7 +16,7 @@ describe('readIngestConfig', () => {
         outcomeTimeoutMs: 40_000,
         maxRecordBatchBytes: 1_000_000,
       },
-      admission: { maxRequests: 64, maxOps: 20_000, maxBytes: 20 * 1024 * 1024 },
+      admission: { maxRequests: 32, maxOps: 20_000, maxBytes: 20 * 1024 * 1024 },
     });
     expect(config.schema.source).toBe('default');
   });

@@ -65,12 +65,12 @@ export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_OPS = 10_000;
 export const DEFAULT_PUBLISH_MODE: PublishMode = 'single-request';
 /**
- * In-flight bounds. Requests: a small multiple of the producers, so an admitted request waits
- * for a free producer for a few publishes at most (p99 under 1 s at 3x the sustainable rate on
- * the overload benchmark). Ops and bytes: two of the largest requests.
+ * In-flight bounds. Requests: 8 per default producer, so an admitted request waits for a free
+ * producer behind a few publishes at most (on the overload benchmark 32 kept the same throughput
+ * as 64 with a third of the p99; docs/BENCHMARKS.md). Ops and bytes: two of the largest requests.
  */
 export const DEFAULT_ADMISSION: AdmissionSettings = {
-  maxRequests: 64,
+  maxRequests: 32,
   maxOps: 2 * DEFAULT_MAX_BATCH_OPS,
   maxBytes: 2 * DEFAULT_MAX_BODY_BYTES,
 };
