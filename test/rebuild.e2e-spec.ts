@@ -69,16 +69,24 @@ interface ChildResult {
   stderr: string;
 }
 
-/** `cli rebuild ...` as a real child process (the CLI runs the projector's entry point). */
+/**
+ * `cli rebuild ...` as a real child process (the CLI runs the projector's entry point). For
+ * SIGKILL, the projector's entry point itself: the CLI cannot forward a SIGKILL to its child.
+ */
 function runRebuild(
   args: string[],
   env: Record<string, string>,
   interruptWhen?: (stderr: string) => boolean,
+  signal: NodeJS.Signals = 'SIGINT',
 ): Promise<ChildResult> {
+  const entry =
+    signal === 'SIGKILL'
+      ? ['apps/projector/src/rebuild.main.ts']
+      : ['apps/cli/src/main.ts', 'rebuild'];
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['-r', './test/projector.child-register.js', 'apps/cli/src/main.ts', 'rebuild', ...args],
+      ['-r', './test/projector.child-register.js', ...entry, ...args],
       { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } },
     );
     let stdout = '';
@@ -89,7 +97,7 @@ function runRebuild(
       stderr += chunk.toString();
       if (!interrupted && interruptWhen?.(stderr)) {
         interrupted = true;
-        child.kill('SIGINT');
+        child.kill(signal);
       }
     });
     child.on('error', reject);
@@ -467,6 +475,48 @@ describe('projection rebuild without downtime', () => {
     }
     expect(await liveTables()).toEqual(before);
   }, 180_000);
+  it('drops the schema a SIGKILLed rebuild left behind when the next one starts', async () => {
+    const building = () =>
+      tables.query<{ nspname: string }>(
+        `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'sync_rebuild_%'`,
+      );
+    // Keep the switch waiting, so the copies exist when the rebuild is killed.
+    const holder = new Client({ connectionString: database.url });
+    await holder.connect();
+    let killed: ChildResult;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE partition_offsets IN SHARE MODE');
+      killed = await runRebuild(
+        ['--lock-timeout', '200', '--attempts', '1000'],
+        env,
+        (stderr) => stderr.includes('switch attempt 1 of 1000'),
+        'SIGKILL',
+      );
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect(killed.code).toBeNull();
+    const left = await building();
+    expect(left).toHaveLength(1);
+    // Its sessions (and the rebuild lock) end once Postgres notices the client is gone.
+    await eventually(async () => {
+      const [{ sessions }] = await tables.query<{ sessions: number }>(
+        `SELECT count(*)::int AS sessions FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name LIKE 'sync-rebuild%'`,
+      );
+      return sessions === 0 ? true : undefined;
+    });
+
+    const next = await runRebuild(['--dry-run'], env);
+    expect(next.code).toBe(0);
+    expect(next.stderr).toContain(
+      `dropped schema ${left[0].nspname}, left by a rebuild that did not finish`,
+    );
+    expect(await building()).toEqual([]);
+  }, 180_000);
+
   it('--drop-old drops the previous tables once switched', async () => {
     const retiredBefore = await tables.query(
       `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'sync_retired_%' ORDER BY 1`,

@@ -178,10 +178,11 @@ export class ProjectionRebuild {
       `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'sync\\_rebuild\\_%' ORDER BY 1`,
     );
     for (const { nspname } of leftovers) {
-      // A rebuild killed outright cannot clean up; this one holds the lock, so those are dead.
-      this.hooks.log(
-        `rebuild: schema ${nspname} was left by a rebuild that did not finish; drop it with DROP SCHEMA ${nspname} CASCADE`,
-      );
+      // A rebuild killed outright (SIGKILL, a crash) cannot clean up. This one holds the
+      // session-level lock, which a dead rebuild's connection no longer does: its copies are
+      // no one's, and only ever new tables (the live ones are never moved into this schema).
+      await this.dropSchema(admin, nspname);
+      this.hooks.log(`rebuild: dropped schema ${nspname}, left by a rebuild that did not finish`);
     }
     const { rows: topics } = await admin.query<{ topic: string }>(
       `SELECT DISTINCT topic FROM public.partition_offsets WHERE topic <> $1`,
