@@ -1,3 +1,4 @@
+import { INGEST_PUBLISH_CLIENT_TIMEOUT_MS } from '../support/client-timeouts';
 import { createTestDatabase } from '../support/test-env';
 import {
   type FaultTopics,
@@ -29,6 +30,13 @@ const LIBRARIES = scaled(30, 50);
 const LOAD_SECONDS = scaled(40, 90);
 const DOWN_MS = 7000;
 const PUBLISH_TIMEOUT_MS = 3000;
+/** Broker start with log recovery after a SIGKILL (about 13 s measured), with head room. */
+const BROKER_RESTART_MS = 30_000;
+/**
+ * First acknowledgement after a restart: the broker is back, then a request sent after it may
+ * take its whole answer deadline (it may have been written just before the broker took it).
+ */
+const RECOVERY_WAIT_MS = BROKER_RESTART_MS + INGEST_PUBLISH_CLIENT_TIMEOUT_MS;
 
 interface Outage {
   how: string;
@@ -100,7 +108,11 @@ describe('scenario 3: Kafka broker restarted during load', () => {
       outages.push(outage);
       await broker.startAgain();
       // The ingest recovers by itself (no restart): acknowledgements resume.
-      await waitUntil(() => ackedAfter(load.ledger, outage.upAt) !== undefined, 60_000, 100);
+      await waitUntil(
+        () => ackedAfter(load.ledger, outage.upAt) !== undefined,
+        RECOVERY_WAIT_MS,
+        100,
+      );
       outage.recoveredAt = ackedAfter(load.ledger, outage.upAt);
     }
     const ledger = await load.done;
