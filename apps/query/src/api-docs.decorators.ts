@@ -31,7 +31,8 @@ export function ApiLibraryRoute(): MethodDecorator {
     }),
     ApiServiceUnavailableResponse({
       type: ErrorBodyDto,
-      description: 'NOT_YET_APPLIED: minOffset not applied within waitMs',
+      description:
+        'NOT_YET_APPLIED: minOffset not applied within waitMs; SERVER_BUSY: the instance is at its bound of database work or minOffset waiters, see Retry-After',
     }),
   );
 }
