@@ -145,6 +145,24 @@ describe('SyncHttpTransport', () => {
       expect(new Set(server.seen.map((s) => s.body))).toEqual(new Set([JSON.stringify([OP])]));
     });
 
+    it('retries 429 OVERLOADED after its Retry-After, stretched by the jitter, never sooner', async () => {
+      server.reply(
+        {
+          status: 429,
+          body: { error: 'OVERLOADED', message: 'at the in-flight bound' },
+          headers: { 'Retry-After': '1' },
+        },
+        accepted,
+      );
+      const started = Date.now();
+      // Jitter 0.5: 1 s stretched by 0.5 x RETRY_AFTER_SPREAD = 25 %, although maxDelayMs is 20.
+      await expect(transport({ random: () => 0.5 }).push(LIB, [OP])).resolves.toMatchObject({
+        accepted: 1,
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1250);
+      expect(server.seen).toHaveLength(2);
+    });
+
     it('gives up after the configured attempts with the last contract error', async () => {
       server.always(brokerDown);
       const error = await transport()
