@@ -1,3 +1,4 @@
+import { INGEST_ANSWER_DEADLINES_MS } from '../../apps/ingest/src/answer-deadlines';
 import { kafkaBrokers } from '../support/test-env';
 import { scaled } from './support/environment';
 import { Ledger } from './support/load';
@@ -23,8 +24,6 @@ import { FaultWorkload } from './support/workload';
 const LOAD_SECONDS = scaled(15, 60);
 const LIBRARIES = 40;
 const MAX_INFLIGHT = 8;
-/** An admitted request waits behind at most MAX_INFLIGHT others: far from the publish timeout. */
-const ADMITTED_MAX_MS = 5000;
 
 describe('scenario 9: overload', () => {
   let stack: OverloadStack | undefined;
@@ -57,16 +56,21 @@ describe('scenario 9: overload', () => {
       expect(seconds).toBeGreaterThanOrEqual(1);
       expect(seconds).toBeLessThanOrEqual(30);
     }
-    // Refused without waiting for anything: inside the ingest (from routing to the answer) 95 %
-    // within 50 ms and all within 250 ms (a process on this shared, busy 2-core machine can be
-    // descheduled for tens of ms at any point). Seen from the client, the time also holds both
-    // processes' scheduling on that machine: reported, and bounded like the admitted ones.
-    const inService = result.inService['429'];
-    expect(inService.all).toBe(result.refused.requests);
-    expect(inService.within50ms).toBeGreaterThanOrEqual(0.95 * inService.all);
-    expect(inService.within250ms).toBe(inService.all);
-    expect(result.refused.max).toBeLessThan(ADMITTED_MAX_MS);
-    expect(result.admitted.max).toBeLessThan(ADMITTED_MAX_MS);
+    // Refused without waiting for anything: inside the ingest (from routing, before the body is
+    // read, to the answer) 95 % within 50 ms and all within 250 ms (a process on this shared,
+    // busy 2-core machine can be descheduled for tens of ms at any point).
+    const refusedInService = result.inService['429'];
+    expect(refusedInService.all).toBe(result.refused.requests);
+    expect(refusedInService.within50ms).toBeGreaterThanOrEqual(0.95 * refusedInService.all);
+    expect(refusedInService.within250ms).toBe(refusedInService.all);
+    // Admitted ones wait behind at most MAX_INFLIGHT - 1 publishes: all within 5 s inside the
+    // ingest, far from the publish timeout. Seen from the client, every answer came within its
+    // deadline (the client's times also hold the busy machine's scheduling of both processes).
+    const admittedInService = result.inService['202'];
+    expect(admittedInService.all).toBe(result.admitted.requests);
+    expect(admittedInService.within5s).toBe(admittedInService.all);
+    expect(result.refused.max).toBeLessThan(INGEST_ANSWER_DEADLINES_MS.publish);
+    expect(result.admitted.max).toBeLessThan(INGEST_ANSWER_DEADLINES_MS.publish);
 
     const report = await verifyOverload(stack, ledger);
     reportResult({

@@ -28,6 +28,17 @@ describe('AdmissionBudget', () => {
     expect(byBytes.tryAdmit(work(1, 100), 0)).toEqual({ admitted: true });
   });
 
+  it('checks without taking anything', () => {
+    const budget = new AdmissionBudget({ requests: 1, ops: 10, bytes: 10_000 });
+    expect(budget.check(work(10), 0)).toEqual({ admitted: true });
+    expect(budget.load).toEqual({ requests: 0, ops: 0, bytes: 0 });
+    budget.tryAdmit(work(10), 0);
+    expect(budget.check({ requests: 1, ops: 0, bytes: 0 }, 0)).toMatchObject({
+      admitted: false,
+      limit: 'requests',
+    });
+  });
+
   it('frees room when admitted work is released', () => {
     const budget = new AdmissionBudget({ requests: 1, ops: 10, bytes: 10_000 });
     budget.tryAdmit(work(10), 0);

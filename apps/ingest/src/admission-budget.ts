@@ -56,11 +56,18 @@ export class AdmissionBudget {
 
   /** Takes `work` into the budget, or says why not and when to come back. */
   tryAdmit(work: Work, now: number): Admission {
+    const answer = this.check(work, now);
+    if (answer.admitted) for (const kind of KINDS) this.inFlight[kind] += work[kind];
+    return answer;
+  }
+
+  /**
+   * What tryAdmit would answer now, taking nothing: lets a request whose size is partly known
+   * (bytes before its body is read) be refused before it costs anything.
+   */
+  check(work: Work, now: number): Admission {
     const over = KINDS.find((kind) => this.inFlight[kind] + work[kind] > this.limits[kind]);
-    if (over === undefined) {
-      for (const kind of KINDS) this.inFlight[kind] += work[kind];
-      return { admitted: true };
-    }
+    if (over === undefined) return { admitted: true };
     return { admitted: false, limit: over, retryAfterSeconds: this.retryAfter(work, now) };
   }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { METRICS_REGISTRY, SyncError } from '@sync/platform';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { AdmissionBudget, type Work, type WorkKind } from './admission-budget';
+import { type Admission, AdmissionBudget, type Work, type WorkKind } from './admission-budget';
 import type { IngestConfig } from './ingest.config';
 import { INGEST_CONFIG } from './ingest.tokens';
 
@@ -39,24 +39,34 @@ export class AdmissionControl {
     });
   }
 
+  /**
+   * Before the body is read: throws 429 OVERLOADED when a request of `bytes` (its
+   * Content-Length, 0 when unknown) could not be admitted now, so the excess is not even parsed.
+   */
+  precheck(bytes: number): void {
+    this.refuseUnless(this.budget.check({ requests: 1, ops: 0, bytes }, Date.now()));
+  }
+
   /** Runs `job` inside the budget, or throws 429 OVERLOADED without running it. */
   async run<T>(work: Omit<Work, 'requests'>, job: () => Promise<T>): Promise<T> {
     const admitted: Work = { requests: 1, ...work };
-    const answer = this.budget.tryAdmit(admitted, Date.now());
-    if (!answer.admitted) {
-      this.refused.inc({ limit: answer.limit });
-      throw new SyncError(
-        'OVERLOADED',
-        `the ingest is at its bound of ${describe(answer.limit)} in flight; nothing was accepted, retry after ${answer.retryAfterSeconds} s`,
-        undefined,
-        { 'Retry-After': String(answer.retryAfterSeconds) },
-      );
-    }
+    this.refuseUnless(this.budget.tryAdmit(admitted, Date.now()));
     try {
       return await job();
     } finally {
       this.budget.release(admitted, Date.now());
     }
+  }
+
+  private refuseUnless(answer: Admission): void {
+    if (answer.admitted) return;
+    this.refused.inc({ limit: answer.limit });
+    throw new SyncError(
+      'OVERLOADED',
+      `the ingest is at its bound of ${describe(answer.limit)} in flight; nothing was accepted, retry after ${answer.retryAfterSeconds} s`,
+      undefined,
+      { 'Retry-After': String(answer.retryAfterSeconds) },
+    );
   }
 }
 

@@ -10,6 +10,7 @@ export class IngestMetrics {
   private readonly accepted: Counter;
   private readonly rejected: Counter<'code'>;
   private readonly requests: Counter<'result'>;
+  private readonly requestDuration: Histogram<'result'>;
   private readonly batchSize: Histogram;
   private readonly publishDuration: Histogram<'outcome'>;
   private readonly sendBatches: Histogram<'kind' | 'ok'>;
@@ -30,6 +31,13 @@ export class IngestMetrics {
       name: 'ingest_requests_total',
       help: 'POST /libraries/{libraryId}/operations requests by result: "accepted" or the error code',
       labelNames: ['result'],
+      registers: [registry],
+    });
+    this.requestDuration = new Histogram({
+      name: 'ingest_request_duration_seconds',
+      help: 'POST /libraries/{libraryId}/operations from routing (before the body is read) to the answer, by result',
+      labelNames: ['result'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     });
     this.batchSize = new Histogram({
@@ -67,8 +75,9 @@ export class IngestMetrics {
     this.rejected.inc({ code }, operations);
   }
 
-  request(result: string): void {
+  request(result: string, seconds: number): void {
     this.requests.inc({ result });
+    this.requestDuration.observe({ result }, seconds);
   }
 
   /** Starts a publish timer; call the result with the outcome. */
