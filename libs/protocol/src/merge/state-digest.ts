@@ -1,6 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
 import { canonicalJson } from '../operation/canonical-json';
-import { RecordView, RelationView } from './relation-visibility';
 
 /*
  * The state digest of CONTRACT.md section 8: SHA-256 over one canonical JSON line per visible
@@ -9,13 +8,28 @@ import { RecordView, RelationView } from './relation-visibility';
  * digests; lines are hashed as they come, so a state of any size needs constant memory.
  */
 
+/** A visible record as the record endpoints show it (a RecordView, or its JSON). */
+export interface DigestRecord {
+  id: string;
+  model: string;
+  data: Readonly<Record<string, unknown>>;
+}
+
+/** A visible relation as the relation endpoints show it (a RelationView, or its JSON). */
+export interface DigestRelation {
+  relation: string;
+  item: string;
+  group: string;
+  data: Readonly<Record<string, unknown>>;
+}
+
 /** Ascending by UTF-16 code units, as `<` on strings compares. */
 export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The digest's order of relations: relation, then item, then group. */
-export function compareRelationKeys(a: RelationView, b: RelationView): number {
+export function compareRelationKeys(a: DigestRelation, b: DigestRelation): number {
   return (
     compareCodeUnits(a.relation, b.relation) ||
     compareCodeUnits(a.item, b.item) ||
@@ -23,11 +37,11 @@ export function compareRelationKeys(a: RelationView, b: RelationView): number {
   );
 }
 
-export function recordDigestLine(record: RecordView): string {
+export function recordDigestLine(record: DigestRecord): string {
   return `${canonicalJson({ id: record.id, model: record.model, data: record.data })}\n`;
 }
 
-export function relationDigestLine(relation: RelationView): string {
+export function relationDigestLine(relation: DigestRelation): string {
   const { relation: name, item, group, data } = relation;
   return `${canonicalJson({ relation: name, item, group, data })}\n`;
 }
@@ -46,11 +60,11 @@ export interface StateDigestResult {
 export class StateDigest {
   private readonly hash: Hash = createHash('sha256');
   private lastRecord: string | undefined;
-  private lastRelation: RelationView | undefined;
+  private lastRelation: DigestRelation | undefined;
   private records = 0;
   private relations = 0;
 
-  addRecord(record: RecordView): void {
+  addRecord(record: DigestRecord): void {
     if (this.lastRelation !== undefined) throw new Error('state digest: record after relations');
     if (this.lastRecord !== undefined && compareCodeUnits(this.lastRecord, record.id) >= 0) {
       throw new Error(`state digest: record ${record.id} out of order`);
@@ -60,7 +74,7 @@ export class StateDigest {
     this.hash.update(recordDigestLine(record), 'utf8');
   }
 
-  addRelation(relation: RelationView): void {
+  addRelation(relation: DigestRelation): void {
     if (this.lastRelation !== undefined && compareRelationKeys(this.lastRelation, relation) >= 0) {
       throw new Error(
         `state digest: relation ${relation.relation} ${relation.item} ${relation.group} out of order`,
@@ -83,8 +97,8 @@ export class StateDigest {
 
 /** Digest of a whole state held in memory (views in any order). */
 export function stateDigest(state: {
-  records: readonly RecordView[];
-  relations: readonly RelationView[];
+  records: readonly DigestRecord[];
+  relations: readonly DigestRelation[];
 }): StateDigestResult {
   const digest = new StateDigest();
   for (const record of [...state.records].sort((a, b) => compareCodeUnits(a.id, b.id))) {
