@@ -1,8 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
-import type { Operation } from '@sync/protocol';
+import { MemoryStore, SyncHttpTransport, SyncNode, decodeSnapshot } from '@sync/client';
+import { RetentionRepository } from '@sync/persistence/retention/retention.repository';
+import { type Operation, defaultSchema, materializeSlice } from '@sync/protocol';
 import type { Producer } from 'kafkajs';
+import { Pool } from 'pg';
 import { createIngestApp } from '../apps/ingest/src/ingest.app';
 import { readIngestConfig } from '../apps/ingest/src/ingest.config';
 import { createProjectorApp } from '../apps/projector/src/projector.app';
@@ -95,6 +98,7 @@ describe('the log as data: history, time travel, explain, digest', () => {
   let query: INestApplication;
   let producer: Producer;
   let queryUrl: string;
+  let ingestUrl: string;
   const libraryId = randomUUID();
   let log: LogEntry[] = [];
   let lastOffset: bigint;
@@ -144,6 +148,7 @@ describe('the log as data: history, time travel, explain, digest', () => {
     await ingest.listen(0, '127.0.0.1');
     await query.listen(0, '127.0.0.1');
     queryUrl = urlOf(query);
+    ingestUrl = urlOf(ingest);
 
     // Straight to the topic: the workload's rejected ops would not pass the ingest's checks.
     const ops: Operation[] = randomWorkload(16, { records: 30, ops: 700, rejectShare: 0.08 });
@@ -388,6 +393,124 @@ describe('the log as data: history, time travel, explain, digest', () => {
     );
     expect(plain.body).not.toHaveProperty('writes');
   }, 120_000);
+
+  it('snapshot?asOf=X holds the state as of X, in both views', async () => {
+    for (const x of [log[Math.floor(log.length / 3)].offset, lastOffset]) {
+      const expected = referenceState(ref, prefix(x));
+      const full = await fetch(`${queryUrl}/libraries/${libraryId}/snapshot?asOf=${x}`);
+      expect(full.status).toBe(200);
+      const contents = decodeSnapshot(await full.text());
+      expect(contents.offset).toBe(x);
+      expect(materializeSlice(defaultSchema(), contents.slice)).toEqual({
+        records: expected.records,
+        relations: expected.relations,
+      });
+      const visible = await fetch(
+        `${queryUrl}/libraries/${libraryId}/snapshot?asOf=${x}&view=visible`,
+      );
+      const lines = (await visible.text())
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines[0]).toMatchObject({ type: 'snapshot', offset: x.toString(), view: 'visible' });
+      const rows = (type: string) =>
+        lines.filter((l) => l.type === type).map(({ type: _, ...row }) => row);
+      expect(rows('record')).toEqual(expected.records);
+      expect(rows('relation')).toEqual(expected.relations);
+      expect(lines[lines.length - 1]).toEqual({
+        type: 'end',
+        records: expected.records.length,
+        relations: expected.relations.length,
+      });
+    }
+  }, 60_000);
+
+  it('three client nodes verify their state against the server digest; a corrupted one does not', async () => {
+    const library = randomUUID();
+    const transport = new SyncHttpTransport({ ingestUrl, queryUrl });
+    const stores = [new MemoryStore(), new MemoryStore(), new MemoryStore()];
+    const nodes = await Promise.all(
+      stores.map((store) => SyncNode.open({ libraryId: library, transport, store })),
+    );
+    const [a, b, c] = nodes;
+    const tag = await a.create('Tag', { name: 'work' });
+    const object = await b.create('Object', { note: 'x.pdf' });
+    await a.sync();
+    await b.sync();
+    await c.sync();
+    await c.update('Tag', tag.recordId, { color: '#123' });
+    await b.link('TagOnObject', object.recordId, tag.recordId);
+    await a.update('Tag', tag.recordId, { name: 'jobs' });
+    const gone = await a.create('Album', { name: 'gone' });
+    await a.delete('Album', gone.recordId);
+    await c.sync();
+    expect(c.outbox()).toEqual([]);
+    for (const node of nodes) await node.sync();
+    const reports = [];
+    for (const node of nodes) reports.push(await node.sync());
+    expect(reports.map((r) => r.verified)).toEqual([true, true, true]);
+    const server = await get(`/libraries/${library}/digest`);
+    expect(a.digest()).toEqual({
+      digest: server.body.digest,
+      records: server.body.records,
+      relations: server.body.relations,
+    });
+    expect(server.body).toMatchObject({ records: 2, relations: 1 });
+
+    const warnings: string[] = [];
+    // A local state that no longer matches its feed position: a record lost its name.
+    const stored = await stores[0].load();
+    const replica = stored.replica!;
+    const record = replica.slice.records.find((r) => r.recordId === tag.recordId)!;
+    record.fields = { ...record.fields, name: { ...record.fields.name, value: 'tampered' } };
+    await stores[0].saveReplica(replica);
+    const corrupted = await SyncNode.open({
+      libraryId: library,
+      transport,
+      store: stores[0],
+      logger: { warn: (message) => warnings.push(message) },
+    });
+    expect((await corrupted.sync()).verified).toBe(false);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('Tag 1/1');
+    expect(warnings[0]).toContain(server.body.digest);
+  }, 120_000);
+
+  it('asOf below what a compaction consulted answers 410 SNAPSHOT_REQUIRED; from there on it is exact', async () => {
+    const pool = new Pool({ connectionString: database.url, max: 2 });
+    try {
+      const result = await new RetentionRepository(pool).compact(libraryId, {
+        horizon: lastOffset + 1n,
+      });
+      expect(result.removed).toBeGreaterThan(0);
+    } finally {
+      await pool.end();
+    }
+    const below = await get(`/libraries/${libraryId}/records?asOf=${log[0].offset}`);
+    expect(below.status).toBe(410);
+    expect(below.body).toMatchObject({
+      error: 'SNAPSHOT_REQUIRED',
+      details: [{ horizon: expect.any(String), asOf: log[0].offset.toString() }],
+    });
+    for (const path of [
+      `records/${log[0].op.recordId as string}`,
+      'relations',
+      'digest',
+      'snapshot',
+    ]) {
+      const res = await fetch(`${queryUrl}/libraries/${libraryId}/${path}?asOf=${log[0].offset}`);
+      expect(res.status).toBe(410);
+    }
+    const horizon = BigInt(below.body.details[0].horizon as string);
+    expect(horizon).toBeLessThanOrEqual(lastOffset);
+    const expected = referenceState(ref, prefix(lastOffset));
+    const digest = await get(`/libraries/${libraryId}/digest?asOf=${horizon}`);
+    expect(digest.status).toBe(200);
+    expect(digest.body.digest).toBe(expectedDigest(referenceState(ref, prefix(horizon))));
+    expect(await all(`/libraries/${libraryId}/records?asOf=${lastOffset}`, 100)).toEqual(
+      expected.records,
+    );
+  }, 60_000);
 
   it('asOf beyond the applied offset waits like minOffset, then 503 NOT_YET_APPLIED', async () => {
     const res = await get(`/libraries/${libraryId}/records?asOf=${lastOffset + 1000n}&waitMs=200`);
