@@ -6,6 +6,7 @@ import { RetentionRepository } from '@sync/persistence/retention/retention.repos
 import { type Operation, defaultSchema, materializeSlice } from '@sync/protocol';
 import type { Producer } from 'kafkajs';
 import { Pool } from 'pg';
+import { run as runCli } from '../apps/cli/src/main';
 import { createIngestApp } from '../apps/ingest/src/ingest.app';
 import { readIngestConfig } from '../apps/ingest/src/ingest.config';
 import { createProjectorApp } from '../apps/projector/src/projector.app';
@@ -475,6 +476,44 @@ describe('the log as data: history, time travel, explain, digest', () => {
     expect(warnings[0]).toContain('Tag 1/1');
     expect(warnings[0]).toContain(server.body.digest);
   }, 120_000);
+
+  it('the CLI prints a record history and the digest, as of an offset too', async () => {
+    const cli = async (...argv: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runCli([...argv, '--query-url', queryUrl], {
+        out: (text) => (out += text),
+        err: (text) => (err += text),
+        progress: () => undefined,
+        stdin: () => '',
+        env: {},
+      });
+      return { code, out, err };
+    };
+    const x = log[Math.floor(log.length / 2)].offset;
+    const digest = await cli('digest', libraryId, '--as-of', x.toString());
+    expect(digest.code).toBe(0);
+    expect(JSON.parse(digest.out)).toMatchObject({
+      digest: expectedDigest(referenceState(ref, prefix(x))),
+      appliedOffset: x.toString(),
+    });
+    const recordId = log.find((e) => e.op.type === 'CREATE' && e.op.recordId)!.op
+      .recordId as string;
+    const items = (await all(
+      `/libraries/${libraryId}/records/${recordId}/history`,
+      1000,
+    )) as HistoryItem[];
+    const printed = await cli('history', libraryId, recordId);
+    expect(printed.code).toBe(0);
+    const lines = printed.out.trim().split('\n');
+    expect(lines).toHaveLength(items.length);
+    lines.forEach((line, i) => {
+      expect(line.trim().startsWith(items[i].offset)).toBe(true);
+      expect(line).toContain(items[i].operation.node as string);
+      expect(line.includes('REJECTED')).toBe(items[i].status === 'rejected');
+    });
+    expect((await cli('history', libraryId)).code).toBe(2);
+  }, 60_000);
 
   it('asOf below what a compaction consulted answers 410 SNAPSHOT_REQUIRED; from there on it is exact', async () => {
     const pool = new Pool({ connectionString: database.url, max: 2 });
