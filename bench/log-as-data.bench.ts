@@ -25,7 +25,8 @@ import { argValue, freePort, percentile, startService } from './query-bench-supp
 /**
  * The log as data (CONTRACT.md section 8), measured on one library of about `--ops` ops (default
  * 200,000): 100,000 record CREATEs (60% Objects, 40% Tags), 90,000 TagOnObject CREATEs and
- * 10,000 UPDATEs, interleaved so that half the state exists at the middle offset. The rows are
+ * 10,000 UPDATEs, interleaved: relations follow their two records, updates are spread
+ * evenly, so about half the state exists at the middle offset. The rows are
  * written by the projector's own code (merge engine + ProjectionRepository.write, COPY for new
  * rows); the query service runs in its own process.
  *
@@ -95,55 +96,52 @@ function workload(): Operation[] {
     else order.push(objects + t++);
   }
   const created = new Set<string>();
-  const pairs: [string, string][] = [];
-  for (let i = 0; pairs.length < relations; i++) {
-    pairs.push([objectIds[i % objects], tagIds[(i * 7 + Math.floor(i / objects)) % tags]]);
-  }
-  let nextPair = 0;
+  // Two rings of distinct pairs, each in creation order of its ends, so relations follow their
+  // records through the whole log instead of piling up at the end.
+  const ring = (count: number, shift: number): [string, string][] =>
+    Array.from({ length: count }, (_, i) => [
+      objectIds[i],
+      tagIds[(Math.floor((i * tags) / objects) + shift) % tags],
+    ]);
+  const first = Math.min(objects, relations);
+  const rings = [ring(first, 0), ring(relations - first, 1)];
+  const heads = [0, 0];
+  const relate = ([item, group]: [string, string]): Operation => ({
+    type: 'CREATE',
+    relation: 'TagOnObject',
+    relationItem: item,
+    relationGroup: group,
+    data: { date_created: '2025-01-01T00:00:00.000Z' },
+    node,
+    timestamp: { hybrid: stamp() },
+  });
+  const updateEvery = Math.max(1, Math.floor(records / Math.max(1, updates)));
   let updatesLeft = updates;
-  for (const index of order) {
+  order.forEach((index, n) => {
     const op = create(index);
     ops.push(op);
     created.add((op as { recordId: string }).recordId);
-    while (
-      nextPair < pairs.length &&
-      created.has(pairs[nextPair][0]) &&
-      created.has(pairs[nextPair][1])
-    ) {
-      const [item, group] = pairs[nextPair++];
-      ops.push({
-        type: 'CREATE',
-        relation: 'TagOnObject',
-        relationItem: item,
-        relationGroup: group,
-        data: { date_created: '2025-01-01T00:00:00.000Z' },
-        node,
-        timestamp: { hybrid: stamp() },
-      });
-    }
-    if (updatesLeft > 0 && ops.length % 20 === 0) {
+    rings.forEach((pairs, r) => {
+      while (heads[r] < pairs.length && pairs[heads[r]].every((id) => created.has(id))) {
+        ops.push(relate(pairs[heads[r]++]));
+      }
+    });
+    if (updatesLeft > 0 && n % updateEvery === updateEvery - 1) {
       updatesLeft--;
+      const target = objectIds[Math.floor((n * objects) / records)];
       ops.push({
         type: 'UPDATE',
-        recordId: objectIds[ops.length % Math.min(objects, created.size)],
+        recordId: target,
         field: 'favorite',
-        value: true,
+        value: n % 2 === 0,
         node,
         timestamp: { hybrid: stamp() },
       });
     }
-  }
-  while (nextPair < pairs.length) {
-    const [item, group] = pairs[nextPair++];
-    ops.push({
-      type: 'CREATE',
-      relation: 'TagOnObject',
-      relationItem: item,
-      relationGroup: group,
-      node,
-      timestamp: { hybrid: stamp() },
-    });
-  }
+  });
+  rings.forEach((pairs, r) => {
+    while (heads[r] < pairs.length) ops.push(relate(pairs[heads[r]++]));
+  });
   return ops;
 }
 
