@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { MemoryStore, SyncHttpTransport, SyncNode, decodeSnapshot } from '@sync/client';
 import { RetentionRepository } from '@sync/persistence/retention/retention.repository';
-import { type Operation, defaultSchema, materializeSlice } from '@sync/protocol';
+import { type Operation, defaultSchema, hybridFromMillis, materializeSlice } from '@sync/protocol';
 import type { Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { run as runCli } from '../apps/cli/src/main';
@@ -13,7 +13,15 @@ import { createProjectorApp } from '../apps/projector/src/projector.app';
 import { readProjectorConfig } from '../apps/projector/src/projector.config';
 import { createQueryApp } from '../apps/query/src/query.app';
 import { readQueryConfig } from '../apps/query/src/query.config';
-import { opMessages, produce, randomWorkload, seededRandom, testKafka } from './projector.harness';
+import {
+  nodes,
+  op,
+  opMessages,
+  produce,
+  randomWorkload,
+  seededRandom,
+  testKafka,
+} from './projector.harness';
 import {
   type ReferenceState,
   type WireOp,
@@ -155,7 +163,10 @@ describe.each([16, 29])(
       ingestUrl = urlOf(ingest);
 
       // Straight to the topic: the workload's rejected ops would not pass the ingest's checks.
-      const ops: Operation[] = randomWorkload(seed, { records: 30, ops: 700, rejectShare: 0.08 });
+      const ops = withContestedRecords(
+        randomWorkload(seed, { records: 30, ops: 700, rejectShare: 0.08 }),
+        seededRandom(seed + 1),
+      );
       const kafka = testKafka('log-as-data');
       producer = kafka.producer();
       await producer.connect();
@@ -566,6 +577,47 @@ describe.each([16, 29])(
     });
   },
 );
+
+/**
+ * Adds records whose outcome depends on log order (randomWorkload's do not, by design): owned
+ * Locations created by two nodes (the first CREATE in the log fixes the owner, R5; an update
+ * by the other node sent before any CREATE waits and is then rejected, NOT_OWNER) and shared
+ * records created with two models (MODEL_MISMATCH for the later one, R4). The first CREATE is
+ * early in the log and the competing one late, so states as of offsets in between must show the
+ * decisions as the log made them: the early update accepted while it waits, then rejected.
+ */
+function withContestedRecords(ops: Operation[], random: () => number): Operation[] {
+  let hybrid = hybridFromMillis(1_765_000_000_000);
+  const stamp = () => (hybrid += 16n).toString();
+  const out = [...ops];
+  // Each op at a random position within its share of the log (fractions from, to); the shares
+  // rise, so the sequence keeps its order, and contested CREATEs sit far apart.
+  const insertInOrder = (sequence: [Operation, number, number][]) => {
+    const positions = sequence
+      .map(([, from, to]) => Math.floor((from + random() * (to - from)) * ops.length))
+      .sort((a, b) => a - b);
+    // From the back, so earlier positions stay valid; equal positions keep the sequence order.
+    for (let i = sequence.length - 1; i >= 0; i--) out.splice(positions[i], 0, sequence[i][0]);
+  };
+  for (let k = 0; k < 4; k++) {
+    const id = randomUUID();
+    insertInOrder([
+      [op.update(nodes.a, stamp(), id, 'name', `early-${k}`), 0, 0.05],
+      [op.create(nodes.b, stamp(), id, 'Location', { name: `b-${k}` }), 0.05, 0.1],
+      [op.create(nodes.a, stamp(), id, 'Location', { name: `a-${k}` }), 0.5, 0.9],
+      [op.update(nodes.b, stamp(), id, 'path', `/b/${k}`, 'Location'), 0.9, 1],
+    ]);
+  }
+  for (let k = 0; k < 3; k++) {
+    const id = randomUUID();
+    insertInOrder([
+      [op.create(nodes.a, stamp(), id, 'Tag', { name: `tag-${k}` }), 0, 0.1],
+      [op.create(nodes.c, stamp(), id, 'Label', { name: `label-${k}` }), 0.5, 0.9],
+      [op.update(nodes.b, stamp(), id, 'name', `renamed-${k}`), 0.9, 1],
+    ]);
+  }
+  return out;
+}
 
 /** Op order of section 2: hybrid, then node. */
 function later(a: WireOp, b: WireOp): boolean {
