@@ -565,6 +565,42 @@ describe.each([16, 29])(
       );
     }, 60_000);
 
+    it('documents the new routes and parameters in OpenAPI', async () => {
+      const doc = (await get('/docs-json')).body;
+      const params = (path: string) =>
+        ((doc.paths[path]?.get?.parameters ?? []) as { name: string; required?: boolean }[]).map(
+          (p) => p.name,
+        );
+      for (const path of [
+        '/libraries/{libraryId}/records',
+        '/libraries/{libraryId}/records/{recordId}',
+        '/libraries/{libraryId}/relations',
+        '/libraries/{libraryId}/snapshot',
+        '/libraries/{libraryId}/digest',
+      ]) {
+        expect(params(path)).toContain('asOf');
+        expect(doc.paths[path].get.responses['410']).toBeDefined();
+      }
+      expect(params('/libraries/{libraryId}/records/{recordId}')).toContain('explain');
+      expect(params('/libraries/{libraryId}/records/{recordId}/history')).toEqual(
+        expect.arrayContaining(['libraryId', 'recordId', 'limit', 'cursor', 'minOffset', 'waitMs']),
+      );
+      const relationHistory = doc.paths['/libraries/{libraryId}/relations/history'].get;
+      for (const name of ['relation', 'item', 'group']) {
+        expect(relationHistory.parameters).toContainEqual(
+          expect.objectContaining({ name, required: true }),
+        );
+      }
+      expect(doc.components.schemas.DigestDto.required).toEqual([
+        'digest',
+        'appliedOffset',
+        'records',
+        'relations',
+      ]);
+      expect(doc.components.schemas.HistoryEntryDto.properties).toHaveProperty('reason');
+      expect(doc.components.schemas.RecordDto.properties).toHaveProperty('writes');
+    });
+
     it('asOf beyond the applied offset waits like minOffset, then 503 NOT_YET_APPLIED', async () => {
       const res = await get(
         `/libraries/${libraryId}/records?asOf=${lastOffset + 1000n}&waitMs=200`,
