@@ -9,6 +9,7 @@ import {
   type RelationState,
   type RelationView,
   emptySlice,
+  identityKey,
   isRecordVisible,
   isRelationVisible,
   mergeBatch,
@@ -20,6 +21,7 @@ import {
 import { type RelationCursorKey, recordCursor, relationCursor } from './cursor';
 import { RECORD_KEY_SQL, RELATION_KEY_SQL } from './op-log-keys.sql';
 import type { QueryConfig } from './query.config';
+import type { FieldWriteDto, RecordDto } from './query.dto';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
 import type { RelationFilter } from './relations.repository';
@@ -31,12 +33,6 @@ export const AS_OF_BATCH = 500;
 interface OpRow {
   log_offset: string;
   operation: Operation;
-}
-
-/** A record's state as of an offset, and the offsets of the ops that built it (explain). */
-export interface RecordAsOf {
-  state: RecordState;
-  offsets: Map<string, bigint>;
 }
 
 /**
@@ -83,16 +79,29 @@ export class AsOfRepository {
     );
   }
 
-  async record(libraryId: string, asOf: bigint, recordId: string): Promise<RecordAsOf | undefined> {
+  /**
+   * A visible record as of `asOf`; with `explain`, per written field the op whose write it holds
+   * (node, hybrid, and its offset among the ops merged).
+   */
+  async record(
+    libraryId: string,
+    asOf: bigint,
+    recordId: string,
+    explain = false,
+  ): Promise<RecordDto | undefined> {
     const ops = await this.recordOps(libraryId, asOf, [recordId]);
     const state = merge(this.config, ops).records.get(recordId);
     if (!isRecordVisible(state)) return undefined;
-    return { state, offsets: new Map(ops.map(({ offset, op }) => [opIdentityKey(op), offset])) };
-  }
-
-  /** A record as the record endpoints show it. */
-  view(state: RecordState): RecordView {
-    return recordView(this.config.schema, state);
+    const view: RecordDto = recordView(this.config.schema, state);
+    if (!explain) return view;
+    const offsets = new Map(ops.map(({ offset, op }) => [opIdentityKey(op), offset]));
+    const writes: Record<string, FieldWriteDto> = {};
+    for (const [field, { clock }] of Object.entries(state.fields)) {
+      const hybrid = clock.hybrid.toString();
+      const offset = offsets.get(identityKey(clock.node, hybrid));
+      writes[field] = { node: clock.node, hybrid, offset: String(offset) };
+    }
+    return { ...view, writes };
   }
 
   /** Visible records as of `asOf`, by id, keyset after `after`. */

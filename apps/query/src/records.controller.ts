@@ -13,7 +13,6 @@ import { AsOfRepository } from './as-of.repository';
 import { historyCursor, recordCursor } from './cursor';
 import { HistoryRepository } from './history.repository';
 import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
-import { identityKey } from '@sync/protocol';
 import type { QueryConfig } from './query.config';
 import { ErrorBodyDto, FieldWriteDto, HistoryPageDto, RecordDto, RecordPageDto } from './query.dto';
 import { QUERY_CONFIG } from './query.tokens';
@@ -75,12 +74,15 @@ export class RecordsController {
     const explain = params.name('explain', (value) => BOOLEANS.includes(value), 'value') === 'true';
     const asOf = read.asOf();
     await read.ready();
-    const record =
-      asOf === undefined
-        ? await (explain
-            ? this.records.findExplained(libraryId, recordId)
-            : this.records.findVisible(libraryId, recordId))
-        : await this.recordAsOf(libraryId, recordId, asOf, explain);
+    let record: RecordDto | undefined;
+    if (asOf === undefined) {
+      record = explain
+        ? await this.records.findExplained(libraryId, recordId)
+        : await this.records.findVisible(libraryId, recordId);
+    } else {
+      await this.asOfState.checkHorizon(libraryId, asOf);
+      record = await this.asOfState.record(libraryId, asOf, recordId, explain);
+    }
     if (!record) {
       throw new SyncError('NOT_FOUND', `no visible record ${recordId} in library ${libraryId}`);
     }
@@ -113,31 +115,12 @@ export class RecordsController {
     const after = params.cursor(historyCursor.decode) ?? -1n;
     await read.ready();
     const page = await this.history.recordHistory(libraryId, recordId, after, limit);
-    if (!page)
+    if (!page) {
       throw new SyncError(
         'NOT_FOUND',
         `the log of library ${libraryId} holds no op for record ${recordId}`,
       );
-    return page;
-  }
-
-  private async recordAsOf(
-    libraryId: string,
-    recordId: string,
-    asOf: bigint,
-    explain: boolean,
-  ): Promise<RecordDto | undefined> {
-    await this.asOfState.checkHorizon(libraryId, asOf);
-    const found = await this.asOfState.record(libraryId, asOf, recordId);
-    if (found === undefined) return undefined;
-    const view = this.asOfState.view(found.state);
-    if (!explain) return view;
-    const writes: Record<string, FieldWriteDto> = {};
-    for (const [field, { clock }] of Object.entries(found.state.fields)) {
-      const hybrid = clock.hybrid.toString();
-      const offset = found.offsets.get(identityKey(clock.node, hybrid));
-      writes[field] = { node: clock.node, hybrid, offset: String(offset) };
     }
-    return { ...view, writes };
+    return page;
   }
 }
