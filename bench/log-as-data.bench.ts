@@ -39,7 +39,8 @@ import { argValue, freePort, percentile, startService } from './query-bench-supp
  * - GET records?asOf=<middle> and relations?asOf=<middle>, limit 100: latency p50/p99.
  * - GET records/{id}/history: p50/p99 over `--history` sequential reads of random records;
  *   baseline: the same ops read by plain SQL over the record's key index.
- * Every answer must be 200, or the run fails (exit 1).
+ * Every answer must be 200, and the digest as of the last offset must equal the live one, or the
+ * run fails (exit 1).
  *
  * DATABASE_URL names the server (default postgres://postgres@127.0.0.1:5432/postgres); the
  * benchmark creates and drops its own database.
@@ -330,6 +331,14 @@ async function main(): Promise<void> {
           `(${Math.round(((mid.records + mid.relations) / asOf.ms) * 1000)} rows/s, RSS +${asOf.rssGrowthMb.toFixed(1)} MB)`,
       );
     }
+    // Not a timing: the engine over the whole log (asOf, 1000-key batches) must give the state
+    // of the projection rows, across every batch boundary of a library this size.
+    const live = (await getOk(`${lib}/digest`)) as { digest: string };
+    const rebuilt = (await getOk(`${lib}/digest?asOf=${seeded.lastOffset}`)) as { digest: string };
+    if (rebuilt.digest !== live.digest) {
+      throw new Error(`digest?asOf=${seeded.lastOffset} ${rebuilt.digest} != live ${live.digest}`);
+    }
+    say(`check: digest?asOf=${seeded.lastOffset} equals the live digest (${live.digest})`);
     let cursor: string | null = null;
     const recordsPage = await latencies(50, async () => {
       const body = (await getOk(

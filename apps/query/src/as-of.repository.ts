@@ -28,7 +28,7 @@ import type { RelationFilter } from './relations.repository';
 import { type Page, toPage } from './views';
 
 /** Candidate keys per round trip; bounds memory whatever the library's size. */
-export const AS_OF_BATCH = 500;
+export const AS_OF_BATCH = 1000;
 
 interface OpRow {
   log_offset: string;
@@ -113,8 +113,10 @@ export class AsOfRepository {
     limit: number,
   ): Promise<Page<RecordView>> {
     const found: RecordView[] = [];
-    for await (const batch of this.recordBatches(libraryId, asOf, model, after)) {
-      found.push(...batch);
+    // A page reads candidates in batches of its own size first: most of them are usually visible.
+    const batch = Math.min(AS_OF_BATCH, limit + 1);
+    for await (const views of this.recordBatches(libraryId, asOf, model, after, batch)) {
+      found.push(...views);
       if (found.length > limit) break;
     }
     return toPage(
@@ -131,8 +133,9 @@ export class AsOfRepository {
     asOf: bigint,
     model?: string,
     after?: string,
+    batch = AS_OF_BATCH,
   ): AsyncGenerator<RecordView[]> {
-    for await (const states of this.recordStates(libraryId, asOf, model, after)) {
+    for await (const states of this.recordStates(libraryId, asOf, model, after, batch)) {
       yield states.filter(isRecordVisible).map((state) => recordView(this.config.schema, state));
     }
   }
@@ -143,10 +146,11 @@ export class AsOfRepository {
     asOf: bigint,
     model?: string,
     after?: string,
+    batch = AS_OF_BATCH,
   ): AsyncGenerator<RecordState[]> {
     let cursor = after ?? null;
     for (;;) {
-      const where = new Conditions([libraryId, AS_OF_BATCH]);
+      const where = new Conditions([libraryId, batch]);
       if (model !== undefined) where.add((ref) => `model = ${ref}`, model);
       if (cursor !== null) where.add((ref) => `record_id > ${ref}`, cursor);
       const ids = (
@@ -164,7 +168,7 @@ export class AsOfRepository {
         if (state !== undefined) states.push(state);
       }
       yield states;
-      if (ids.length < AS_OF_BATCH) return;
+      if (ids.length < batch) return;
       cursor = ids[ids.length - 1];
     }
   }
@@ -178,8 +182,9 @@ export class AsOfRepository {
     limit: number,
   ): Promise<Page<RelationView>> {
     const found: RelationView[] = [];
-    for await (const batch of this.relationBatches(libraryId, asOf, filter, after)) {
-      found.push(...batch);
+    const batch = Math.min(AS_OF_BATCH, limit + 1);
+    for await (const views of this.relationBatches(libraryId, asOf, filter, after, batch)) {
+      found.push(...views);
       if (found.length > limit) break;
     }
     return toPage(
@@ -196,8 +201,9 @@ export class AsOfRepository {
     asOf: bigint,
     filter: RelationFilter,
     after?: RelationCursorKey,
+    batch = AS_OF_BATCH,
   ): AsyncGenerator<RelationView[]> {
-    for await (const states of this.relationStates(libraryId, asOf, filter, after)) {
+    for await (const states of this.relationStates(libraryId, asOf, filter, after, batch)) {
       yield states
         .filter(({ visible }) => visible)
         .map(({ state }) => relationView(this.config.schema, state));
@@ -210,10 +216,11 @@ export class AsOfRepository {
     asOf: bigint,
     filter: RelationFilter,
     after?: RelationCursorKey,
+    batch = AS_OF_BATCH,
   ): AsyncGenerator<{ state: RelationState; visible: boolean }[]> {
     let cursor = after ?? null;
     for (;;) {
-      const where = new Conditions([libraryId, AS_OF_BATCH]);
+      const where = new Conditions([libraryId, batch]);
       if (filter.relation !== undefined) where.add((ref) => `relation = ${ref}`, filter.relation);
       if (filter.item !== undefined) where.add((ref) => `item_id = ${ref}`, filter.item);
       if (filter.group !== undefined) where.add((ref) => `group_id = ${ref}`, filter.group);
@@ -252,7 +259,7 @@ export class AsOfRepository {
         if (state !== undefined) states.push({ state, visible: this.visible(slice, state) });
       }
       yield states;
-      if (keys.length < AS_OF_BATCH) return;
+      if (keys.length < batch) return;
       const last = keys[keys.length - 1];
       cursor = { relation: last.relation, item: last.item_id, group: last.group_id };
     }

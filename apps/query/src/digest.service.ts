@@ -10,7 +10,7 @@ import { RecordsRepository } from './records.repository';
 import { RelationsRepository } from './relations.repository';
 
 /** Rows per round trip while hashing; bounds memory whatever the library's size. */
-export const DIGEST_BATCH = 1000;
+export const DIGEST_BATCH = 5000;
 
 /**
  * GET /libraries/{id}/digest (CONTRACT.md section 8): the protocol's StateDigest fed the same
