@@ -113,7 +113,7 @@ export class AsOfRepository {
     limit: number,
   ): Promise<Page<RecordView>> {
     const found: RecordView[] = [];
-    // A page reads candidates in batches of its own size first: most of them are usually visible.
+    // A page reads as many candidates as it needs first, then doubles (some may not be visible).
     const batch = Math.min(AS_OF_BATCH, limit + 1);
     for await (const views of this.recordBatches(libraryId, asOf, model, after, batch)) {
       found.push(...views);
@@ -146,9 +146,10 @@ export class AsOfRepository {
     asOf: bigint,
     model?: string,
     after?: string,
-    batch = AS_OF_BATCH,
+    first = AS_OF_BATCH,
   ): AsyncGenerator<RecordState[]> {
     let cursor = after ?? null;
+    let batch = first;
     for (;;) {
       const where = new Conditions([libraryId, batch]);
       if (model !== undefined) where.add((ref) => `model = ${ref}`, model);
@@ -170,6 +171,7 @@ export class AsOfRepository {
       yield states;
       if (ids.length < batch) return;
       cursor = ids[ids.length - 1];
+      batch = Math.min(AS_OF_BATCH, batch * 2);
     }
   }
 
@@ -216,9 +218,10 @@ export class AsOfRepository {
     asOf: bigint,
     filter: RelationFilter,
     after?: RelationCursorKey,
-    batch = AS_OF_BATCH,
+    first = AS_OF_BATCH,
   ): AsyncGenerator<{ state: RelationState; visible: boolean }[]> {
     let cursor = after ?? null;
+    let batch = first;
     for (;;) {
       const where = new Conditions([libraryId, batch]);
       if (filter.relation !== undefined) where.add((ref) => `relation = ${ref}`, filter.relation);
@@ -260,6 +263,7 @@ export class AsOfRepository {
       }
       yield states;
       if (keys.length < batch) return;
+      batch = Math.min(AS_OF_BATCH, batch * 2);
       const last = keys[keys.length - 1];
       cursor = { relation: last.relation, item: last.item_id, group: last.group_id };
     }
