@@ -4,6 +4,11 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryConfig } from './query.config';
 import { admitDatabaseWork, isPoolTimeout, serverBusy } from './query-overload';
 
+/** Runs read statements: the pool, or one transaction's connection (QueryDatabase.inSnapshot). */
+export interface SqlReader {
+  query<T extends QueryResultRow>(sql: string, parameters?: unknown[]): Promise<T[]>;
+}
+
 /**
  * The read pool: plain pg, hand-written SQL (every read is a keyset or key lookup on a known
  * index). Connections open lazily, so a database that is down at start only makes the service
@@ -12,7 +17,7 @@ import { admitDatabaseWork, isPoolTimeout, serverBusy } from './query-overload';
  * statement_timeout: work beyond is answered 503 SERVER_BUSY instead of waiting longer.
  */
 @Injectable()
-export class QueryDatabase implements OnApplicationShutdown {
+export class QueryDatabase implements SqlReader, OnApplicationShutdown {
   private readonly logger = new Logger('QueryDatabase');
   private readonly pool: Pool;
   private readonly statementNames = new Map<string, string>();
@@ -62,6 +67,29 @@ export class QueryDatabase implements OnApplicationShutdown {
       // Queued for a connection longer than the bound: busy. (Opening a connection that long
       // means the database is unreachable: that stays an error.)
       if (admission.queued && isPoolTimeout(error)) throw serverBusy('database wait');
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `work` in one REPEATABLE READ READ ONLY transaction, so all its statements see one
+   * snapshot: the projector commits rows and the partition's next offset together, so what it
+   * reads is the state through one offset.
+   */
+  async inSnapshot<T>(work: (reader: SqlReader) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await work({
+        query: async <R extends QueryResultRow>(sql: string, parameters: unknown[] = []) =>
+          (await client.query<R>(sql, parameters)).rows,
+      });
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      // A connection in an unknown state must not go back to the pool.
+      client.release(true);
       throw error;
     }
   }
