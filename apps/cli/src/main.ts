@@ -8,6 +8,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { CliError, SyncHttp, UsageError } from './cli-http';
 import { COMPACT_OPTIONS, COMPACT_USAGE, compact } from './compact.command';
 import { DEFAULT_DEMO, type DemoOptions, demoOperations } from './demo-library';
+import { DIGEST_OPTIONS, DIGEST_USAGE, digest } from './digest.command';
+import { HISTORY_USAGE, history } from './history.command';
 import { rebuildCommand } from './rebuild.command';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
@@ -32,6 +34,8 @@ Commands:
                                  live ones serve, then switch atomically (runs the projector's
                                  rebuild with this environment; rebuild --help for options)
 ${COMPACT_USAGE}
+${HISTORY_USAGE}
+${DIGEST_USAGE}
 
 Options (every command):
   --ingest-url <url>   default $SYNC_INGEST_URL or http://127.0.0.1:3001
@@ -67,6 +71,7 @@ const OPTIONS = {
   nodes: { type: 'string' },
   seed: { type: 'string' },
   ...COMPACT_OPTIONS,
+  ...DIGEST_OPTIONS,
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -112,6 +117,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
         break;
       case 'compact':
         await compact(args, values, io);
+        break;
+      case 'history':
+        await history(http, args, values, io);
+        break;
+      case 'digest':
+        await digest(http, args, values, io);
         break;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

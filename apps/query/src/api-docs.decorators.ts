@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiGoneResponse,
   ApiParam,
   ApiQuery,
   ApiServiceUnavailableResponse,
@@ -49,6 +50,26 @@ export function ApiListQuery(): MethodDecorator {
       required: false,
       type: String,
       description: 'Opaque: nextCursor of the previous page',
+    }),
+  );
+}
+
+/** OpenAPI for `asOf` (time travel, CONTRACT.md section 8). */
+export function ApiAsOf(): MethodDecorator {
+  return applyDecorators(
+    ApiQuery({
+      name: 'asOf',
+      required: false,
+      type: String,
+      description:
+        'Time travel: the state as if only the log messages at offsets up to and including asOf ' +
+        'had been applied (same shape). Beyond the applied offset it waits as minOffset does; ' +
+        'below a compaction horizon: 410 SNAPSHOT_REQUIRED',
+    }),
+    ApiGoneResponse({
+      type: ErrorBodyDto,
+      description:
+        'SNAPSHOT_REQUIRED: asOf is below the compaction horizon; details [{horizon, asOf, snapshot}]',
     }),
   );
 }

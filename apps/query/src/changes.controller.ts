@@ -1,4 +1,4 @@
-import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Req, Res, UseInterceptors } from '@nestjs/common';
 import {
   ApiHeader,
   ApiOkResponse,
@@ -11,17 +11,14 @@ import type { Request, Response } from 'express';
 import { Access } from '@sync/platform';
 import { ApiLibraryRoute } from './api-docs.decorators';
 import { ChangesService } from './changes.service';
-import { ParamReader, type RawQuery, parseLibraryId } from './query-params';
-import { ReadYourWritesService } from './read-your-writes.service';
+import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
 
 @ApiTags('changes')
 @Access({ role: 'read', libraryParam: 'libraryId' })
+@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId')
 export class ChangesController {
-  constructor(
-    private readonly changes: ChangesService,
-    private readonly readYourWrites: ReadYourWritesService,
-  ) {}
+  constructor(private readonly changes: ChangesService) {}
 
   @Get('changes')
   @ApiOperation({
@@ -48,23 +45,15 @@ export class ChangesController {
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'text/event-stream', schema: { type: 'string' } })
   async stream(
-    @Param('libraryId') rawLibraryId: string,
-    @Query() query: RawQuery,
+    @Library() read: LibraryRead,
     @Headers('last-event-id') lastEventId: string | undefined,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const libraryId = parseLibraryId(rawLibraryId);
     // Last-Event-ID is read like a query parameter so a bad one is a 400 naming it.
-    const params = new ParamReader({
-      ...query,
-      ...(lastEventId === undefined ? {} : { 'Last-Event-ID': lastEventId.trim() }),
-    });
-    const resume = params.offset('Last-Event-ID', true);
-    const after = params.offset('after', true);
-    const consistency = params.consistency();
-    params.done();
-    await this.readYourWrites.ensureApplied(libraryId, consistency);
-    await this.changes.stream(libraryId, resume ?? after ?? -1n, req, res);
+    const resume = read.params.offset('Last-Event-ID', true, lastEventId?.trim());
+    const after = read.params.offset('after', true);
+    await read.ready();
+    await this.changes.stream(read.libraryId, resume ?? after ?? -1n, req, res);
   }
 }

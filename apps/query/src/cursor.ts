@@ -5,7 +5,7 @@ import { normalizeUuid } from '@sync/protocol';
  * of the page. The kind keeps a cursor of one list from being replayed on another; decoding
  * checks every part, so a forged or truncated cursor is a 400, never a SQL error.
  */
-export type CursorKind = 'lib' | 'rec' | 'rel' | 'op' | 'rej';
+export type CursorKind = 'lib' | 'rec' | 'rel' | 'op' | 'rej' | 'his';
 
 function encode(kind: CursorKind, key: string[]): string {
   return Buffer.from(JSON.stringify([kind, ...key]), 'utf8').toString('base64url');
@@ -63,6 +63,7 @@ export const libraryCursor = uuidCursor('lib');
 export const recordCursor = uuidCursor('rec');
 export const operationCursor = offsetCursor('op');
 export const rejectedCursor = offsetCursor('rej');
+export const historyCursor = offsetCursor('his');
 
 export const relationCursor = {
   encode: (key: RelationCursorKey): string => encode('rel', [key.relation, key.item, key.group]),

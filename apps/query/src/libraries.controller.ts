@@ -1,21 +1,21 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Controller, Get, Query, UseInterceptors } from '@nestjs/common';
 import { Access } from '@sync/platform';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { libraryCursor } from './cursor';
 import { LibrariesRepository } from './libraries.repository';
 import { PartitionLocator } from './partition-locator.service';
-import { ParamReader, type RawQuery, parseLibraryId } from './query-params';
+import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { ParamReader, type RawQuery } from './query-params';
 import { ErrorBodyDto, LibraryPageDto, LibraryStatusDto } from './query.dto';
-import { ReadYourWritesService } from './read-your-writes.service';
 
 @ApiTags('libraries')
+@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries')
 export class LibrariesController {
   constructor(
     private readonly libraries: LibrariesRepository,
     private readonly locator: PartitionLocator,
-    private readonly readYourWrites: ReadYourWritesService,
   ) {}
 
   @Get()
@@ -46,15 +46,9 @@ export class LibrariesController {
   })
   @ApiLibraryRoute()
   @ApiOkResponse({ type: LibraryStatusDto })
-  async status(
-    @Param('libraryId') rawLibraryId: string,
-    @Query() query: RawQuery,
-  ): Promise<LibraryStatusDto> {
-    const libraryId = parseLibraryId(rawLibraryId);
-    const params = new ParamReader(query);
-    const consistency = params.consistency();
-    params.done();
-    await this.readYourWrites.ensureApplied(libraryId, consistency);
+  async status(@Library() read: LibraryRead): Promise<LibraryStatusDto> {
+    const { libraryId } = read;
+    await read.ready();
     const status = await this.libraries.status(libraryId);
     let { partition, nextOffset } = status;
     if (partition === null) {

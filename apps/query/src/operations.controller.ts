@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Query, Req } from '@nestjs/common';
+import { Controller, Get, Req, UseInterceptors } from '@nestjs/common';
 import { Access, type AuthenticatedRequest, SyncError } from '@sync/platform';
 import {
   ApiForbiddenResponse,
@@ -11,18 +11,15 @@ import {
 import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { operationCursor, rejectedCursor } from './cursor';
 import { OperationsRepository } from './operations.repository';
-import { ParamReader, type RawQuery, parseLibraryId } from './query-params';
+import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
 import { ErrorBodyDto, FeedPageDto, RejectedPageDto } from './query.dto';
-import { ReadYourWritesService } from './read-your-writes.service';
 
 @ApiTags('operations')
 @Access({ role: 'read', libraryParam: 'libraryId' })
+@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId')
 export class OperationsController {
-  constructor(
-    private readonly operations: OperationsRepository,
-    private readonly readYourWrites: ReadYourWritesService,
-  ) {}
+  constructor(private readonly operations: OperationsRepository) {}
 
   @Get('operations')
   @ApiOperation({
@@ -63,24 +60,21 @@ export class OperationsController {
       '[{horizon, after, snapshot}]. Bootstrap from the snapshot, then pull after its offset.',
   })
   async feed(
-    @Param('libraryId') rawLibraryId: string,
-    @Query() query: RawQuery,
+    @Library() read: LibraryRead,
     @Req() request: AuthenticatedRequest,
   ): Promise<FeedPageDto> {
-    const libraryId = parseLibraryId(rawLibraryId);
-    const params = new ParamReader(query);
+    const { params, libraryId } = read;
     const after = params.offset('after', true) ?? -1n;
     const limit = params.limit();
     const cursor = params.cursor(operationCursor.decode) ?? -1n;
     const named = params.uuid('node');
-    const consistency = params.consistency();
-    params.done();
+    read.check();
     const bound = request.principal?.node ?? null;
     if (named !== undefined && bound !== null && named !== bound) {
       throw new SyncError('NODE_MISMATCH', 'this API key is bound to another node');
     }
     const node = named ?? bound;
-    await this.readYourWrites.ensureApplied(libraryId, consistency);
+    await read.ready();
     const from = after > cursor ? after : cursor;
     const [page] = await Promise.all([
       this.operations.feed(libraryId, from, limit),
@@ -94,17 +88,11 @@ export class OperationsController {
   @ApiLibraryRoute()
   @ApiListQuery()
   @ApiOkResponse({ type: RejectedPageDto })
-  async rejected(
-    @Param('libraryId') rawLibraryId: string,
-    @Query() query: RawQuery,
-  ): Promise<RejectedPageDto> {
-    const libraryId = parseLibraryId(rawLibraryId);
-    const params = new ParamReader(query);
+  async rejected(@Library() read: LibraryRead): Promise<RejectedPageDto> {
+    const { params, libraryId } = read;
     const limit = params.limit();
     const cursor = params.cursor(rejectedCursor.decode) ?? -1n;
-    const consistency = params.consistency();
-    params.done();
-    await this.readYourWrites.ensureApplied(libraryId, consistency);
+    await read.ready();
     return this.operations.rejected(libraryId, cursor, limit);
   }
 }

@@ -3,13 +3,18 @@ import { createPgPool } from '@sync/persistence';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryConfig } from './query.config';
 
+/** Runs read statements: the pool, or one transaction's connection (QueryDatabase.inSnapshot). */
+export interface SqlReader {
+  query<T extends QueryResultRow>(sql: string, parameters?: unknown[]): Promise<T[]>;
+}
+
 /**
  * The read pool: plain pg, hand-written SQL (every read is a keyset or key lookup on a known
  * index). Connections open lazily, so a database that is down at start only makes the service
  * not ready, as when it goes down later.
  */
 @Injectable()
-export class QueryDatabase implements OnApplicationShutdown {
+export class QueryDatabase implements SqlReader, OnApplicationShutdown {
   private readonly logger = new Logger('QueryDatabase');
   private readonly pool: Pool;
   private readonly statementNames = new Map<string, string>();
@@ -41,6 +46,29 @@ export class QueryDatabase implements OnApplicationShutdown {
   /** A dedicated connection for multi-statement work (snapshots); release it when done. */
   connect(): Promise<PoolClient> {
     return this.pool.connect();
+  }
+
+  /**
+   * Runs `work` in one REPEATABLE READ READ ONLY transaction, so all its statements see one
+   * snapshot: the projector commits rows and the partition's next offset together, so what it
+   * reads is the state through one offset.
+   */
+  async inSnapshot<T>(work: (reader: SqlReader) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await work({
+        query: async <R extends QueryResultRow>(sql: string, parameters: unknown[] = []) =>
+          (await client.query<R>(sql, parameters)).rows,
+      });
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      // A connection in an unknown state must not go back to the pool.
+      client.release(true);
+      throw error;
+    }
   }
 
   async ping(): Promise<void> {

@@ -39,6 +39,11 @@ export class ParamReader {
     this.problems.push({ path, message });
   }
 
+  /** True when the query does not name this parameter at all. */
+  absent(name: string): boolean {
+    return this.query[name] === undefined;
+  }
+
   /** The single string value of a query parameter; undefined when absent. */
   private single(name: string): string | undefined {
     const raw = this.query[name];
@@ -69,8 +74,7 @@ export class ParamReader {
   }
 
   /** A log offset (decimal string, 0 to 2^63-1), or -1 when `allowMinusOne` (before the first). */
-  offset(name: string, allowMinusOne = false): bigint | undefined {
-    const raw = this.single(name);
+  offset(name: string, allowMinusOne = false, raw = this.single(name)): bigint | undefined {
     if (raw === undefined) return undefined;
     if (allowMinusOne && raw === '-1') return -1n;
     if (DECIMAL.test(raw) && raw.length <= 19 && BigInt(raw) <= MAX_OFFSET) return BigInt(raw);

@@ -48,6 +48,17 @@ export class LibraryPageDto {
   nextCursor!: string | null;
 }
 
+export class FieldWriteDto {
+  @ApiProperty({ format: 'uuid', description: 'Node of the op whose write the field holds' })
+  node!: string;
+
+  @ApiProperty({ description: 'Its hybrid timestamp (decimal string)' })
+  hybrid!: string;
+
+  @ApiProperty({ description: 'Its offset in the log (decimal string)', example: '42' })
+  offset!: string;
+}
+
 export class RecordDto {
   @ApiProperty({ format: 'uuid' })
   id!: string;
@@ -62,6 +73,15 @@ export class RecordDto {
     example: { name: 'vacation', color: null, is_hidden: false },
   })
   data!: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { $ref: '#/components/schemas/FieldWriteDto' },
+    description:
+      'Only on GET .../records/{recordId}?explain=true: for each field that was written, the op ' +
+      'whose write it holds (rule R2)',
+  })
+  writes?: Record<string, FieldWriteDto>;
 }
 
 export class RecordPageDto {
@@ -152,4 +172,43 @@ export class LibraryStatusDto {
 
   @ApiProperty()
   rejected!: number;
+}
+
+export class HistoryEntryDto extends FeedEntryDto {
+  @ApiProperty({ enum: ['accepted', 'rejected'] })
+  status!: 'accepted' | 'rejected';
+
+  @ApiPropertyOptional({
+    example: 'NOT_OWNER',
+    description: 'Only when rejected: the same code as GET .../rejected',
+  })
+  reason?: string;
+}
+
+export class HistoryPageDto {
+  @ApiProperty({ type: [HistoryEntryDto] })
+  items!: HistoryEntryDto[];
+
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}
+
+export class DigestDto {
+  @ApiProperty({
+    example: 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  })
+  digest!: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Partition offset the state reflects (asOf when given); null if none applied',
+  })
+  appliedOffset!: string | null;
+
+  @ApiProperty({ description: 'Visible records hashed' })
+  records!: number;
+
+  @ApiProperty({ description: 'Visible relations hashed' })
+  relations!: number;
 }

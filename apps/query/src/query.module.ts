@@ -8,9 +8,15 @@ import {
   MetricsModule,
 } from '@sync/platform';
 import { AppliedOffsetWatcher } from './applied-offset-watcher.service';
+import { AsOfSnapshotService } from './as-of-snapshot.service';
+import { AsOfRepository } from './as-of.repository';
 import { ChangesController } from './changes.controller';
 import { ChangesRepository } from './changes.repository';
 import { ChangesService } from './changes.service';
+import { DigestController } from './digest.controller';
+import { DigestService } from './digest.service';
+import { HistoryRepository } from './history.repository';
+import { LibraryReadInterceptor } from './library-read';
 import { LibrariesController } from './libraries.controller';
 import { LibrariesRepository } from './libraries.repository';
 import { OperationsController } from './operations.controller';
@@ -77,6 +83,7 @@ export class QueryModule {
         OperationsController,
         SnapshotController,
         ChangesController,
+        DigestController,
         PipelineController,
         SchemaController,
       ],
@@ -92,6 +99,11 @@ export class QueryModule {
         SnapshotService,
         ChangesRepository,
         ChangesService,
+        AsOfRepository,
+        AsOfSnapshotService,
+        HistoryRepository,
+        DigestService,
+        LibraryReadInterceptor,
         PipelineService,
       ],
     };

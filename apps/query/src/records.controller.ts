@@ -1,73 +1,143 @@
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { Access } from '@sync/platform';
+import { Controller, Get, Inject, Param, UseInterceptors } from '@nestjs/common';
+import { Access, SyncError } from '@sync/platform';
 import {
+  ApiExtraModels,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
-import { SyncError } from '@sync/platform';
-import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
-import { recordCursor } from './cursor';
-import { ParamReader, type RawQuery, parseLibraryId } from './query-params';
+import { ApiAsOf, ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
+import { AsOfRepository } from './as-of.repository';
+import { historyCursor, recordCursor } from './cursor';
+import { HistoryRepository } from './history.repository';
+import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { identityKey } from '@sync/protocol';
 import type { QueryConfig } from './query.config';
-import { ErrorBodyDto, RecordDto, RecordPageDto } from './query.dto';
+import { ErrorBodyDto, FieldWriteDto, HistoryPageDto, RecordDto, RecordPageDto } from './query.dto';
 import { QUERY_CONFIG } from './query.tokens';
-import { ReadYourWritesService } from './read-your-writes.service';
 import { RecordsRepository } from './records.repository';
 
+const BOOLEANS: readonly string[] = ['true', 'false'];
+
 @ApiTags('records')
+@ApiExtraModels(FieldWriteDto)
 @Access({ role: 'read', libraryParam: 'libraryId' })
+@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId/records')
 export class RecordsController {
   constructor(
     @Inject(QUERY_CONFIG) private readonly config: QueryConfig,
     private readonly records: RecordsRepository,
-    private readonly readYourWrites: ReadYourWritesService,
+    private readonly asOfState: AsOfRepository,
+    private readonly history: HistoryRepository,
   ) {}
 
   @Get()
   @ApiOperation({ summary: 'Visible records, ordered by id' })
   @ApiLibraryRoute()
   @ApiListQuery()
+  @ApiAsOf()
   @ApiQuery({ name: 'model', required: false, description: 'Only records of this model' })
   @ApiOkResponse({ type: RecordPageDto })
-  async list(
-    @Param('libraryId') rawLibraryId: string,
-    @Query() query: RawQuery,
-  ): Promise<RecordPageDto> {
-    const libraryId = parseLibraryId(rawLibraryId);
-    const params = new ParamReader(query);
+  async list(@Library() read: LibraryRead): Promise<RecordPageDto> {
+    const { params, libraryId } = read;
     const model = params.name('model', (name) => !!this.config.schema.model(name), 'model');
     const limit = params.limit();
     const after = params.cursor(recordCursor.decode);
-    const consistency = params.consistency();
-    params.done();
-    await this.readYourWrites.ensureApplied(libraryId, consistency);
-    return this.records.page(libraryId, model, after, limit);
+    const asOf = read.asOf();
+    await read.ready();
+    if (asOf === undefined) return this.records.page(libraryId, model, after, limit);
+    await this.asOfState.checkHorizon(libraryId, asOf);
+    return this.asOfState.records(libraryId, asOf, model, after, limit);
   }
 
   @Get(':recordId')
   @ApiOperation({ summary: 'One visible record' })
   @ApiLibraryRoute()
+  @ApiAsOf()
+  @ApiQuery({
+    name: 'explain',
+    required: false,
+    enum: BOOLEANS,
+    description:
+      'true: add `writes` {field: {node, hybrid, offset}}, for each written field the op whose write it holds',
+  })
   @ApiOkResponse({ type: RecordDto })
   @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'NOT_FOUND: no visible record' })
   async one(
-    @Param('libraryId') rawLibraryId: string,
+    @Library() read: LibraryRead,
     @Param('recordId') rawRecordId: string,
-    @Query() query: RawQuery,
   ): Promise<RecordDto> {
-    const libraryId = parseLibraryId(rawLibraryId);
-    const params = new ParamReader(query);
-    const recordId = params.uuid('recordId', rawRecordId);
-    const consistency = params.consistency();
-    params.done();
-    await this.readYourWrites.ensureApplied(libraryId, consistency);
-    const record = await this.records.findVisible(libraryId, recordId!);
+    const { params, libraryId } = read;
+    const recordId = params.uuid('recordId', rawRecordId) as string;
+    const explain = params.name('explain', (value) => BOOLEANS.includes(value), 'value') === 'true';
+    const asOf = read.asOf();
+    await read.ready();
+    const record =
+      asOf === undefined
+        ? await (explain
+            ? this.records.findExplained(libraryId, recordId)
+            : this.records.findVisible(libraryId, recordId))
+        : await this.recordAsOf(libraryId, recordId, asOf, explain);
     if (!record) {
       throw new SyncError('NOT_FOUND', `no visible record ${recordId} in library ${libraryId}`);
     }
     return record;
+  }
+
+  @Get(':recordId/history')
+  @ApiOperation({
+    summary:
+      "Every op the library's log holds for this record id, accepted and rejected, in log order",
+    description:
+      'Items {offset, operation, status: "accepted"|"rejected", reason?} (reason only when rejected, ' +
+      'the code of GET .../rejected). Deleted records keep their history. Exact duplicates are not ' +
+      'listed (the op is, once); ops whose body a compaction dropped are not listed.',
+  })
+  @ApiLibraryRoute()
+  @ApiListQuery()
+  @ApiOkResponse({ type: HistoryPageDto })
+  @ApiNotFoundResponse({
+    type: ErrorBodyDto,
+    description: 'NOT_FOUND: the log holds no op for this id',
+  })
+  async recordHistory(
+    @Library() read: LibraryRead,
+    @Param('recordId') rawRecordId: string,
+  ): Promise<HistoryPageDto> {
+    const { params, libraryId } = read;
+    const recordId = params.uuid('recordId', rawRecordId) as string;
+    const limit = params.limit();
+    const after = params.cursor(historyCursor.decode) ?? -1n;
+    await read.ready();
+    const page = await this.history.recordHistory(libraryId, recordId, after, limit);
+    if (!page)
+      throw new SyncError(
+        'NOT_FOUND',
+        `the log of library ${libraryId} holds no op for record ${recordId}`,
+      );
+    return page;
+  }
+
+  private async recordAsOf(
+    libraryId: string,
+    recordId: string,
+    asOf: bigint,
+    explain: boolean,
+  ): Promise<RecordDto | undefined> {
+    await this.asOfState.checkHorizon(libraryId, asOf);
+    const found = await this.asOfState.record(libraryId, asOf, recordId);
+    if (found === undefined) return undefined;
+    const view = this.asOfState.view(found.state);
+    if (!explain) return view;
+    const writes: Record<string, FieldWriteDto> = {};
+    for (const [field, { clock }] of Object.entries(found.state.fields)) {
+      const hybrid = clock.hybrid.toString();
+      const offset = found.offsets.get(identityKey(clock.node, hybrid));
+      writes[field] = { node: clock.node, hybrid, offset: String(offset) };
+    }
+    return { ...view, writes };
   }
 }

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { recordCursor } from './cursor';
 import type { QueryConfig } from './query.config';
-import { QueryDatabase } from './query-database.service';
+import { QueryDatabase, type SqlReader } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
-import type { RecordDto } from './query.dto';
+import type { FieldWriteDto, RecordDto } from './query.dto';
 import { type Page, fillFields, toPage } from './views';
 
 interface RecordRow {
@@ -25,6 +25,7 @@ export class RecordsRepository {
     model: string | undefined,
     after: string | undefined,
     limit: number,
+    reader: SqlReader = this.database,
   ): Promise<Page<RecordDto>> {
     const params: unknown[] = [libraryId, limit + 1];
     let where = 'library_id = $1 AND NOT deleted';
@@ -36,7 +37,7 @@ export class RecordsRepository {
       params.push(after);
       where += ` AND record_id > $${params.length}`;
     }
-    const rows = await this.database.query<RecordRow>(
+    const rows = await reader.query<RecordRow>(
       `SELECT record_id, model, data FROM records WHERE ${where} ORDER BY record_id LIMIT $2`,
       params,
     );
@@ -55,6 +56,27 @@ export class RecordsRepository {
       [libraryId, recordId],
     );
     return rows[0] ? this.view(rows[0]) : undefined;
+  }
+
+  /**
+   * A visible record with, per written field, the op whose write it holds (explain=true). The
+   * field clocks are op identities (node, hybrid), unique in the library's log, so the offset
+   * comes from the identity index; record and writes are read in one statement.
+   */
+  async findExplained(libraryId: string, recordId: string): Promise<RecordDto | undefined> {
+    const rows = await this.database.query<RecordRow & { writes: Record<string, FieldWriteDto> }>(
+      `SELECT r.record_id, r.model, r.data,
+              COALESCE((SELECT jsonb_object_agg(w.key, jsonb_build_object(
+                          'node', o.node, 'hybrid', o.hybrid::text, 'offset', o.log_offset::text))
+                          FROM jsonb_each(r.clocks) w
+                          JOIN operations o ON o.library_id = r.library_id
+                           AND o.node = (w.value->>1)::uuid AND o.hybrid = (w.value->>0)::numeric),
+                       '{}') AS writes
+         FROM records r
+        WHERE r.library_id = $1 AND r.record_id = $2 AND NOT r.deleted`,
+      [libraryId, recordId],
+    );
+    return rows[0] ? { ...this.view(rows[0]), writes: rows[0].writes } : undefined;
   }
 
   private view(row: RecordRow): RecordDto {

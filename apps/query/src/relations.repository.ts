@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type RelationCursorKey, relationCursor } from './cursor';
 import type { QueryConfig } from './query.config';
-import { QueryDatabase } from './query-database.service';
+import { QueryDatabase, type SqlReader } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
 import type { RelationDto } from './query.dto';
 import { VISIBLE_RELATION_JOINS, declaredRelationsCondition } from './visible-relations.sql';
@@ -37,6 +37,7 @@ export class RelationsRepository {
     filter: RelationFilter,
     after: RelationCursorKey | undefined,
     limit: number,
+    reader: SqlReader = this.database,
   ): Promise<Page<RelationDto>> {
     const params: unknown[] = [libraryId, limit + 1];
     const where = ['r.library_id = $1', this.visible];
@@ -55,7 +56,7 @@ export class RelationsRepository {
         after.group,
       );
     }
-    const rows = await this.database.query<RelationRow>(
+    const rows = await reader.query<RelationRow>(
       `SELECT r.relation, r.item_id, r.group_id, r.data
          FROM relations r ${VISIBLE_RELATION_JOINS}
         WHERE ${where.join(' AND ')}

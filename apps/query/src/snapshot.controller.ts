@@ -1,10 +1,11 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Res, UseInterceptors } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Access } from '@sync/platform';
-import { ApiLibraryRoute } from './api-docs.decorators';
-import { ParamReader, type RawQuery, parseLibraryId } from './query-params';
-import { ReadYourWritesService } from './read-your-writes.service';
+import { ApiAsOf, ApiLibraryRoute } from './api-docs.decorators';
+import { AsOfSnapshotService } from './as-of-snapshot.service';
+import { AsOfRepository } from './as-of.repository';
+import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
 import type { SnapshotView } from './snapshot.repository';
 import { SnapshotService } from './snapshot.service';
 
@@ -12,11 +13,13 @@ const VIEWS: readonly SnapshotView[] = ['full', 'visible'];
 
 @ApiTags('snapshot')
 @Access({ role: 'read', libraryParam: 'libraryId' })
+@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId')
 export class SnapshotController {
   constructor(
     private readonly snapshots: SnapshotService,
-    private readonly readYourWrites: ReadYourWritesService,
+    private readonly asOfSnapshots: AsOfSnapshotService,
+    private readonly asOfState: AsOfRepository,
   ) {}
 
   @Get('snapshot')
@@ -30,6 +33,7 @@ export class SnapshotController {
       'A stream without the `end` line is incomplete. See README "Snapshots, live changes and the CLI".',
   })
   @ApiLibraryRoute()
+  @ApiAsOf()
   @ApiQuery({
     name: 'view',
     required: false,
@@ -40,18 +44,16 @@ export class SnapshotController {
   })
   @ApiProduces('application/x-ndjson')
   @ApiOkResponse({ description: 'NDJSON stream', schema: { type: 'string' } })
-  async snapshot(
-    @Param('libraryId') rawLibraryId: string,
-    @Query() query: RawQuery,
-    @Res() res: Response,
-  ): Promise<void> {
-    const libraryId = parseLibraryId(rawLibraryId);
-    const params = new ParamReader(query);
-    const view = (params.name('view', (name) => VIEWS.includes(name as SnapshotView), 'view') ??
-      'full') as SnapshotView;
-    const consistency = params.consistency();
-    params.done();
-    await this.readYourWrites.ensureApplied(libraryId, consistency);
-    await this.snapshots.stream(libraryId, view, res);
+  async snapshot(@Library() read: LibraryRead, @Res() res: Response): Promise<void> {
+    const view = (read.params.name(
+      'view',
+      (name) => VIEWS.includes(name as SnapshotView),
+      'view',
+    ) ?? 'full') as SnapshotView;
+    const asOf = read.asOf();
+    await read.ready();
+    if (asOf === undefined) return this.snapshots.stream(read.libraryId, view, res);
+    await this.asOfState.checkHorizon(read.libraryId, asOf);
+    await this.asOfSnapshots.stream(read.libraryId, asOf, view, res);
   }
 }

@@ -65,4 +65,5 @@ export {
   relationView,
 } from '@sync/protocol/merge/relation-visibility';
 export { type MaterializedState, materializeSlice } from '@sync/protocol/merge/materialize';
+export { type StateDigestResult, stateDigest } from '@sync/protocol/merge/state-digest';
 export { supersededOffsets } from '@sync/protocol/merge/supersession';

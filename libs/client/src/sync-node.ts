@@ -37,6 +37,8 @@ import {
   formatHybrid,
   hybridFromMillis,
   normalizeUuid,
+  stateDigest,
+  type StateDigestResult,
   validateOperation,
 } from './protocol';
 import { LocalReplica, type RelationFilter } from './replica/local-replica';
@@ -79,6 +81,8 @@ export interface SyncNodeOptions {
   readYourWritesWaitMs?: number;
   /** During a long pull, save the replica every this many pages (default 10). */
   checkpointPages?: number;
+  /** Where a digest mismatch found by sync() is reported (default console). */
+  logger?: { warn(message: string): void };
 }
 
 /** A pulled op whose hybrid is too far ahead of our wall clock for the receive rule. */
@@ -134,7 +138,15 @@ export interface RebootstrapReport {
   settledBySnapshot: Operation[];
 }
 
-export type SyncReport = PushReport & PullReport;
+export type SyncReport = PushReport &
+  PullReport & {
+    /**
+     * The local state's digest equals the server's `digest?asOf=<cursor>`: true or false; null
+     * when it cannot be compared (ops not yet sent or confirmed, nothing pulled yet, or a
+     * transport without digest()). A mismatch is logged with per-model counts.
+     */
+    verified: boolean | null;
+  };
 
 export interface TypedRecord<M extends ModelTypes, K extends ModelName<M>> {
   id: string;
@@ -186,7 +198,7 @@ export class SyncNode<
     private readonly settings: Required<
       Pick<
         SyncNodeOptions,
-        'pushBatchSize' | 'pullPageSize' | 'readYourWritesWaitMs' | 'checkpointPages'
+        'pushBatchSize' | 'pullPageSize' | 'readYourWritesWaitMs' | 'checkpointPages' | 'logger'
       >
     >,
   ) {
@@ -250,6 +262,7 @@ export class SyncNode<
         pullPageSize: pageSize(options.pullPageSize, 'pullPageSize'),
         readYourWritesWaitMs: options.readYourWritesWaitMs ?? 5000,
         checkpointPages: Math.max(1, options.checkpointPages ?? 10),
+        logger: options.logger ?? console,
       },
     );
     if (journal === undefined) await node.journalSaves.save();
@@ -399,6 +412,14 @@ export class SyncNode<
     return this.replica.state();
   }
 
+  /**
+   * The state digest of CONTRACT.md section 8 over state(). With nothing unsent or unconfirmed
+   * it equals the server's `GET /libraries/{id}/digest?asOf=<pulledThrough>`.
+   */
+  digest(): StateDigestResult {
+    return stateDigest(this.replica.state());
+  }
+
   /** The server's state as of the last pull (the local state without unconfirmed own ops). */
   confirmedState(): MaterializedState {
     return this.replica.confirmedState();
@@ -431,7 +452,7 @@ export class SyncNode<
     return this.syncLock.run(async () => {
       const pushed = await this.pushOutbox();
       const pulled = await this.pullFeed();
-      return { ...pushed, ...pulled };
+      return { ...pushed, ...pulled, verified: await this.verify() };
     });
   }
 
@@ -638,6 +659,39 @@ export class SyncNode<
       }
       return { offset, op: checked.op };
     });
+  }
+
+  /** Compares digest() with the server's as of our cursor (see SyncReport.verified). */
+  private async verify(): Promise<boolean | null> {
+    const cursor = this.cursor;
+    if (cursor === null || this.local.length > 0 || this.transport.digest === undefined) {
+      return null;
+    }
+    const local = this.digest();
+    const server = await this.transport.digest(this.libraryId, cursor);
+    if (server.digest === local.digest) return true;
+    const counts = (state: MaterializedState): Map<string, number> => {
+      const byName = new Map<string, number>();
+      for (const r of state.records) byName.set(r.model, (byName.get(r.model) ?? 0) + 1);
+      for (const r of state.relations) byName.set(r.relation, (byName.get(r.relation) ?? 0) + 1);
+      return byName;
+    };
+    const mine = counts(this.replica.state());
+    const theirs =
+      this.transport.stateAsOf === undefined
+        ? undefined
+        : counts(await this.transport.stateAsOf(this.libraryId, cursor));
+    const names = [...new Set([...mine.keys(), ...(theirs?.keys() ?? [])])].sort();
+    const perModel = names
+      .map((name) => `${name} ${mine.get(name) ?? 0}/${theirs?.get(name) ?? '?'}`)
+      .join(', ');
+    this.settings.logger.warn(
+      `library ${this.libraryId}: local state differs from the server's as of offset ${cursor}: ` +
+        `${local.digest} (${local.records} records, ${local.relations} relations) vs ` +
+        `${server.digest} (${server.records} records, ${server.relations} relations); ` +
+        `per model local/server: ${perModel}`,
+    );
+    return false;
   }
 
   /** HLC receive rule for one pulled op; a drifting op is reported, not refused. */

@@ -11,6 +11,8 @@ import { ApiKeys1765200000000 } from './migrations/1765200000000-api-keys';
 import { ApiKeyEntity } from './api-keys/api-key.entity';
 import { ChangeStreamIndexes1765000000000 } from './migrations/1765000000000-change-stream-indexes';
 import { OpLogRetention1766100000000 } from './migrations/1766100000000-op-log-retention';
+import { OpLogHistoryIndexes1767300000000 } from './migrations/1767300000000-op-log-history-indexes';
+import { CompactedThrough1767300000001 } from './migrations/1767300000001-compacted-through';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sync';
 
@@ -33,6 +35,8 @@ export const MIGRATIONS = [
   ChangeStreamIndexes1765000000000,
   ApiKeys1765200000000,
   OpLogRetention1766100000000,
+  OpLogHistoryIndexes1767300000000,
+  CompactedThrough1767300000001,
 ];
 
 export interface DataSourceSettings {

@@ -14,7 +14,14 @@ import type {
 } from '../protocol';
 import { type RetryOptions, type RetryPolicy, backoffDelay, retryPolicy, sleep } from './retry';
 import { type SnapshotContents, SnapshotSliceBuilder } from '../replica/snapshot-slice';
-import type { FeedEntry, FeedPage, PullRequest, PushResult, SyncTransport } from './sync-transport';
+import type {
+  FeedEntry,
+  FeedPage,
+  PullRequest,
+  PushResult,
+  ServerDigest,
+  SyncTransport,
+} from './sync-transport';
 
 export interface SyncHttpTransportOptions {
   /** Base URL of the ingest service, e.g. http://127.0.0.1:3001 */
@@ -45,6 +52,8 @@ export interface LibraryStatus {
 export interface ReadOptions {
   minOffset?: bigint;
   waitMs?: number;
+  /** Time travel: the state as of this log offset. */
+  asOf?: bigint;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -158,6 +167,28 @@ export class SyncHttpTransport implements SyncTransport {
     }
   }
 
+  /** GET .../digest?asOf=: waits up to 5 s for the offset to be applied, as minOffset does. */
+  async digest(libraryId: string, asOf: bigint): Promise<ServerDigest> {
+    const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/digest?asOf=${asOf}`;
+    const body = parseJson(await this.request('GET', url, 200, undefined, this.timeoutMs), url);
+    const { digest, appliedOffset, records, relations } = body;
+    if (
+      typeof digest !== 'string' ||
+      !/^sha256:[0-9a-f]{64}$/.test(digest) ||
+      !(typeof appliedOffset === 'string' || appliedOffset === null) ||
+      typeof records !== 'number' ||
+      typeof relations !== 'number'
+    ) {
+      throw new SyncProtocolError(`GET ${url}: not a digest answer`);
+    }
+    return { digest, appliedOffset, records, relations };
+  }
+
+  /** The visible state as of a log offset (GET records and relations with asOf). */
+  stateAsOf(libraryId: string, asOf: bigint): Promise<MaterializedState> {
+    return this.serverState(libraryId, { asOf });
+  }
+
   /** Every visible record and relation of a library, as the query service shows them. */
   async serverState(libraryId: string, options: ReadOptions = {}): Promise<MaterializedState> {
     const records = await this.readAll<RecordView>(libraryId, 'records', options);
@@ -196,6 +227,7 @@ export class SyncHttpTransport implements SyncTransport {
 
   /** Adds minOffset/waitMs; returns the attempt timeout, which must outlast the server's wait. */
   private addReadParams(query: URLSearchParams, options: ReadOptions): number {
+    if (options.asOf !== undefined) query.set('asOf', options.asOf.toString());
     if (options.minOffset === undefined) return this.timeoutMs;
     query.set('minOffset', options.minOffset.toString());
     if (options.waitMs !== undefined) query.set('waitMs', String(options.waitMs));

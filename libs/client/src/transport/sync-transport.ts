@@ -1,4 +1,4 @@
-import type { Operation } from '../protocol';
+import type { MaterializedState, Operation } from '../protocol';
 import type { SnapshotContents } from '../replica/snapshot-slice';
 
 /** 202 answer of POST /libraries/{id}/operations: every op is durably in the log. */
@@ -36,6 +36,15 @@ export interface PullRequest {
   node?: string;
 }
 
+/** GET /libraries/{id}/digest?asOf=: the state digest of CONTRACT.md section 8. */
+export interface ServerDigest {
+  /** `sha256:` and 64 lowercase hex digits. */
+  digest: string;
+  appliedOffset: string | null;
+  records: number;
+  relations: number;
+}
+
 /** How a SyncNode reaches the service; SyncHttpTransport is the real one. */
 export interface SyncTransport {
   /** Publishes a batch all or nothing; re-sending the same ops is safe (duplicates, D1). */
@@ -47,4 +56,11 @@ export interface SyncTransport {
   pull(libraryId: string, request: PullRequest): Promise<FeedPage>;
   /** GET /libraries/{id}/snapshot (view=full), decoded; optional (see SyncNode.bootstrapFromSnapshot). */
   snapshot?(libraryId: string): Promise<SnapshotContents>;
+  /** The server's state digest as of an offset; optional (sync() then reports verified: null). */
+  digest?(libraryId: string, asOf: bigint): Promise<ServerDigest>;
+  /**
+   * The server's visible state as of an offset; optional, used only to explain a digest
+   * mismatch with per-model counts.
+   */
+  stateAsOf?(libraryId: string, asOf: bigint): Promise<MaterializedState>;
 }

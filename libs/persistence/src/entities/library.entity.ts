@@ -27,6 +27,10 @@ export class LibraryEntity {
   @Column({ name: 'compacted_before', type: 'bigint', transformer: bigintString, default: 0 })
   compactedBefore!: string;
 
+  /** Greatest offset a compaction consulted when it dropped ops: `asOf` below it answers 410. */
+  @Column({ name: 'compacted_through', type: 'bigint', transformer: bigintString, default: -1 })
+  compactedThrough!: string;
+
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

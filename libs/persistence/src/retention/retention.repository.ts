@@ -58,7 +58,8 @@ removed AS (
   RETURNING o.log_offset
 ),
 counted AS (
-  UPDATE libraries SET operations = operations - (SELECT count(*) FROM removed), updated_at = now()
+  UPDATE libraries SET operations = operations - (SELECT count(*) FROM removed), updated_at = now(),
+         compacted_through = GREATEST(compacted_through, last_offset)
    WHERE library_id = $1 AND (SELECT count(*) FROM removed) > 0
 )
 SELECT (SELECT max(log_offset) FROM batch)::text AS last_offset,

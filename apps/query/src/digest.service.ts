@@ -1,0 +1,86 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { StateDigest, compareCodeUnits } from '@sync/protocol';
+import { AsOfRepository } from './as-of.repository';
+import type { QueryConfig } from './query.config';
+import { QueryDatabase, type SqlReader } from './query-database.service';
+import type { DigestDto } from './query.dto';
+import { QUERY_CONFIG } from './query.tokens';
+import { ReadYourWritesService } from './read-your-writes.service';
+import { RecordsRepository } from './records.repository';
+import { RelationsRepository } from './relations.repository';
+
+/** Rows per round trip while hashing; bounds memory whatever the library's size. */
+export const DIGEST_BATCH = 1000;
+
+/**
+ * GET /libraries/{id}/digest (CONTRACT.md section 8): the protocol's StateDigest fed the same
+ * records and relations the list endpoints return, read in keyset batches. Relations go one
+ * relation name at a time, names in code-unit order, so the order is the digest's whatever the
+ * database's collation (within a name, uuid order is the lowercase text order).
+ */
+@Injectable()
+export class DigestService {
+  private readonly relationNames: string[];
+
+  constructor(
+    @Inject(QUERY_CONFIG) private readonly config: QueryConfig,
+    private readonly database: QueryDatabase,
+    private readonly readYourWrites: ReadYourWritesService,
+    private readonly records: RecordsRepository,
+    private readonly relations: RelationsRepository,
+    private readonly asOfState: AsOfRepository,
+  ) {
+    this.relationNames = config.schema.relations.map((def) => def.name).sort(compareCodeUnits);
+  }
+
+  /** The live state, read in one snapshot with the partition offset it reflects. */
+  async live(libraryId: string): Promise<DigestDto> {
+    const partition = await this.readYourWrites.partitionOf(libraryId);
+    return this.database.inSnapshot(async (reader) => {
+      const head = await reader.query<{ next_offset: string }>(
+        `SELECT next_offset::text FROM partition_offsets WHERE topic = $1 AND partition = $2`,
+        [this.config.kafka.operationsTopic, partition],
+      );
+      const next = head[0] === undefined ? 0n : BigInt(head[0].next_offset);
+      const digest = new StateDigest();
+      await this.hashLive(libraryId, digest, reader);
+      return result(digest, next > 0n ? (next - 1n).toString() : null);
+    });
+  }
+
+  /** The state as of `asOf` (the caller checked the compaction horizon). */
+  async asOf(libraryId: string, asOf: bigint): Promise<DigestDto> {
+    const digest = new StateDigest();
+    for await (const batch of this.asOfState.recordBatches(libraryId, asOf)) {
+      for (const record of batch) digest.addRecord(record);
+    }
+    for (const relation of this.relationNames) {
+      for await (const batch of this.asOfState.relationBatches(libraryId, asOf, { relation })) {
+        for (const view of batch) digest.addRelation(view);
+      }
+    }
+    return result(digest, asOf.toString());
+  }
+
+  private async hashLive(libraryId: string, digest: StateDigest, reader: SqlReader): Promise<void> {
+    let after: string | undefined;
+    do {
+      const page = await this.records.page(libraryId, undefined, after, DIGEST_BATCH, reader);
+      for (const record of page.items) digest.addRecord(record);
+      after = page.nextCursor === null ? undefined : page.items[page.items.length - 1].id;
+    } while (after !== undefined);
+    for (const relation of this.relationNames) {
+      let key: { relation: string; item: string; group: string } | undefined;
+      do {
+        const page = await this.relations.page(libraryId, { relation }, key, DIGEST_BATCH, reader);
+        for (const view of page.items) digest.addRelation(view);
+        key = page.nextCursor === null ? undefined : page.items[page.items.length - 1];
+      } while (key !== undefined);
+    }
+  }
+}
+
+function result(digest: StateDigest, appliedOffset: string | null): DigestDto {
+  const { digest: hash, records, relations } = digest.finish();
+  return { digest: hash, appliedOffset, records, relations };
+}
