@@ -499,7 +499,16 @@ describe('inspector in a real browser', () => {
       { timeout: 2000 },
       fresh,
     );
+    // The status line follows the changes too.
+    await page.waitForFunction(
+      (offset) =>
+        document.querySelector('#status dd[data-field="appliedOffset"]')?.textContent === offset,
+      { timeout: 3000 },
+      lastOffset,
+    );
     await page.goto(`${queryUrl}/inspector/#/library/${lib}?tab=live`);
+    await page.waitForSelector('#live tbody tr');
+    expect(await page.$$eval('#live tbody tr', (rows) => rows.length)).toBe(3);
     await screenshot(page, 'library-live');
   });
 
