@@ -253,6 +253,8 @@ describe('inspector in a real browser', () => {
     const redirect = await fetch(`${queryUrl}/inspector`, { redirect: 'manual' });
     expect(redirect.status).toBe(301);
     expect(redirect.headers.get('location')).toBe('/inspector/');
+    const withQuery = await fetch(`${queryUrl}/inspector?x=1`, { redirect: 'manual' });
+    expect(withQuery.headers.get('location')).toBe('/inspector/?x=1');
     const missing = await fetch(`${queryUrl}/inspector/nothing.js`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: 'NOT_FOUND' });

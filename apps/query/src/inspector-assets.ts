@@ -27,7 +27,10 @@ export function serveInspector(app: NestExpressApplication, directory: string): 
   }
   app.use('/inspector', (req: express.Request, res: Response, next: express.NextFunction) => {
     // "/inspector" -> "/inspector/", so the page's relative asset URLs resolve under it.
-    if (req.originalUrl === '/inspector') return res.redirect(301, '/inspector/');
+    const [path, query] = req.originalUrl.split('?', 2);
+    if (path === '/inspector') {
+      return res.redirect(301, query === undefined ? '/inspector/' : `/inspector/?${query}`);
+    }
     next();
   });
   app.use(

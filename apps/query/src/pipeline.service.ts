@@ -18,7 +18,7 @@ export interface PipelineView {
   topic: string;
   partitions: PartitionLag[];
   deadLetters: { topic: string; messages: number | null };
-  /** Why Kafka could not be asked (ends, lag and dead letters are then null). */
+  /** Why Kafka could not be asked, per topic (that topic's ends, lag or count are then null). */
   kafkaError: string | null;
   services: ServiceHealth[];
 }
@@ -44,30 +44,29 @@ export class PipelineService implements OnApplicationShutdown {
 
   async view(): Promise<PipelineView> {
     const { operationsTopic, deadLetterTopic } = this.config.kafka;
-    const [nextOffsets, ends, services] = await Promise.all([
+    // Each topic on its own: a missing dead-letter topic must not hide the lag.
+    const [nextOffsets, operations, deadLetters, services] = await Promise.all([
       this.nextOffsets(),
-      Promise.all([this.offsets.ends(operationsTopic), this.offsets.ends(deadLetterTopic)]).then(
-        ([operations, deadLetters]) => ({ operations, deadLetters, error: null }),
-        (error: unknown) => ({
-          operations: null,
-          deadLetters: null,
-          error: error instanceof Error ? error.message : String(error),
-        }),
-      ),
+      settle(this.offsets.ends(operationsTopic)),
+      settle(this.offsets.ends(deadLetterTopic)),
       Promise.all([
         this.selfHealth(),
         probe('ingest', this.config.ingestUrl),
         probe('projector', this.config.projectorUrl),
       ]),
     ]);
+    const errors = [
+      operations.error === null ? null : `${operationsTopic}: ${operations.error}`,
+      deadLetters.error === null ? null : `${deadLetterTopic}: ${deadLetters.error}`,
+    ].filter((error) => error !== null);
     return {
       topic: operationsTopic,
-      partitions: partitionLags(nextOffsets, ends.operations),
+      partitions: partitionLags(nextOffsets, operations.value),
       deadLetters: {
         topic: deadLetterTopic,
-        messages: ends.deadLetters === null ? null : deadLetterCount(ends.deadLetters),
+        messages: deadLetters.value === null ? null : deadLetterCount(deadLetters.value),
       },
-      kafkaError: ends.error,
+      kafkaError: errors.length === 0 ? null : errors.join('; '),
       services,
     };
   }
@@ -106,6 +105,14 @@ async function probe(name: ServiceHealth['name'], base: string): Promise<Service
     return { name, url, ready: false, message };
   } catch (error) {
     return { name, url, ready: false, message: reasonOf(error) };
+  }
+}
+
+async function settle<T>(promise: Promise<T>): Promise<{ value: T | null; error: string | null }> {
+  try {
+    return { value: await promise, error: null };
+  } catch (error) {
+    return { value: null, error: reasonOf(error) };
   }
 }
 
