@@ -707,6 +707,24 @@ describe('inspector in a real browser', () => {
     const after = await checkAsOf(later);
     expect(after.digest.digest).not.toBe(before.digest.digest);
     expect(page.url()).toContain(`at=${later}`);
+
+    // The slider drives the same position: Home takes it to offset 0, the first op.
+    await page.focus('input[name="at-slider"]');
+    await page.keyboard.press('Home');
+    await page.waitForFunction(
+      () => document.querySelector('#digest dd[data-field="appliedOffset"]')?.textContent === '0',
+    );
+    expect(await page.$eval('input[name="at"]', (input) => input.value)).toBe('0');
+    await eventually(
+      () =>
+        checkAsOf('0').then(
+          () => true,
+          () => undefined,
+        ),
+      5000,
+    );
+    // The first batch starts the fresh topic's partition with tags[0]'s CREATE.
+    expect((await checkAsOf('0')).records.items.map((r: Json) => r.id)).toEqual([tags[0]]);
   });
 
   it('keeps the page inside a phone-width window', async () => {
