@@ -75,6 +75,9 @@ start_service() {
   env "$port_var=$port" node "dist/apps/$name/src/main.js" 2>&1 | sed -u "s/^/[$name] /" &
   pids+=($!)
 }
+# The inspector's overview (GET /pipeline on query) asks the other two for their readiness.
+export QUERY_INGEST_URL="${QUERY_INGEST_URL:-http://127.0.0.1:${INGEST_PORT:-3001}}"
+export QUERY_PROJECTOR_URL="${QUERY_PROJECTOR_URL:-http://127.0.0.1:${PROJECTOR_PORT:-3003}}"
 start_service ingest INGEST_PORT "${INGEST_PORT:-3001}"
 start_service query QUERY_PORT "${QUERY_PORT:-3002}"
 start_service projector PROJECTOR_PORT "${PROJECTOR_PORT:-3003}"
@@ -91,6 +94,7 @@ for spec in "ingest:${INGEST_PORT:-3001}" "query:${QUERY_PORT:-3002}" "projector
     say "$name did not come up on port $port; see its output above"
   fi
 done
+say "inspector: http://127.0.0.1:${QUERY_PORT:-3002}/inspector/"
 say "Kafka: $KAFKA_BROKERS  Postgres: ready. Press Ctrl-C to stop everything."
 wait -n "${pids[@]}" || true
 say "a process exited; shutting the stack down"

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createHttpApp } from '@sync/platform';
+import { serveInspector } from './inspector-assets';
 import type { QueryConfig } from './query.config';
 import { QueryModule } from './query.module';
 
@@ -18,6 +19,7 @@ export async function createQueryApp(config: QueryConfig): Promise<NestExpressAp
   });
   // Reads change with every applied op and clients hold offsets, not validators: skip ETag hashing.
   app.set('etag', false);
+  serveInspector(app, config.inspectorDir);
   await app.init();
   return app;
 }

@@ -18,6 +18,17 @@ describe('readQueryConfig', () => {
     });
     expect(config.kafka.operationsTopic).toBe('sync.operations');
     expect(config.schema.model('FilePath')).toBeDefined();
+    expect(config).toMatchObject({
+      ingestUrl: 'http://127.0.0.1:3001',
+      projectorUrl: 'http://127.0.0.1:3003',
+    });
+    expect(config.inspectorDir).toMatch(/apps[/\\]inspector$/);
+  });
+
+  it('refuses a service URL that is not http(s)', () => {
+    expect(() =>
+      readQueryConfig({ QUERY_INGEST_URL: 'ftp://x', QUERY_PROJECTOR_URL: 'nope' }),
+    ).toThrow(/QUERY_INGEST_URL[\s\S]*QUERY_PROJECTOR_URL/);
   });
 
   it('reads the environment', () => {

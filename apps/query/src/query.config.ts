@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { type KafkaSettings, readKafkaSettings } from '@sync/kafka';
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
 import { type AuthSettings, EnvReader, readAuthSettings, withAuthFlag } from '@sync/platform';
@@ -24,6 +25,11 @@ export interface QueryConfig {
   offsetRecheckMs: number;
   /** API keys (off only with SYNC_AUTH_DISABLED=true); this service also serves /admin/keys. */
   auth: AuthSettings;
+  /** Where GET /pipeline asks the other two services for their readiness. */
+  ingestUrl: string;
+  projectorUrl: string;
+  /** Built inspector assets (npm run build), served at /inspector/. */
+  inspectorDir: string;
 }
 
 export interface QueryOverloadSettings {
@@ -72,6 +78,13 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
   const partitions = reader.int('SYNC_TOPIC_PARTITIONS', 0, 0, 1_000_000);
   const partitionCountTtlMs = reader.int('QUERY_PARTITION_COUNT_TTL_MS', 300_000, 1000);
   const offsetRecheckMs = reader.int('QUERY_OFFSET_RECHECK_MS', 1000, 50, 60_000);
+  const ingestUrl = reader.url('QUERY_INGEST_URL', 'http://127.0.0.1:3001', ['http:', 'https:']);
+  const projectorUrl = reader.url('QUERY_PROJECTOR_URL', 'http://127.0.0.1:3003', [
+    'http:',
+    'https:',
+  ]);
+  // Beside the compiled service: dist/apps/query/src -> dist/apps/inspector.
+  const inspectorDir = reader.string('QUERY_INSPECTOR_DIR', join(__dirname, '../../inspector'));
 
   const schema = reader.parsed('SYNC_SCHEMA', () => loadConfiguredSchema(env));
   // One notification can wake every waiter of a partition at once: their reads must fit the
@@ -94,5 +107,8 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
     schema: schema!, // done() threw if it was not read
     offsetRecheckMs,
     auth,
+    ingestUrl,
+    projectorUrl,
+    inspectorDir,
   };
 }

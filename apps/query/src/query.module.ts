@@ -22,6 +22,8 @@ import { LibrariesRepository } from './libraries.repository';
 import { OperationsController } from './operations.controller';
 import { OperationsRepository } from './operations.repository';
 import { PartitionLocator } from './partition-locator.service';
+import { PipelineController } from './pipeline.controller';
+import { PipelineService } from './pipeline.service';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
@@ -30,6 +32,7 @@ import { RecordsController } from './records.controller';
 import { RecordsRepository } from './records.repository';
 import { RelationsController } from './relations.controller';
 import { RelationsRepository } from './relations.repository';
+import { SchemaController } from './schema.controller';
 import { SnapshotController } from './snapshot.controller';
 import { SnapshotRepository } from './snapshot.repository';
 import { SnapshotService } from './snapshot.service';
@@ -81,6 +84,8 @@ export class QueryModule {
         SnapshotController,
         ChangesController,
         DigestController,
+        PipelineController,
+        SchemaController,
       ],
       providers: [
         LibrariesRepository,
@@ -99,6 +104,7 @@ export class QueryModule {
         HistoryRepository,
         DigestService,
         LibraryReadInterceptor,
+        PipelineService,
       ],
     };
   }
