@@ -27,9 +27,11 @@ import { type Service, freePort, percentile, sleep, startService } from './query
  * Postgres (the postmaster and all its children), their total, and each service's peak RSS.
  * Kafka and Postgres are whole servers: on a shared machine their figures include other
  * clients' work. Headline: the highest offered rate whose p99 202 -> visible is under 100 ms
- * with nothing refused. Stepping stops after the first step that misses it by far (p99 over
- * 1 s, or under 80 % of the step's ops read back, or its reads still answering half a step
- * after its end), so the run stays bounded.
+ * with nothing refused and nothing held back. The devices keep at most 512 batches in flight
+ * between them; batches the schedule offers beyond that are not sent but counted ("not sent").
+ * Stepping stops after the first step that misses the target by far (p99 over 1 s, under 80 %
+ * of the step's ops read back, or its reads still answering half a step after its end), so
+ * the run stays bounded.
  *
  * Any failed request (network error, timeout, or a status other than 2xx) ends the run with
  * a non-zero exit, except 429 and 503, which the services answer when they shed load: those
@@ -448,7 +450,7 @@ async function main(): Promise<void> {
     }
 
     console.log(
-      '\n| offered ops/s | achieved ops/s | POST->202 p50 / p99 ms | 202->visible p50 / p99 ms | refused | cpu ms/1k ops: ingest | projector | query | kafka | postgres | total | RSS MiB ingest / projector / query |',
+      '\n| offered ops/s | achieved ops/s | POST->202 p50 / p99 ms | 202->visible p50 / p99 ms | refused / not sent | cpu ms/1k ops: ingest | projector | query | kafka | postgres | total | RSS MiB ingest / projector / query |',
     );
     console.log('|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const r of results) {
@@ -460,7 +462,7 @@ async function main(): Promise<void> {
         : undefined;
       console.log(
         `| ${r.rate} | ${fixed(s.opsVisible / r.seconds)} | ${fixed(percentile(s.ingestMs, 50), 1)} / ${fixed(percentile(s.ingestMs, 99), 1)} | ` +
-          `${fixed(percentile(s.visibleMs, 50), 1)} / ${fixed(percentile(s.visibleMs, 99), 1)} | ${s.refusedTotal} | ` +
+          `${fixed(percentile(s.visibleMs, 50), 1)} / ${fixed(percentile(s.visibleMs, 99), 1)} | ${s.refusedTotal} / ${s.notSent} | ` +
           `${fixed(c.ingest)} | ${fixed(c.projector)} | ${fixed(c.query)} | ${fixed(c.kafka)} | ${fixed(c.postgres)} | ${fixed(total)} | ` +
           `${fixed(r.rss.ingest)} / ${fixed(r.rss.projector)} / ${fixed(r.rss.query)} |`,
       );
@@ -470,13 +472,16 @@ async function main(): Promise<void> {
         console.log(`refused at ${r.rate} ops/s: ${count} x ${kind} (429/503)`);
     }
     const sustained = results.filter(
-      (r) => percentile(r.sample.visibleMs, 99) < VISIBLE_TARGET_MS && r.sample.refusedTotal === 0,
+      (r) =>
+        percentile(r.sample.visibleMs, 99) < VISIBLE_TARGET_MS &&
+        r.sample.refusedTotal === 0 &&
+        r.sample.notSent === 0,
     );
     const best = sustained.length > 0 ? Math.max(...sustained.map((r) => r.rate)) : undefined;
     console.log(
       best === undefined
         ? `\nheadline: no step kept p99 202->visible under ${VISIBLE_TARGET_MS} ms (lowest offered ${RATES[0]} ops/s)`
-        : `\nheadline: ${best} ops/s offered is the highest rate with p99 202->visible under ${VISIBLE_TARGET_MS} ms and nothing refused`,
+        : `\nheadline: ${best} ops/s offered is the highest rate with p99 202->visible under ${VISIBLE_TARGET_MS} ms, nothing refused or held back`,
     );
   } finally {
     await probe?.end().catch(() => undefined);
