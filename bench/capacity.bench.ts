@@ -5,8 +5,16 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
 import { dropDatabase, migrateDatabase } from '@sync/persistence';
 import { formatHybrid, hybridFromMillis } from '@sync/protocol';
-import { parentPid, pidListeningOn, processCpuMs, processTreeCpuMs, rssMiB } from './proc-stats';
+import {
+  commandLine,
+  parentPid,
+  pidListeningOn,
+  processCpuMs,
+  processTreeCpuMs,
+  rssMiB,
+} from './proc-stats';
 import { type Service, freePort, percentile, sleep, startService } from './query-bench-support';
+import { createBenchTopics } from './bench-topics';
 
 /**
  * Whole-stack capacity: how many ops/s one machine serves to many devices, and what each
@@ -222,14 +230,14 @@ async function main(): Promise<void> {
   });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [topic, dlq].map((name) => ({
+  await createBenchTopics(
+    admin,
+    [topic, dlq].map((name) => ({
       topic: name,
       numPartitions: PARTITIONS,
       replicationFactor: 1,
     })),
-  });
+  );
   const services: Service[] = [];
   let probe: Client | undefined;
   try {
@@ -273,16 +281,24 @@ async function main(): Promise<void> {
     const backend = (await probe.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]
       .pid;
     const brokerPort = Number(BROKERS.split(',')[0].split(':').pop());
+    // A broker or database in a container or elsewhere has no (or another) process here.
+    const broker = pidListeningOn(brokerPort);
+    const local = (pid: number | undefined, looksLike: RegExp) =>
+      looksLike.test(commandLine(pid)) ? pid : undefined;
     const pids: Probes = {
       ingest: ingest.child.pid,
       projector: projector.child.pid,
       query: query.child.pid,
-      kafka: pidListeningOn(brokerPort),
-      postmaster: parentPid(backend),
+      kafka: local(broker, /kafka/i),
+      postmaster: local(parentPid(backend), /postgres/),
     };
-    if (pids.kafka === undefined)
-      console.log(`kafka: no process on port ${brokerPort} readable here; its CPU is n/a`);
-    if (pids.postmaster === undefined) console.log('postgres: not on this machine; its CPU is n/a');
+    if (pids.kafka === undefined) {
+      console.log(`kafka: no broker process on port ${brokerPort} found here; its CPU is n/a`);
+    }
+    if (pids.postmaster === undefined || !/postgres/.test(commandLine(backend))) {
+      pids.postmaster = undefined;
+      console.log('postgres: its server processes are not on this machine; its CPU is n/a');
+    }
 
     const devices: Device[] = [];
     for (let l = 0; l < LIBRARIES; l++) {

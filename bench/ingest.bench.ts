@@ -7,6 +7,7 @@ import { Kafka, Partitioners, type Producer, logLevel } from 'kafkajs';
 import { type OperationMessage, operationMessages } from '@sync/kafka';
 import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@sync/protocol';
 import { processCpuMs } from './proc-stats';
+import { createBenchTopics } from './bench-topics';
 
 /**
  * Ingest throughput: batches of ops POSTed over HTTP to the ingest service (its own process),
@@ -316,16 +317,13 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const topic = `bench.ingest.${randomUUID().slice(0, 8)}`;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      {
-        topic,
-        numPartitions: PARTITIONS,
-        configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024 * 1024) }],
-      },
-    ],
-  });
+  await createBenchTopics(admin, [
+    {
+      topic,
+      numPartitions: PARTITIONS,
+      configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024 * 1024) }],
+    },
+  ]);
   const results: Result[] = [];
   const services = new Map<string, Service>();
   try {

@@ -62,6 +62,16 @@ export function processTreeCpuMs(pid: number | undefined): number | undefined {
   return total;
 }
 
+/** The command line of a process, arguments joined by spaces ('' when unreadable). */
+export function commandLine(pid: number | undefined): string {
+  if (pid === undefined) return '';
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
 export function parentPid(pid: number): number | undefined {
   return readStat(pid)?.ppid;
 }

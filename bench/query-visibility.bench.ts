@@ -13,6 +13,7 @@ import {
   sleep,
   startService,
 } from './query-bench-support';
+import { createBenchTopics } from './bench-topics';
 
 /**
  * End-to-end visibility: how long after ingest's 202 a write is readable through the query
@@ -63,14 +64,14 @@ async function main(): Promise<void> {
   });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [topic, dlq].map((name) => ({
+  await createBenchTopics(
+    admin,
+    [topic, dlq].map((name) => ({
       topic: name,
       numPartitions: PARTITIONS,
       replicationFactor: 1,
     })),
-  });
+  );
   await migrateDatabase(databaseUrl);
 
   const services: Service[] = [];
