@@ -449,7 +449,7 @@ async function main(): Promise<void> {
         results.push(result);
         const s = result.sample;
         console.log(
-          `step ${rate} ops/s: ${result.plannedOps} ops planned in ${STEP_S} s, ${s.posts} POSTs, ${s.opsVisible} ops read back in ${result.seconds.toFixed(1)} s, ` +
+          `step ${rate} ops/s: ${result.plannedOps} ops planned in ${STEP_S} s, ${s.posts} POSTs, ${s.opsAcked} ops acked, ${s.opsVisible} read back in ${result.seconds.toFixed(1)} s, ` +
             `${s.feedPulls} feed pulls, refused ${s.refusedTotal}, not sent ${s.notSent}, load ${result.load.toFixed(1)}`,
         );
         const p99Visible = percentile(s.visibleMs, 99);
