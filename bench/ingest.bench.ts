@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, Partitioners, type Producer, logLevel } from 'kafkajs';
 import { type OperationMessage, operationMessages } from '@sync/kafka';
 import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@sync/protocol';
+import { processCpuMs } from './proc-stats';
+import { createBenchTopics } from './bench-topics';
 
 /**
  * Ingest throughput: batches of ops POSTed over HTTP to the ingest service (its own process),
@@ -15,7 +16,11 @@ import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@s
  *
  *   npm run build && node dist/bench/ingest.bench.js [--duration 10] [--rounds 3]
  *     [--concurrency 8] [--batches 1,100,1000] [--modes single-request,transactional]
- *     [--raw idempotent,transactional] [--producers 4]
+ *     [--raw idempotent,transactional] [--producers 4] [--smoke]
+ *
+ * `--smoke`: one short round of batches 1 and 100, one mode each, to check the benchmark still
+ * works. Any send that fails (an HTTP status other than 202, a network or Kafka error) ends the
+ * run with a non-zero exit.
  *
  * The machine is shared, so every variant runs `rounds` times, interleaved (rotating the order
  * each round), and the table shows the median round. "cpu ms/1k ops" is the CPU time of the
@@ -27,20 +32,28 @@ import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@s
  */
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) {
-  args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1] ?? '');
+for (let i = 2; i < process.argv.length; i++) {
+  const name = process.argv[i].replace(/^--/, '');
+  if (name === 'smoke') args.set(name, 'true');
+  else args.set(name, process.argv[++i] ?? '');
 }
-const DURATION_S = Number(args.get('duration') ?? 10);
-const CONCURRENCY = Number(args.get('concurrency') ?? 8);
-const BATCHES = (args.get('batches') ?? '1,100,1000').split(',').map(Number);
-const MODES = (args.get('modes') ?? 'single-request,transactional').split(',');
+/** A few seconds' check that the benchmark still works; not a measurement. */
+const SMOKE = args.has('smoke');
+const DURATION_S = Number(args.get('duration') ?? (SMOKE ? 1 : 10));
+const CONCURRENCY = Number(args.get('concurrency') ?? (SMOKE ? 2 : 8));
+const BATCHES = (args.get('batches') ?? (SMOKE ? '1,100' : '1,100,1000')).split(',').map(Number);
+const MODES = (
+  args.get('modes') ?? (SMOKE ? 'single-request' : 'single-request,transactional')
+).split(',');
 const PRODUCERS = args.get('producers') ?? '4';
-const RAW = (args.get('raw') ?? 'idempotent,transactional').split(',').filter(Boolean);
+const RAW = (args.get('raw') ?? (SMOKE ? 'idempotent' : 'idempotent,transactional'))
+  .split(',')
+  .filter(Boolean);
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const PARTITIONS = 6;
 const LIBRARIES = 64;
-const ROUNDS = Number(args.get('rounds') ?? 3);
-const WARMUP_MS = 1500;
+const ROUNDS = Number(args.get('rounds') ?? (SMOKE ? 1 : 3));
+const WARMUP_MS = SMOKE ? 300 : 1500;
 
 interface Result {
   label: string;
@@ -105,6 +118,7 @@ async function drive(
   let next = 0;
   let measuring = false;
   let stop = false;
+  let failure: unknown;
   let ops = 0;
   let requests = 0;
   const latencies: number[] = [];
@@ -112,7 +126,13 @@ async function drive(
     while (!stop) {
       const batch = batches[next++ % batches.length];
       const started = performance.now();
-      await send(batch, loop);
+      try {
+        await send(batch, loop);
+      } catch (error) {
+        failure ??= error;
+        stop = true;
+        return;
+      }
       if (measuring && !stop) {
         latencies.push(performance.now() - started);
         ops += size;
@@ -129,12 +149,16 @@ async function drive(
   const cpuMs = cpuTime() - cpuStart;
   stop = true;
   await Promise.all(loops);
+  if (failure !== undefined)
+    throw new Error(`${label}, batch ${size}: a send failed`, { cause: failure });
+  if (requests === 0)
+    throw new Error(`${label}, batch ${size}: no send completed in ${DURATION_S} s`);
   return { label, batch: size, ops, requests, seconds, latencies, cpuMs };
 }
 
 async function httpRun(service: Service, label: string, batches: Batch[]): Promise<Result> {
   const { url, child } = service;
-  const cpu = () => processCpuMs(child.pid ?? 0);
+  const cpu = () => processCpuMs(child.pid) ?? 0;
   return drive(
     label,
     batches,
@@ -151,13 +175,6 @@ async function httpRun(service: Service, label: string, batches: Batch[]): Promi
     },
     cpu,
   );
-}
-
-/** utime + stime of a process, in ms (Linux). */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
 function ownCpuMs(): number {
@@ -300,16 +317,13 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const topic = `bench.ingest.${randomUUID().slice(0, 8)}`;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      {
-        topic,
-        numPartitions: PARTITIONS,
-        configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024 * 1024) }],
-      },
-    ],
-  });
+  await createBenchTopics(admin, [
+    {
+      topic,
+      numPartitions: PARTITIONS,
+      configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024 * 1024) }],
+    },
+  ]);
   const results: Result[] = [];
   const services = new Map<string, Service>();
   try {
@@ -359,6 +373,6 @@ function freePort(): Promise<number> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  console.error('ingest bench FAILED:', error);
   process.exit(1);
 });

@@ -14,6 +14,7 @@ import { createProjectorApp } from '../apps/projector/src/projector.app';
 import { readProjectorConfig } from '../apps/projector/src/projector.config';
 import { NaiveProjector } from './projector-naive';
 import { libraryWorkload } from './projector-workload';
+import { createBenchTopics } from './bench-topics';
 
 /**
  * Projector throughput on a mixed workload (creates, updates, deletes, relation ops; several
@@ -25,8 +26,12 @@ import { libraryWorkload } from './projector-workload';
  *    raw writer holding the rows does; "bytes" streams COPY text exported beforehand (a floor).
  *
  *   npm run build && node dist/bench/projector.bench.js [--libraries 12] [--ops 6000]
- *     [--records 1500] [--naive-ops 400] [--instances 1,2] [--rounds 3]
+ *     [--records 1500] [--naive-ops 400] [--instances 1,2] [--rounds 3] [--timeout 600]
+ *     [--smoke]
  *
+ * `--smoke`: a tiny workload, one round, one instance, to check the benchmark still works. A
+ * run whose projector has not applied the whole topic within `--timeout` seconds fails (non-zero
+ * exit).
  * Each projector variant consumes the whole topic with a new consumer group into a fresh
  * database. `--instances 2` runs two projector processes in one group (how the projector scales).
  * Timed from the moment the group is stable with all its members and the database opens (see
@@ -40,15 +45,21 @@ import { libraryWorkload } from './projector-workload';
  */
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) {
-  args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1] ?? '');
+for (let i = 2; i < process.argv.length; i++) {
+  const name = process.argv[i].replace(/^--/, '');
+  if (name === 'smoke') args.set(name, 'true');
+  else args.set(name, process.argv[++i] ?? '');
 }
-const LIBRARIES = Number(args.get('libraries') ?? 12);
-const OPS_PER_LIBRARY = Number(args.get('ops') ?? 6000);
-const RECORDS_PER_LIBRARY = Number(args.get('records') ?? 1500);
-const NAIVE_OPS_PER_LIBRARY = Number(args.get('naive-ops') ?? 400);
-const INSTANCES = (args.get('instances') ?? '1,2').split(',').map(Number);
-const ROUNDS = Number(args.get('rounds') ?? 3);
+/** A few seconds' check that the benchmark still works; not a measurement. */
+const SMOKE = args.has('smoke');
+const LIBRARIES = Number(args.get('libraries') ?? (SMOKE ? 2 : 12));
+const OPS_PER_LIBRARY = Number(args.get('ops') ?? (SMOKE ? 300 : 6000));
+const RECORDS_PER_LIBRARY = Number(args.get('records') ?? (SMOKE ? 100 : 1500));
+const NAIVE_OPS_PER_LIBRARY = Number(args.get('naive-ops') ?? (SMOKE ? 60 : 400));
+const INSTANCES = (args.get('instances') ?? (SMOKE ? '1' : '1,2')).split(',').map(Number);
+const ROUNDS = Number(args.get('rounds') ?? (SMOKE ? 1 : 3));
+/** A projector that stops applying (crashed, stuck) fails the run instead of hanging it. */
+const APPLY_TIMEOUT_MS = Number(args.get('timeout') ?? 600) * 1000;
 const PARTITIONS = 6;
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const BASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/sync';
@@ -85,14 +96,14 @@ async function createTopic(label: string): Promise<string> {
   const topic = `bench.projector.${label}.${randomUUID().slice(0, 8)}`;
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [topic, `${topic}.dlq`].map((name) => ({
+  await createBenchTopics(
+    admin,
+    [topic, `${topic}.dlq`].map((name) => ({
       topic: name,
       numPartitions: PARTITIONS,
       replicationFactor: 1,
     })),
-  });
+  );
   await admin.disconnect();
   return topic;
 }
@@ -147,9 +158,15 @@ async function positions(pool: Pool, topic: string): Promise<Map<number, bigint>
 const sum = (values: Iterable<bigint>) => [...values].reduce((a, b) => a + b, 0n);
 
 async function waitApplied(pool: Pool, topic: string, high: Map<number, bigint>): Promise<void> {
+  const deadline = Date.now() + APPLY_TIMEOUT_MS;
   for (;;) {
     const at = await positions(pool, topic);
     if ([...high].every(([p, end]) => (at.get(p) ?? 0n) >= end)) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${topic}: not applied within ${APPLY_TIMEOUT_MS / 1000} s (at ${JSON.stringify(Object.fromEntries([...at].map(([p, o]) => [p, String(o)])))} of ${JSON.stringify(Object.fromEntries([...high].map(([p, o]) => [p, String(o)])))})`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -430,6 +447,12 @@ async function main(): Promise<void> {
     );
     const runs = new Map<string, Run[]>();
     const add = (label: string, run: Run) => {
+      if (!(run.ops > 0 && run.seconds > 0)) {
+        // The naive group can drain a small topic before it is seen stable (more --naive-ops).
+        throw new Error(
+          `${label}: measured ${run.ops} ops in ${run.seconds} s, nothing to compare`,
+        );
+      }
       runs.set(label, [...(runs.get(label) ?? []), run]);
       console.log(
         `  ${label}: ${Math.round(run.ops / run.seconds)} ops/s (${run.ops} ops in ${run.seconds.toFixed(2)} s)`,
@@ -505,6 +528,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  console.error('projector bench FAILED:', error);
   process.exit(1);
 });

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -91,6 +90,11 @@ export function percentile(sample: number[], p: number): number {
   return sorted[rank];
 }
 
+/** True when `--<name>` is on the command line (a flag such as --smoke). */
+export function hasFlag(name: string): boolean {
+  return process.argv.includes(`--${name}`);
+}
+
 export function argValue(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   if (index < 0) return fallback;
@@ -121,18 +125,6 @@ export type AutocannonInstance = Promise<AutocannonResult> & {
 export const autocannon = createRequire(__filename)('autocannon') as (
   options: AutocannonOptions,
 ) => AutocannonInstance;
-
-/** CPU time (user + system) a process has used, in ms; 0 when it is gone. Linux /proc only. */
-export function processCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    // Fields after the command: state is [0]; utime and stime are fields 14 and 15 of the line.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ = 100
-  } catch {
-    return 0;
-  }
-}
 
 export function median(values: number[]): number {
   return percentile(values, 50);

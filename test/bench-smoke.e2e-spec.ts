@@ -1,0 +1,141 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Every benchmark's `--smoke` mode, run as the README says (built code, real Kafka and
+ * Postgres), so that none can rot silently: each must exit 0 and print its figures as numbers.
+ * They run at once to keep the file short; a smoke run measures nothing.
+ */
+
+const DIST = path.join(__dirname, '..', 'dist', 'bench');
+
+interface Run {
+  code: number | null;
+  output: string;
+}
+
+function smoke(bench: string): Promise<Run> {
+  const script = path.join(DIST, `${bench}.bench.js`);
+  if (!existsSync(script)) {
+    return Promise.reject(new Error(`${script} is missing: run npm run build first`));
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, '--smoke'], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** The cells of the markdown table rows whose first cell matches `first`. */
+function rows(output: string, first: RegExp): string[][] {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('| '))
+    .map((line) => line.slice(2, -2).split(' | '))
+    .filter((cells) => first.test(cells[0]));
+}
+
+const NUMBER = /^-?\d+(\.\d+)?$/;
+
+describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
+  const benches = ['capacity', 'ingest', 'projector', 'query', 'query-visibility'] as const;
+  const runs = new Map<string, Run>();
+
+  beforeAll(async () => {
+    const results = await Promise.all(benches.map((bench) => smoke(bench)));
+    benches.forEach((bench, i) => runs.set(bench, results[i]));
+  }, 110_000);
+
+  const run = (bench: (typeof benches)[number]): Run => {
+    const result = runs.get(bench)!;
+    expect({ bench, code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({
+      bench,
+      code: 0,
+      output: '',
+    });
+    expect(result.output).not.toMatch(/NaN|Infinity/);
+    return result;
+  };
+
+  it('capacity: a row per step with rates, latencies, CPU per 1k ops and RSS; a headline', () => {
+    const { output } = run('capacity');
+    const steps = rows(output, /^\d+$/);
+    expect(steps.length).toBeGreaterThanOrEqual(1);
+    for (const [offered, achieved, ingest, visible, refused, ...cpuAndRss] of steps) {
+      expect(Number(offered)).toBeGreaterThan(0);
+      expect(Number(achieved)).toBeGreaterThan(0);
+      for (const pair of [ingest, visible]) {
+        expect(pair.split(' / ').every((v) => NUMBER.test(v))).toBe(true);
+      }
+      expect(refused).toMatch(/^\d+ \/ \d+$/);
+      const [cpuIngest, cpuProjector, cpuQuery, cpuKafka, cpuPostgres, total, rss] = cpuAndRss;
+      // Our own processes are always readable; Kafka and Postgres only when on this machine.
+      for (const cpu of [cpuIngest, cpuProjector, cpuQuery]) expect(Number(cpu)).toBeGreaterThan(0);
+      for (const cpu of [cpuKafka, cpuPostgres, total]) expect(cpu).toMatch(/^(\d+|n\/a)$/);
+      const rssMiB = rss.split(' / ').map(Number);
+      expect(rssMiB).toHaveLength(3);
+      for (const mib of rssMiB) expect(mib).toBeGreaterThan(0);
+    }
+    expect(output).toMatch(/^headline: /m);
+  });
+
+  it('ingest: raw and HTTP rows for each batch size, with ops/s and CPU', () => {
+    const { output } = run('ingest');
+    const table = rows(output, /^(raw kafkajs|ingest HTTP)/);
+    expect(table.map(([name, batch]) => `${name} ${batch}`).sort()).toEqual([
+      'ingest HTTP (single-request) 1',
+      'ingest HTTP (single-request) 100',
+      'raw kafkajs (idempotent) 1',
+      'raw kafkajs (idempotent) 100',
+    ]);
+    for (const [, , opsPerS, , p50, p99, cpu] of table) {
+      expect(Number(opsPerS)).toBeGreaterThan(0);
+      for (const value of [p50, p99, cpu]) expect(value).toMatch(NUMBER);
+    }
+  });
+
+  it('projector: rates of the projector, naive and both COPY baselines, and the ratios', () => {
+    const { output } = run('projector');
+    for (const variant of ['projector x1', 'naive', 'COPY rows', 'COPY bytes']) {
+      expect(output).toMatch(new RegExp(`^ {2}${variant}: [1-9]\\d* ops/s`, 'm'));
+    }
+    expect(output).toMatch(
+      /^projector x1: \d+\.\dx naive; \d+\.\d\d of COPY rows; \d+\.\d\d of COPY bytes$/m,
+    );
+  });
+
+  it('query: every scenario at both concurrencies, with rates, latencies and CPU', () => {
+    const { output } = run('query');
+    const table = rows(output, /\(/);
+    expect(table).toHaveLength(8);
+    for (const [, conns, rps, p50, p90, p99, max, serviceCpu, postgresCpu] of table) {
+      expect(Number(conns)).toBeGreaterThan(0);
+      expect(Number(rps)).toBeGreaterThan(0);
+      for (const value of [p50, p90, p99, max, serviceCpu, postgresCpu]) {
+        expect(value).toMatch(NUMBER);
+      }
+    }
+  });
+
+  it('query-visibility: the three latency rows, measured batches and no failure', () => {
+    const { output } = run('query-visibility');
+    expect(output).toMatch(/[1-9]\d* batches measured after .* failures 0; refused \d+;/);
+    const table = rows(output, /->/);
+    expect(table.map(([name]) => name)).toEqual([
+      'POST -> 202 (ingest)',
+      '202 -> visible in query (minOffset read)',
+      'POST -> visible',
+    ]);
+    for (const [, ...values] of table) {
+      expect(values).toHaveLength(5);
+      for (const value of values) expect(value).toMatch(NUMBER);
+    }
+  });
+});
