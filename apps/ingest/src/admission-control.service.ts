@@ -14,12 +14,14 @@ import { INGEST_CONFIG } from './ingest.tokens';
 export class AdmissionControl {
   private readonly budget: AdmissionBudget;
   private readonly refused: Counter<'limit'>;
+  private readonly maxBodyBytes: number;
 
   constructor(
     @Inject(INGEST_CONFIG) config: IngestConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     const { maxRequests, maxOps, maxBytes } = config.admission;
+    this.maxBodyBytes = config.maxBodyBytes;
     const budget = new AdmissionBudget({ requests: maxRequests, ops: maxOps, bytes: maxBytes });
     this.budget = budget;
     this.refused = new Counter({
@@ -44,6 +46,8 @@ export class AdmissionControl {
    * Content-Length, 0 when unknown) could not be admitted now, so the excess is not even parsed.
    */
   precheck(bytes: number): void {
+    // Too large to be accepted ever: 413 PAYLOAD_TOO_LARGE from the body parser, not "later".
+    if (bytes > this.maxBodyBytes) return;
     this.refuseUnless(this.budget.check({ requests: 1, ops: 0, bytes }, Date.now()));
   }
 

@@ -191,6 +191,20 @@ describe('IngestService', () => {
     );
   });
 
+  it('refuses before the body is read only what could be admitted later, never an oversized body', () => {
+    const config = readIngestConfig({
+      INGEST_MAX_BODY_BYTES: '2048',
+      INGEST_MAX_INFLIGHT_REQUESTS: '1',
+      INGEST_MAX_INFLIGHT_BYTES: '3000',
+    });
+    const admission = new AdmissionControl(config, new Registry());
+    expect(() => admission.precheck(2048)).not.toThrow();
+    void admission.run({ ops: 1, bytes: 1000 }, () => new Promise(() => undefined));
+    expect(() => admission.precheck(100)).toThrow(expect.objectContaining({ code: 'OVERLOADED' }));
+    // Over the body limit: left to the body parser's 413 PAYLOAD_TOO_LARGE.
+    expect(() => admission.precheck(4096)).not.toThrow();
+  });
+
   it('counts body bytes towards the bound', async () => {
     const { service } = setup((_, ops) => new Promise(() => void ops), {
       INGEST_MAX_BODY_BYTES: '2048',
