@@ -61,6 +61,8 @@ describe('scenario 1: projector killed (SIGKILL) at random moments under load', 
       libraries: LIBRARIES,
       recordsPerLibrary: OPS / LIBRARIES / 5,
     });
+    let killsDone!: () => void;
+    const kills = new Promise<void>((resolve) => (killsDone = resolve));
     const load = startLoad({
       ingestUrl: () => ingest!.url,
       workload,
@@ -68,6 +70,8 @@ describe('scenario 1: projector killed (SIGKILL) at random moments under load', 
       batchSize: [20, 200],
       concurrency: 8,
       opsPerSecond: OPS / LOAD_SECONDS,
+      // A restart takes seconds on a busy machine: the last ops wait for the kills.
+      holdTail: { fraction: 0.1, until: kills },
     });
 
     // Kill moments: random (seeded, so a failure can be replayed), each once the current
@@ -90,6 +94,7 @@ describe('scenario 1: projector killed (SIGKILL) at random moments under load', 
       await sleep(Math.floor(random() * 1000));
       projector = await startProjector(k + 1);
     }
+    killsDone();
     const ledger = await load.done;
     const loadSeconds = (Date.now() - began) / 1000;
     // Every incarnation was applying ops when it died, and the load outlasted most kills.

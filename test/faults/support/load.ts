@@ -92,6 +92,11 @@ export interface LoadOptions {
    * jitter) instead of backoffMs.
    */
   honourRetryAfter?: boolean;
+  /**
+   * Keep the last `fraction` of the ops until `until` settles, so that a scenario's faults land
+   * while ops still stream in however slowly the machine restarts its services.
+   */
+  holdTail?: { fraction: number; until: Promise<unknown> };
   ledger?: Ledger;
 }
 
@@ -135,8 +140,16 @@ export function startLoad(options: LoadOptions): RunningLoad {
     return undefined;
   };
 
+  let tailReleased = options.holdTail === undefined;
+  void options.holdTail?.until.finally(() => (tailReleased = true));
+  const tailStart = options.totalOps * (1 - (options.holdTail?.fraction ?? 0));
+
   async function worker(): Promise<void> {
     while (!over()) {
+      if (!tailReleased && sent >= tailStart) {
+        await sleep(20);
+        continue;
+      }
       if (options.opsPerSecond !== undefined) {
         const allowed = ((Date.now() - started) / 1000) * options.opsPerSecond;
         if (sent > allowed) {
