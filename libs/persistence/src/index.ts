@@ -14,3 +14,4 @@ export * from './projection/projection.repository';
 export * from './projection/partition-offsets.repository';
 export * from './api-keys/api-key.entity';
 export * from './api-keys/api-keys.repository';
+export * from './retention/retention.repository';

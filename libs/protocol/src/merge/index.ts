@@ -2,3 +2,4 @@ export * from './merge.types';
 export * from './merge-engine';
 export * from './relation-visibility';
 export * from './materialize';
+export * from './supersession';
