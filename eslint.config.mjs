@@ -52,22 +52,6 @@ const boundaries = [
     files: ['libs/protocol/**/*.ts'],
     rules: restrict(DEEP_IMPORT, FRAMEWORKS),
   },
-  // Still build kafkajs clients themselves until the consumer and the probe move to libs/kafka.
-  ...APPS.map((app) => ({
-    files: [
-      'apps/cli/src/main.ts',
-      'apps/ingest/src/operation-publisher.service.ts',
-      'apps/projector/src/consumer-settings.ts',
-      'apps/projector/src/dead-letter.publisher.ts',
-      'apps/projector/src/projector.consumer.ts',
-      'apps/projector/src/projector.module.ts',
-      'apps/projector/src/rebuild.main.ts',
-      'apps/projector/src/rebuild/projection-rebuild.service.ts',
-      'apps/projector/src/rebuild/replay.consumer.ts',
-      'apps/query/src/partition-locator.service.ts',
-    ].filter((file) => file.startsWith(`apps/${app}/`)),
-    rules: restrict(DEEP_IMPORT, otherApps(app)),
-  })).filter((block) => block.files.length > 0),
 ];
 
 export default tseslint.config(

@@ -1,10 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { OperationProducer, kafkaClientConfig, readKafkaSettings } from '@sync/kafka';
+import {
+  OperationProducer,
+  TopicAdmin,
+  kafkaClientConfig,
+  logLevel,
+  readKafkaSettings,
+} from '@sync/kafka';
 import { EnvReader } from '@sync/platform';
 import { type Operation, normalizeUuid, validateOperation } from '@sync/protocol';
-import { Kafka, logLevel } from 'kafkajs';
 import { CliError, SyncHttp, UsageError } from './cli-http';
 import { COMPACT_OPTIONS, COMPACT_USAGE, compact } from './compact.command';
 import { DEFAULT_DEMO, type DemoOptions, demoOperations } from './demo-library';
@@ -304,17 +309,16 @@ async function partitionEnds(env: NodeJS.ProcessEnv): Promise<Map<number, bigint
   const reader = new EnvReader(env);
   const settings = readKafkaSettings(reader, 'sync-cli');
   reader.done('cli');
-  const admin = new Kafka({
+  const admin = new TopicAdmin({
     ...kafkaClientConfig(settings),
     logLevel: logLevel.NOTHING,
     retry: { retries: 1 },
-  }).admin();
-  await admin.connect();
+  });
   try {
-    const offsets = await admin.fetchTopicOffsets(settings.operationsTopic);
-    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    const offsets = await admin.partitionOffsets(settings.operationsTopic);
+    return new Map(offsets.map((o) => [o.partition, o.high]));
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 

@@ -8,7 +8,6 @@ import {
   METRICS_REGISTRY,
   MetricsModule,
 } from '@sync/platform';
-import { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { ProjectionService } from './projection.service';
@@ -65,7 +64,7 @@ class ProjectorCoreModule {
           inject: [ProjectionService, ProjectorMetrics, PROJECTOR_PG_POOL],
           useFactory: (projection: ProjectionService, metrics: ProjectorMetrics, pool: Pool) =>
             new ProjectorConsumer(
-              new Kafka(kafkaClientConfig(config.kafka)),
+              kafkaClientConfig(config.kafka),
               config,
               projection,
               metrics,

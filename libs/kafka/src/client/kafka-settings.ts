@@ -47,3 +47,6 @@ export function kafkaClientConfig(settings: KafkaSettings): KafkaConfig {
     retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 2000 },
   };
 }
+
+/** kafkajs' client settings and log levels, for apps that configure logging of a client. */
+export { type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';

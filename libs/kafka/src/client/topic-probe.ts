@@ -10,12 +10,16 @@ export class KafkaTopicProbe {
   private admin: Admin | null = null;
   private inFlight: Promise<number> | null = null;
 
+  /** `retries`: 0 (one quick try) for readiness checks, whose caller asks again anyway. */
   constructor(
     client: KafkaConfig,
     readonly topic: string,
+    private readonly retries = 0,
   ) {
-    // One quick try per probe: the caller decides how often to ask again.
-    this.kafka = new Kafka({ ...client, retry: { retries: 0 } });
+    this.kafka = new Kafka({
+      ...client,
+      retry: { retries, initialRetryTime: 100, maxRetryTime: 500 },
+    });
   }
 
   /** The topic's partition count; rejects when the broker or the topic is unavailable. */
@@ -33,7 +37,7 @@ export class KafkaTopicProbe {
   }
 
   private async fetch(): Promise<number> {
-    const admin = (this.admin ??= this.kafka.admin({ retry: { retries: 0 } }));
+    const admin = (this.admin ??= this.kafka.admin({ retry: { retries: this.retries } }));
     try {
       await admin.connect();
       const { topics } = await admin.fetchTopicMetadata({ topics: [this.topic] });
