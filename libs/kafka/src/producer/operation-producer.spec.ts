@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalJson, defaultSchema, validateBatch } from '@sync/protocol';
-import { OperationProducer, libraryKey, operationMessages } from './operation-producer';
+import { libraryKey, operationMessages } from './operation-messages';
+import { OperationProducer } from './operation-producer';
 
 const client = { clientId: 'spec', brokers: ['127.0.0.1:1'] };
 

@@ -1,11 +1,20 @@
-import type { Kafka } from 'kafkajs';
+import { connect as netConnect, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { ISocketFactory, Kafka } from 'kafkajs';
 
 /*
- * kafkajs sends EndTxn once per transaction and offers no way to send it again, yet the
- * commit whose answer was lost must be repeated to learn whether it happened. kafkajs' own
- * cluster class (same settings, same sockets as the producer's client) can send it; kafkajs
- * 2.x keeps its factory under a private symbol, so this is checked whenever a producer is made.
+ * Everything the operation producer takes from kafkajs beyond its public API, in one place
+ * (kafkajs-internals.spec.ts fails on a kafkajs version these were not checked against):
+ *
+ * - kafkajs sends EndTxn once per transaction and offers no way to send it again, yet the
+ *   commit whose answer was lost must be repeated to learn whether it happened. kafkajs' own
+ *   cluster class (same settings, same sockets as the producer's client) can send it; kafkajs
+ *   2.x keeps its factory under a private symbol, so this is checked whenever a producer is made.
+ * - kafkajs' default socket factory is not exported; the request tap wraps a copy of it.
  */
+
+/** The kafkajs version the code below was checked against. */
+export const KAFKAJS_VERSION_CHECKED = '2.2.4';
 
 export const TRANSACTION_COORDINATOR = 1;
 
@@ -44,3 +53,14 @@ export function clusterFactory(kafka: Kafka): (options: object) => CoordinatorCl
 export function coordinatorClient(kafka: Kafka): CoordinatorClient {
   return clusterFactory(kafka)({ allowAutoTopicCreation: false });
 }
+
+const KEEP_ALIVE_DELAY_MS = 60_000;
+
+/** kafkajs' own socket factory (not exported by kafkajs): TCP or TLS with keep-alive. */
+export const kafkajsSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket = ssl
+    ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+    : netConnect({ host, port }, onConnect);
+  socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
+  return socket;
+};

@@ -1,24 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import { Socket, connect as netConnect, isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { connect as tlsConnect } from 'node:tls';
+import { Kafka, type KafkaConfig, type Message, type Producer, type RecordMetadata } from 'kafkajs';
+import type { Operation } from '@sync/protocol';
+import { repeatCommit } from './commit-repeater';
+import { keyedPartitioner } from './keyed-partitioner';
+import { clusterFactory } from './kafkajs-internals';
 import {
-  type ICustomPartitioner,
-  type ISocketFactory,
-  Kafka,
-  type KafkaConfig,
-  type Message,
-  Partitioners,
-  type Producer,
-  type RecordMetadata,
-  type RetryOptions,
-} from 'kafkajs';
-import { type Operation, canonicalJson, normalizeUuid } from '@sync/protocol';
+  type Attempt,
+  type EncodedMessage,
+  Lane,
+  LanePool,
+  type Pending,
+  messagesByKey,
+  takeGroup,
+} from './lanes';
+import { type OperationMessage, operationMessages } from './operation-messages';
+import { producerRetry } from './producer-retry';
+import { awaitOutcome } from './publish-deadline';
 import {
-  type EndTxnRequest,
+  DeadlineExceeded,
+  OutcomeUnknown,
+  describeError,
+  errorTypes,
+  toPublishError,
+} from './publish-errors';
+import {
   RequestTap,
   commitFailureOutcome,
-  mayAbandon,
   outcomeRetryDelay,
   requestFailureOutcome,
 } from './publish-outcome';
@@ -30,216 +38,25 @@ import {
   splitIntoRecordBatches,
 } from './publish-plan';
 import {
-  TRANSACTION_COORDINATOR,
-  clusterFactory,
-  coordinatorClient,
-} from './transaction-coordinator';
+  DEFAULT_MAX_RECORD_BATCH_BYTES,
+  DEFAULT_PRODUCER_LANES,
+  DEFAULT_PUBLISH_OUTCOME_TIMEOUT_MS,
+  DEFAULT_PUBLISH_TIMEOUT_MS,
+  DEFAULT_TRANSACTION_TIMEOUT_MS,
+  type OperationProducerOptions,
+  PublishError,
+  type PublishMode,
+  type PublishResult,
+  type SendInfo,
+  type SendKind,
+} from './publish-types';
+import { tappedSocketFactory } from './tapped-socket-factory';
 
-/**
- * How a batch is made all or nothing (apps/ingest/README.md explains both, docs/BENCHMARKS.md
- * has the measurements that made `single-request` the service default):
- * - `single-request`: a batch that fits one record batch (maxRecordBatchBytes) is sent as ONE
- *   record batch in ONE produce request, which the broker appends as a unit. A larger batch
- *   goes in a transaction, like in `transactional` mode.
- * - `transactional`: every batch goes in a Kafka transaction; batches waiting for a free
- *   producer share the next one (group commit) and then succeed or fail together. A failed
- *   transaction is aborted or fenced, so read_committed consumers never see any of it.
- */
-export type PublishMode = 'single-request' | 'transactional';
-
-/** Just below the broker default max.message.bytes (1048588) of a topic. */
-export const DEFAULT_MAX_RECORD_BATCH_BYTES = 1_000_000;
-export const DEFAULT_PUBLISH_TIMEOUT_MS = 5_000;
-/**
- * Longer than the broker's replica.lag.time.max.ms (30 s by default) plus a produce request's
- * acknowledgement wait: by then a batch appended by a partition leader is either committed or
- * truncated, because a dead or lagging replica has left the in-sync set or a new leader has been
- * elected.
- */
-export const DEFAULT_PUBLISH_OUTCOME_TIMEOUT_MS = 40_000;
-export const DEFAULT_TRANSACTION_TIMEOUT_MS = 15_000;
-export const DEFAULT_PRODUCER_LANES = 4;
 /**
  * kafkajs groups a request's messages per partition in time quadratic in their number
  * (2000: ~4 ms, 10000: ~90 ms of CPU), so transactional sends carry at most this many.
  */
 const MAX_MESSAGES_PER_REQUEST = 2000;
-const KEEP_ALIVE_DELAY_MS = 60_000;
-
-/**
- * Retries of a send: a short first backoff, because a transactional producer's next
- * AddPartitionsToTxn answers CONCURRENT_TRANSACTIONS until the previous commit's markers are
- * written (a few ms), and kafkajs' default 300 ms first retry would cap a producer at a few
- * transactions per second; and only as many retries as fit in the publish timeout, since a
- * publish is abandoned at its deadline anyway.
- */
-function producerRetry(publishTimeoutMs: number): RetryOptions {
-  const initialRetryTime = 2;
-  const maxRetryTime = 1000;
-  let retries = 0;
-  for (let waited = 0, next = initialRetryTime; waited < publishTimeoutMs; retries++) {
-    waited += next;
-    next = Math.min(next * 2, maxRetryTime);
-  }
-  return { initialRetryTime, maxRetryTime, retries };
-}
-
-export interface OperationProducerOptions {
-  /** kafkajs client settings, e.g. kafkaClientConfig(readKafkaSettings(env, 'my-app')). */
-  client: KafkaConfig;
-  topic: string;
-  /** Default `single-request`. */
-  mode?: PublishMode;
-  /** Concurrent sends per kind, one kafkajs producer (connection, producer id) each. */
-  producers?: number;
-  /**
-   * Transactional producer i uses `${prefix}-${i}`. Keep it stable per instance (e.g. the pod
-   * name) so a restart fences and aborts what a crashed predecessor left open; it must differ
-   * between instances running at the same time. Default: host name plus a random suffix.
-   */
-  transactionalIdPrefix?: string;
-  /** Broker-side bound on an open transaction (read_committed readers wait at most this long). */
-  transactionTimeoutMs?: number;
-  /**
-   * Bound on one publish, from waiting for a free producer to the broker's confirmation, as long
-   * as the batch cannot have been stored yet: past it, such a publish fails with `timeout`.
-   */
-  publishTimeoutMs?: number;
-  /**
-   * Bound on learning the outcome of a publish once it may have been stored (its produce
-   * request, or its transaction's commit, was written to a broker). Until then the producer
-   * repeats the same request (same producer id and sequence, or the same EndTxn) until the
-   * broker answers for good; past it, the publish fails with `unknown`. At least
-   * publishTimeoutMs.
-   */
-  publishOutcomeTimeoutMs?: number;
-  /** Largest record batch sent (must not exceed the topic's max.message.bytes). */
-  maxRecordBatchBytes?: number;
-  /** Called after each send (one produce request, or one transaction): metrics and tests. */
-  onSend?: (send: SendInfo) => void;
-}
-
-export interface SendInfo {
-  kind: SendKind;
-  /** Publishes (batches) that went out together. */
-  batches: number;
-  messages: number;
-  ok: boolean;
-}
-
-/** A single produce request (idempotent producer), or a transaction. */
-export type SendKind = 'request' | 'transaction';
-
-export interface PublishResult {
-  topic: string;
-  partition: number;
-  count: number;
-  /** Offset of the first op (decimal string). */
-  firstOffset: string;
-  /**
-   * Offset of the last op. The ops are in request order in [firstOffset, lastOffset]; other
-   * records can lie in between only when a batch went in a transaction that was split over
-   * several record batches or shared with other batches of the same partition.
-   */
-  lastOffset: string;
-  kind: SendKind;
-}
-
-/**
- * Why a publish failed. All but `unknown` mean the batch is not stored and never will be (for a
- * transaction: never committed). `unknown`: the batch may have reached a broker and its outcome
- * could not be learned within publishOutcomeTimeoutMs; the producer was cut off, so it is not
- * sent again, but what a broker already appended may still become visible.
- */
-export type PublishFailureReason = 'unavailable' | 'timeout' | 'too-large' | 'closed' | 'unknown';
-
-/** The batch was not accepted (see PublishFailureReason for what that says about its ops). */
-export class PublishError extends Error {
-  override name = 'PublishError';
-
-  constructor(
-    readonly reason: PublishFailureReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-export interface OperationMessage {
-  key: string;
-  value: string;
-}
-
-/** The message key of a library: its id in lowercase canonical form. */
-export function libraryKey(libraryId: string): string {
-  const key = normalizeUuid(libraryId);
-  if (key === null) throw new TypeError(`library id must be a UUID: ${JSON.stringify(libraryId)}`);
-  return key;
-}
-
-/** The wire form of ops (contract section 6): key = library id, value = canonical JSON. */
-export function operationMessages(
-  libraryId: string,
-  ops: readonly Operation[],
-): OperationMessage[] {
-  const key = libraryKey(libraryId);
-  return ops.map((op) => ({ key, value: canonicalJson(op) }));
-}
-
-class DeadlineExceeded extends Error {
-  override name = 'DeadlineExceeded';
-}
-
-class OutcomeUnknown extends Error {
-  override name = 'OutcomeUnknown';
-}
-
-/** One kafkajs message, with its key and value already encoded. */
-type EncodedMessage = Message & { key: Buffer; value: Buffer };
-
-interface Pending {
-  messages: EncodedMessage[];
-  bytes: number;
-  deadline: number;
-  timer: NodeJS.Timeout | undefined;
-  resolve(result: PublishResult): void;
-  reject(error: PublishError): void;
-}
-
-/** One producer slot: the producer in use, replaced whenever it fails. */
-class Lane {
-  producer: Producer | null = null;
-  /** Connected (and, for transactions, holding a producer id) producer, once ready. */
-  ready: Promise<Producer> | null = null;
-  /** What the current producer wrote; closing it cuts the producer off the network. */
-  tap: RequestTap | null = null;
-  /** The client of the current producer (a commit is repeated through it). */
-  kafka: Kafka | null = null;
-  recovering = false;
-
-  constructor(
-    readonly kind: SendKind,
-    readonly transactionalId: string | undefined,
-  ) {}
-}
-
-/** Lanes of one kind with their queue of waiting publishes. */
-class Pool {
-  readonly idle: Lane[];
-  readonly queue: Pending[] = [];
-
-  constructor(readonly lanes: Lane[]) {
-    this.idle = [...lanes];
-  }
-}
-
-interface Attempt {
-  /** Set when the callers were told it failed: the producer's tap is closed, nothing more is sent. */
-  abandoned: boolean;
-  /** The send succeeded, but left the kafkajs producer unusable (a commit repeated outside it). */
-  retireProducer: boolean;
-}
 
 /**
  * Publishes a library's ops to the operations topic all or nothing (see PublishMode), with
@@ -261,8 +78,8 @@ export class OperationProducer {
   private readonly transactionTimeoutMs: number;
   private readonly onSend: ((send: SendInfo) => void) | undefined;
   private readonly client: KafkaConfig;
-  private readonly requests: Pool | null;
-  private readonly transactions: Pool;
+  private readonly requests: LanePool | null;
+  private readonly transactions: LanePool;
   /** The partition kafkajs' partitioner chose for each message (set while sending). */
   private readonly partitions = new WeakMap<Message, number>();
   private closed = false;
@@ -306,8 +123,8 @@ export class OperationProducer {
         { length: count },
         (_, i) => new Lane(kind, kind === 'transaction' ? `${prefix}-${i}` : undefined),
       );
-    this.requests = this.mode === 'single-request' ? new Pool(lanes('request')) : null;
-    this.transactions = new Pool(lanes('transaction'));
+    this.requests = this.mode === 'single-request' ? new LanePool(lanes('request')) : null;
+    this.transactions = new LanePool(lanes('transaction'));
   }
 
   /** Connects every producer now instead of on first use; resolves once all tried. */
@@ -334,7 +151,7 @@ export class OperationProducer {
       );
     }
     if (this.closed) return Promise.reject(new PublishError('closed', 'the producer is closed'));
-    // One key buffer for all: also lets the partitioner hash it once (see partitioner()).
+    // One key buffer for all: also lets the partitioner hash it once (see keyedPartitioner).
     const keyBuffer = Buffer.from(key);
     const encoded = messages.map((m) => ({ key: keyBuffer, value: Buffer.from(m.value) }));
     let bytes = RECORD_BATCH_OVERHEAD;
@@ -342,7 +159,7 @@ export class OperationProducer {
       const size = recordBytes(keyBuffer, encoded[index].value);
       if (size + RECORD_BATCH_OVERHEAD > this.maxRecordBatchBytes) {
         const error = new RecordTooLargeError(index, size, this.maxRecordBatchBytes);
-        return Promise.reject(this.toPublishError(error));
+        return Promise.reject(toPublishError(error, this));
       }
       bytes += size;
     }
@@ -364,7 +181,7 @@ export class OperationProducer {
         const at = pool.queue.indexOf(pending);
         if (at < 0) return;
         pool.queue.splice(at, 1);
-        reject(this.toPublishError(new DeadlineExceeded()));
+        reject(toPublishError(new DeadlineExceeded(), this));
       }, this.publishTimeoutMs);
       pool.queue.push(pending);
       this.dispatch(pool);
@@ -396,33 +213,16 @@ export class OperationProducer {
   }
 
   /** Hands waiting batches to idle producers. */
-  private dispatch(pool: Pool): void {
+  private dispatch(pool: LanePool): void {
     while (!this.closed && pool.idle.length > 0 && pool.queue.length > 0) {
       const lane = pool.idle.shift() as Lane;
-      const group = this.takeGroup(pool, lane.kind);
+      const group = takeGroup(pool, lane.kind, this.maxRecordBatchBytes);
       for (const pending of group) clearTimeout(pending.timer);
       void this.runGroup(pool, lane, group);
     }
   }
 
-  /**
-   * The next batches to send together. A single produce request carries one batch, so that it
-   * is atomic on its own. A transaction carries the oldest batch plus the ones behind it while
-   * they fit in one record batch: one transaction's overhead for many small batches.
-   */
-  private takeGroup(pool: Pool, kind: SendKind): Pending[] {
-    const group = [pool.queue.shift() as Pending];
-    if (kind === 'request') return group;
-    let bytes = group[0].bytes;
-    while (pool.queue.length > 0 && bytes + pool.queue[0].bytes <= this.maxRecordBatchBytes) {
-      const next = pool.queue.shift() as Pending;
-      bytes += next.bytes;
-      group.push(next);
-    }
-    return group;
-  }
-
-  private async runGroup(pool: Pool, lane: Lane, group: Pending[]): Promise<void> {
+  private async runGroup(pool: LanePool, lane: Lane, group: Pending[]): Promise<void> {
     // Never commit after any member was told it failed: the group shares the earliest deadline.
     const deadline = Math.min(...group.map((pending) => pending.deadline));
     const outcomeDeadline = deadline - this.publishTimeoutMs + this.publishOutcomeTimeoutMs;
@@ -434,63 +234,19 @@ export class OperationProducer {
         ? this.sendRequest(lane, group[0], attempt)
         : this.sendTransaction(lane, group, attempt);
     try {
-      const results = await this.awaitOutcome(lane, work, attempt, deadline, outcomeDeadline);
+      const results = await awaitOutcome(lane, work, attempt, deadline, outcomeDeadline);
       group.forEach((pending, index) => pending.resolve(results[index]));
       this.reportSend(lane.kind, group, true);
       if (attempt.retireProducer) this.replace(lane, work);
     } catch (error) {
       this.reportSend(lane.kind, group, false);
       this.replace(lane, work);
-      const failure = this.toPublishError(error);
+      const failure = toPublishError(error, this);
       for (const pending of group) pending.reject(failure);
     } finally {
       pool.idle.push(lane);
       this.dispatch(pool);
     }
-  }
-
-  /**
-   * The send's result, or its failure. At the publish deadline the send is abandoned only if
-   * nothing that could store the batch has been written yet (mayAbandon); closing the tap in the
-   * same step guarantees nothing is written afterwards, so "not accepted" is then the truth.
-   * Otherwise the send goes on learning its outcome until the outcome deadline, and only then
-   * is cut off and reported as unknown.
-   */
-  private awaitOutcome<T>(
-    lane: Lane,
-    work: Promise<T>,
-    attempt: Attempt,
-    deadline: number,
-    outcomeDeadline: number,
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const giveUp = (error: Error) => {
-        attempt.abandoned = true;
-        lane.tap?.close();
-        reject(error);
-      };
-      const atOutcomeDeadline = () => giveUp(new OutcomeUnknown());
-      const atPublishDeadline = () => {
-        const tap = lane.tap;
-        // A tap closed by close() still tells what was written before.
-        if (tap === null || mayAbandon(lane.kind, tap)) {
-          giveUp(new DeadlineExceeded());
-        } else {
-          timer = setTimeout(atOutcomeDeadline, Math.max(0, outcomeDeadline - Date.now()));
-        }
-      };
-      let timer = setTimeout(atPublishDeadline, Math.max(0, deadline - Date.now()));
-      work.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error instanceof Error ? error : new Error(String(error)));
-        },
-      );
-    });
   }
 
   private async sendRequest(
@@ -593,44 +349,10 @@ export class OperationProducer {
     }
     const request = tap.lastCommit;
     if (request === undefined || lane.kafka === null) throw new OutcomeUnknown();
-    await this.repeatCommit(lane.kafka, request, attempt);
+    await repeatCommit(lane.kafka, request, attempt, () => this.closed);
     // kafkajs still waits for its own commit's answer: its producer cannot begin another
     // transaction, so it is replaced once this send is done.
     attempt.retireProducer = true;
-  }
-
-  private async repeatCommit(
-    kafka: Kafka,
-    request: EndTxnRequest,
-    attempt: Attempt,
-  ): Promise<void> {
-    const cluster = coordinatorClient(kafka);
-    try {
-      for (let round = 0; !attempt.abandoned; round++) {
-        await sleep(outcomeRetryDelay(round));
-        if (attempt.abandoned) break;
-        try {
-          await cluster.connect();
-          const coordinator = await cluster.findGroupCoordinator({
-            groupId: request.transactionalId,
-            coordinatorType: TRANSACTION_COORDINATOR,
-          });
-          await coordinator.endTxn({
-            transactionalId: request.transactionalId,
-            producerId: request.producerId.toString(),
-            producerEpoch: request.producerEpoch,
-            transactionResult: true,
-          });
-          return;
-        } catch (error) {
-          if (commitFailureOutcome(1, errorTypes(error)) === 'not-committed') throw error;
-          if (this.closed) break;
-        }
-      }
-      throw new OutcomeUnknown();
-    } finally {
-      await cluster.disconnect().catch(() => undefined);
-    }
   }
 
   private results(
@@ -699,33 +421,14 @@ export class OperationProducer {
    */
   private createProducer(lane: Lane): Producer {
     const tap = new RequestTap();
-    const sockets = this.client.socketFactory ?? defaultSocketFactory;
-    const socketFactory: ISocketFactory = (args) => {
-      if (tap.closed) {
-        const dead = new Socket();
-        setImmediate(() => dead.destroy(new Error('this producer was replaced')));
-        return dead;
-      }
-      const socket = sockets(args);
-      const connection = tap.connection();
-      // Attached before kafkajs' own listener: a produce answer is counted before kafkajs acts on it.
-      socket.on('data', (chunk: Buffer) => connection.read(chunk));
-      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-      socket.write = (chunk: unknown, ...rest: unknown[]) => {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Uint8Array);
-        if (connection.write(bytes)) return write(chunk, ...rest);
-        socket.destroy(new Error('this producer was replaced'));
-        return false;
-      };
-      return socket;
-    };
+    const socketFactory = tappedSocketFactory(tap, this.client.socketFactory);
     const kafka = new Kafka({ ...this.client, socketFactory });
     // Fails now, not when a commit must be repeated, if kafkajs' internals have changed.
     clusterFactory(kafka);
     lane.tap = tap;
     lane.kafka = kafka;
     return kafka.producer({
-      createPartitioner: this.partitioner(),
+      createPartitioner: keyedPartitioner(this.partitions),
       // Transactions are idempotent by themselves; `idempotent` would also fetch a second,
       // unused producer id on connect.
       idempotent: lane.kind === 'request',
@@ -735,30 +438,6 @@ export class OperationProducer {
       transactionTimeout: this.transactionTimeoutMs,
       retry: producerRetry(this.publishTimeoutMs),
     });
-  }
-
-  /**
-   * kafkajs' default (murmur2) partitioner, hashing a run of messages with the same key buffer
-   * once instead of per message, and remembering each message's partition for the offsets.
-   */
-  private partitioner(): ICustomPartitioner {
-    const partitions = this.partitions;
-    return () => {
-      const murmur2 = Partitioners.DefaultPartitioner();
-      let lastKey: unknown = null;
-      let lastCount = -1;
-      let lastPartition = 0;
-      return (args) => {
-        const { message, partitionMetadata } = args;
-        if (message.key !== lastKey || partitionMetadata.length !== lastCount) {
-          lastPartition = murmur2(args);
-          lastKey = message.key;
-          lastCount = partitionMetadata.length;
-        }
-        partitions.set(message, lastPartition);
-        return lastPartition;
-      };
-    };
   }
 
   /**
@@ -802,50 +481,7 @@ export class OperationProducer {
       lane.recovering = false;
     }
   }
-
-  private toPublishError(error: unknown): PublishError {
-    if (error instanceof PublishError) return error;
-    if (error instanceof DeadlineExceeded) {
-      return new PublishError(
-        'timeout',
-        `Kafka did not confirm the batch within ${this.publishTimeoutMs} ms`,
-        { cause: error },
-      );
-    }
-    if (error instanceof OutcomeUnknown) {
-      return new PublishError(
-        'unknown',
-        `Kafka did not confirm or refuse the batch within ${this.publishOutcomeTimeoutMs} ms after it was sent, so it may have been stored`,
-        { cause: error },
-      );
-    }
-    if (error instanceof RecordTooLargeError) {
-      return new PublishError('too-large', error.message, { cause: error });
-    }
-    const tooLarge = errorTypes(error).some(
-      (type) => type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE',
-    );
-    if (tooLarge) {
-      return new PublishError(
-        'too-large',
-        `the broker refused the batch as too large (is the topic's max.message.bytes below ${this.maxRecordBatchBytes}?)`,
-        { cause: error },
-      );
-    }
-    return new PublishError('unavailable', `publishing failed: ${describeError(error)}`, {
-      cause: error,
-    });
-  }
 }
-
-/** kafkajs' own socket factory (not exported by kafkajs): TCP or TLS with keep-alive. */
-const defaultSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const socket = ssl
-    ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
-    : netConnect({ host, port }, onConnect);
-  socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
-  return socket;
-};
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const result = value ?? fallback;
@@ -855,38 +491,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return result;
 }
 
-/** The group's messages per key (library), in order, keys in order of first appearance. */
-function messagesByKey(group: readonly Pending[]): EncodedMessage[][] {
-  const byKey = new Map<string, EncodedMessage[]>();
-  for (const pending of group) {
-    const key = pending.messages[0].key.toString('latin1');
-    const list = byKey.get(key);
-    if (list === undefined) byKey.set(key, pending.messages.slice());
-    else for (const message of pending.messages) list.push(message);
-  }
-  return [...byKey.values()];
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** kafkajs protocol error types along the cause chain. */
-function errorTypes(error: unknown): string[] {
-  const types: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    const type = (current as { type?: unknown }).type;
-    if (typeof type === 'string') types.push(type);
-    current = current.cause;
-  }
-  return types;
-}
-
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? error.cause.message : undefined;
-  return cause !== undefined && cause !== error.message
-    ? `${error.message} (${cause})`
-    : error.message;
 }
