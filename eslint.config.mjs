@@ -20,7 +20,7 @@ const KAFKAJS = {
 };
 const FRAMEWORKS = {
   group: ['@nestjs/**', 'typeorm', 'typeorm/**', 'kafkajs', 'kafkajs/**', 'pg', 'pg/**', 'pg-*'],
-  message: 'libs/protocol is the framework-free domain: no Nest, TypeORM, kafkajs or pg.',
+  message: 'libs/protocol and libs/config are framework-free: no Nest, TypeORM, kafkajs or pg.',
 };
 const otherApps = (app) => ({
   group: APPS.filter((other) => other !== app).flatMap((other) => [
@@ -45,11 +45,11 @@ const boundaries = [
   })),
   {
     files: ['libs/**/*.ts'],
-    ignores: ['libs/kafka/**', 'libs/protocol/**'],
+    ignores: ['libs/kafka/**', 'libs/protocol/**', 'libs/config/**'],
     rules: restrict(DEEP_IMPORT, KAFKAJS),
   },
   {
-    files: ['libs/protocol/**/*.ts'],
+    files: ['libs/protocol/**/*.ts', 'libs/config/**/*.ts'],
     rules: restrict(DEEP_IMPORT, FRAMEWORKS),
   },
 ];

@@ -10,8 +10,8 @@ const shared = {
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swcConfig, swcrc: false }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
-    '^@sync/(protocol|persistence|kafka|platform|client)$': '<rootDir>/libs/$1/src',
-    '^@sync/(protocol|persistence|kafka|platform|client)/(.*)$': '<rootDir>/libs/$1/src/$2',
+    '^@sync/(protocol|persistence|kafka|platform|client|config)$': '<rootDir>/libs/$1/src',
+    '^@sync/(protocol|persistence|kafka|platform|client|config)/(.*)$': '<rootDir>/libs/$1/src/$2',
   },
   modulePathIgnorePatterns: ['<rootDir>/dist', '<rootDir>/.cache'],
 };

@@ -50,8 +50,13 @@ const refused: (Fixture & { because: string })[] = [
   ...['@nestjs/common', 'typeorm', 'kafkajs', 'pg'].map((framework) => ({
     path: 'libs/protocol/src/json.ts',
     code: importing('x', framework),
-    because: 'libs/protocol is the framework-free domain',
+    because: 'libs/protocol and libs/config are framework-free',
   })),
+  {
+    path: 'libs/config/src/env-reader.ts',
+    code: importing('x', '@nestjs/common'),
+    because: 'libs/protocol and libs/config are framework-free',
+  },
   ...['apps/query/src/query.app.ts', 'libs/client/src/sync-node.ts', 'test/ingest-fixtures.ts'].map(
     (path) => ({
       path,

@@ -1,4 +1,4 @@
-import type { EnvReader } from '@sync/platform';
+import type { EnvReader } from '@sync/config';
 import { type KafkaConfig, type SASLOptions, logLevel } from 'kafkajs';
 
 export const DEFAULT_OPERATIONS_TOPIC = 'sync.operations';
