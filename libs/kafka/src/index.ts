@@ -9,3 +9,4 @@ export * from './producer/operation-messages';
 export * from './producer/publish-types';
 export * from './producer/publish-plan';
 export * from './producer/operation-producer';
+export * from './consumer/batch-consumer.transport';
