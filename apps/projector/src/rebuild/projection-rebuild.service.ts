@@ -1,5 +1,5 @@
 import { type KafkaConfig, TopicAdmin } from '@sync/kafka';
-import { APPLIED_CHANNEL } from '@sync/persistence';
+import { APPLIED_CHANNEL, quoteIdent } from '@sync/persistence';
 import type { Schema } from '@sync/protocol';
 import { Client, Pool } from 'pg';
 import { ProjectionService } from '../projection.service';
@@ -13,7 +13,6 @@ import {
   compareTables,
   createShadowTables,
   externalForeignKeys,
-  quoteIdent,
   silenceNotifications,
   storedOffsets,
   swapTables,
