@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Kafka, type KafkaConfig, type Message, type Producer, type RecordMetadata } from 'kafkajs';
+import type { KafkaConfig, Message, Producer, RecordMetadata } from 'kafkajs';
 import type { Operation } from '@sync/protocol';
 import { repeatCommit } from './commit-repeater';
-import { keyedPartitioner } from './keyed-partitioner';
-import { clusterFactory } from './kafkajs-internals';
 import {
   type Attempt,
   type EncodedMessage,
@@ -15,7 +13,7 @@ import {
   takeGroup,
 } from './lanes';
 import { type OperationMessage, operationMessages } from './operation-messages';
-import { producerRetry } from './producer-retry';
+import { LaneProducers } from './lane-producers';
 import { awaitOutcome } from './publish-deadline';
 import {
   DeadlineExceeded,
@@ -25,7 +23,7 @@ import {
   toPublishError,
 } from './publish-errors';
 import {
-  RequestTap,
+  type RequestTap,
   commitFailureOutcome,
   outcomeRetryDelay,
   requestFailureOutcome,
@@ -50,7 +48,6 @@ import {
   type SendInfo,
   type SendKind,
 } from './publish-types';
-import { tappedSocketFactory } from './tapped-socket-factory';
 
 /**
  * kafkajs groups a request's messages per partition in time quadratic in their number
@@ -82,6 +79,7 @@ export class OperationProducer {
   private readonly transactions: LanePool;
   /** The partition kafkajs' partitioner chose for each message (set while sending). */
   private readonly partitions = new WeakMap<Message, number>();
+  private readonly lanes: LaneProducers;
   private closed = false;
 
   constructor(options: OperationProducerOptions) {
@@ -125,11 +123,18 @@ export class OperationProducer {
       );
     this.requests = this.mode === 'single-request' ? new LanePool(lanes('request')) : null;
     this.transactions = new LanePool(lanes('transaction'));
+    this.lanes = new LaneProducers({
+      client: this.client,
+      partitions: this.partitions,
+      transactionTimeoutMs: this.transactionTimeoutMs,
+      publishTimeoutMs: this.publishTimeoutMs,
+      isClosed: () => this.closed,
+    });
   }
 
   /** Connects every producer now instead of on first use; resolves once all tried. */
   async warmUp(): Promise<{ ready: number; errors: string[] }> {
-    const results = await Promise.allSettled(this.allLanes().map((l) => this.laneProducer(l)));
+    const results = await Promise.allSettled(this.allLanes().map((l) => this.lanes.connected(l)));
     const errors = results
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => describeError(r.reason));
@@ -237,10 +242,10 @@ export class OperationProducer {
       const results = await awaitOutcome(lane, work, attempt, deadline, outcomeDeadline);
       group.forEach((pending, index) => pending.resolve(results[index]));
       this.reportSend(lane.kind, group, true);
-      if (attempt.retireProducer) this.replace(lane, work);
+      if (attempt.retireProducer) this.lanes.replace(lane, work);
     } catch (error) {
       this.reportSend(lane.kind, group, false);
-      this.replace(lane, work);
+      this.lanes.replace(lane, work);
       const failure = toPublishError(error, this);
       for (const pending of group) pending.reject(failure);
     } finally {
@@ -254,7 +259,7 @@ export class OperationProducer {
     pending: Pending,
     attempt: Attempt,
   ): Promise<PublishResult[]> {
-    const producer = await this.laneProducer(lane);
+    const producer = await this.lanes.connected(lane);
     const tap = lane.tap as RequestTap;
     for (let round = 0; ; round++) {
       if (attempt.abandoned) throw new DeadlineExceeded();
@@ -285,7 +290,7 @@ export class OperationProducer {
     group: Pending[],
     attempt: Attempt,
   ): Promise<PublishResult[]> {
-    const producer = await this.laneProducer(lane);
+    const producer = await this.lanes.connected(lane);
     if (attempt.abandoned) throw new DeadlineExceeded();
     // One library (so one partition, one broker) per produce request. kafkajs sends a request
     // spanning several brokers as one request per broker, and when one of them fails it retries
@@ -385,101 +390,6 @@ export class OperationProducer {
     if (this.onSend === undefined) return;
     const messages = group.reduce((sum, pending) => sum + pending.messages.length, 0);
     this.onSend({ kind, batches: group.length, messages, ok });
-  }
-
-  /** The lane's connected producer, connecting (and fencing, for transactions) on first use. */
-  private laneProducer(lane: Lane): Promise<Producer> {
-    if (lane.ready !== null) return lane.ready;
-    if (this.closed) return Promise.reject(new PublishError('closed', 'the producer is closed'));
-    const producer = (lane.producer ??= this.createProducer(lane));
-    const ready = (async () => {
-      await producer.connect();
-      if (lane.kind === 'transaction') {
-        // InitProducerId now: bumps the epoch, which aborts a transaction an earlier holder of
-        // this transactional id left open. An empty transaction sends nothing else.
-        const transaction = await producer.transaction();
-        await transaction.abort();
-      }
-      return producer;
-    })();
-    lane.ready = ready;
-    ready.catch(() => {
-      if (lane.ready !== ready) return;
-      lane.ready = null;
-      lane.producer = null;
-      lane.tap?.close();
-      void producer.disconnect().catch(() => undefined);
-    });
-    return ready;
-  }
-
-  /**
-   * A new kafkajs producer for the lane, on a client of its own whose every request write goes
-   * through the lane's tap: the tap knows whether a produce request or a commit of the current
-   * send went out, and once closed, kafkajs' retry loop (which reconnects even a disconnected
-   * producer) can no longer reach any broker, so an abandoned send cannot land later.
-   */
-  private createProducer(lane: Lane): Producer {
-    const tap = new RequestTap();
-    const socketFactory = tappedSocketFactory(tap, this.client.socketFactory);
-    const kafka = new Kafka({ ...this.client, socketFactory });
-    // Fails now, not when a commit must be repeated, if kafkajs' internals have changed.
-    clusterFactory(kafka);
-    lane.tap = tap;
-    lane.kafka = kafka;
-    return kafka.producer({
-      createPartitioner: keyedPartitioner(this.partitions),
-      // Transactions are idempotent by themselves; `idempotent` would also fetch a second,
-      // unused producer id on connect.
-      idempotent: lane.kind === 'request',
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      transactionalId: lane.transactionalId,
-      transactionTimeout: this.transactionTimeoutMs,
-      retry: producerRetry(this.publishTimeoutMs),
-    });
-  }
-
-  /**
-   * Replaces the lane's producer after a failure. Reusing it would be unsafe: kafkajs rewinds
-   * the sequence numbers of a failed produce, so if the broker did append it, the next batch of
-   * the same length would be taken for its duplicate and silently dropped. A new producer gets a
-   * new producer id or epoch (fencing the old transaction) and fresh sequences.
-   */
-  private replace(lane: Lane, work: Promise<unknown>): void {
-    const producer = lane.producer;
-    lane.tap?.close();
-    lane.producer = null;
-    lane.ready = null;
-    if (producer !== null) {
-      const disconnect = () => void producer.disconnect().catch(() => undefined);
-      disconnect();
-      work.then(disconnect, disconnect);
-    }
-    void this.recover(lane);
-  }
-
-  /**
-   * Re-creates the lane's producer in the background until it connects, so the next publish
-   * finds it ready and, for transactions, so its InitProducerId fences the failed producer and
-   * aborts the transaction it left open as soon as the broker answers again, instead of holding
-   * read_committed readers of that partition until the transaction times out.
-   */
-  private async recover(lane: Lane): Promise<void> {
-    if (lane.recovering) return;
-    lane.recovering = true;
-    try {
-      for (let delay = 200; !this.closed; delay = Math.min(delay * 2, 5000)) {
-        try {
-          await this.laneProducer(lane);
-          return;
-        } catch {
-          await new Promise((resolve) => setTimeout(resolve, delay).unref());
-        }
-      }
-    } finally {
-      lane.recovering = false;
-    }
   }
 }
 
