@@ -3,6 +3,7 @@ import {
   BatchConsumer,
   BatchConsumerTransport,
   DeadLetterProducer,
+  LIVE_BATCH_CONSUMER,
   type KafkaConfig,
   TopicAdmin,
 } from '@sync/kafka';
@@ -48,8 +49,7 @@ export class ProjectorConsumer {
           {
             ...config,
             topic: config.kafka.operationsTopic,
-            maxWaitTimeInMs: 500,
-            live: true,
+            ...LIVE_BATCH_CONSUMER,
             probe,
             connectFirst: () => this.deadLetterProducer.connect(),
             onBatchFailed: () => metrics.failures.inc({ stage: 'batch' }),

@@ -1,4 +1,9 @@
-import { BatchConsumer, type ConsumedBatch, type KafkaConfig } from '@sync/kafka';
+import {
+  BatchConsumer,
+  type ConsumedBatch,
+  type KafkaConfig,
+  REPLAY_BATCH_CONSUMER,
+} from '@sync/kafka';
 import { decodeMessage } from '../message-decoder';
 import type { ProjectionService } from '../projection.service';
 
@@ -11,9 +16,6 @@ export interface ReplaySettings {
   maxBatchBytes: number;
   sessionTimeoutMs: number;
 }
-
-/** Consecutive failed batches of one partition after which the replay gives up. */
-const MAX_FAILURES = 8;
 
 /**
  * Replays the topic from the start into the new tables with the projector's own ProjectionService,
@@ -43,11 +45,7 @@ export class ReplayConsumer {
       client,
       {
         ...settings,
-        maxWaitTimeInMs: 200,
-        live: false,
-        maxFailures: MAX_FAILURES,
-        retryInitialMs: 500,
-        retryMaxMs: 10_000,
+        ...REPLAY_BATCH_CONSUMER,
         onFetched: (partition, end) => this.observeEnd(partition, end),
         onPositioned: (partition, offset) => this.advance(partition, offset),
       },

@@ -28,3 +28,18 @@ export function batchConsumerConfig(settings: BatchConsumerSettings): ConsumerCo
     maxWaitTimeInMs: settings.maxWaitTimeInMs,
   };
 }
+
+/** The live projector's consumer: never gives up; short fetch waits keep apply latency low. */
+export const LIVE_BATCH_CONSUMER = { live: true, maxWaitTimeInMs: 500 } as const;
+
+/**
+ * A rebuild's replay: shorter fetch waits (it catches up to a moving target), and it gives up
+ * after 8 failed batches in a row of one partition, backing off 0.5 s doubling to 10 s between.
+ */
+export const REPLAY_BATCH_CONSUMER = {
+  live: false,
+  maxWaitTimeInMs: 200,
+  maxFailures: 8,
+  retryInitialMs: 500,
+  retryMaxMs: 10_000,
+} as const;
