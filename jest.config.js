@@ -10,8 +10,8 @@ const shared = {
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swcConfig, swcrc: false }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {
-    '^@sync/(protocol|persistence|kafka|platform|client)$': '<rootDir>/libs/$1/src',
-    '^@sync/(protocol|persistence|kafka|platform|client)/(.*)$': '<rootDir>/libs/$1/src/$2',
+    '^@sync/(protocol|persistence|kafka|platform|client|config)$': '<rootDir>/libs/$1/src',
+    '^@sync/(protocol|persistence|kafka|platform|client|config)/(.*)$': '<rootDir>/libs/$1/src/$2',
   },
   modulePathIgnorePatterns: ['<rootDir>/dist', '<rootDir>/.cache'],
 };
@@ -21,7 +21,11 @@ module.exports = {
     {
       ...shared,
       displayName: 'unit',
-      testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'],
+      testMatch: [
+        '<rootDir>/libs/**/*.spec.ts',
+        '<rootDir>/apps/**/*.spec.ts',
+        '<rootDir>/test/lint/**/*.spec.ts',
+      ],
     },
     {
       ...shared,

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Brings the whole stack up on this machine: installs what is missing, starts Kafka and
 # Postgres (or uses KAFKA_BROKERS / DATABASE_URL), migrates, and runs ingest, query and
-# projector in the foreground. Ctrl-C stops everything this script started.
+# projector in the foreground. Ctrl-C, or SIGTERM to this script alone (a supervisor, `timeout`),
+# stops everything this script started. Ports: INGEST_PORT, QUERY_PORT, PROJECTOR_PORT; a Kafka
+# of its own on KAFKA_PORT / KAFKA_CONTROLLER_PORT when KAFKA_BROKERS is unset.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,15 +15,24 @@ say() { printf '\033[1m[stack]\033[0m %s\n' "$*"; }
 
 pids=()
 started_kafka=false
+STOP_TIMEOUT="${STACK_STOP_TIMEOUT:-30}"
 cleanup() {
   trap - INT TERM EXIT
   say "stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # a service that ignores SIGTERM for STOP_TIMEOUT seconds is killed
+  local deadline=$((SECONDS + STOP_TIMEOUT)) pid
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   if $started_kafka; then bash scripts/kafka/kafka.sh stop || true; fi
   say "stopped"
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -36,8 +47,9 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
   if port_open 127.0.0.1 "${KAFKA_PORT:-9092}"; then
     say "Kafka already answers on 127.0.0.1:${KAFKA_PORT:-9092}"
   else
-    bash scripts/kafka/kafka.sh start
+    # set first: a signal that arrives while the broker starts must still stop it
     started_kafka=true
+    bash scripts/kafka/kafka.sh start
   fi
   export KAFKA_BROKERS="127.0.0.1:${KAFKA_PORT:-9092}"
 fi
@@ -72,7 +84,9 @@ fi
 start_service() {
   local name=$1 port_var=$2 port=$3
   say "starting $name on http://127.0.0.1:$port"
-  env "$port_var=$port" node "dist/apps/$name/src/main.js" 2>&1 | sed -u "s/^/[$name] /" &
+  # the prefixing sed reads a process substitution, so $! is the service (node) itself and
+  # cleanup signals it; sed ends when the service's output closes
+  env "$port_var=$port" node "dist/apps/$name/src/main.js" > >(sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
 }
 # The inspector's overview (GET /pipeline on query) asks the other two for their readiness.

@@ -8,7 +8,7 @@ const { transformSync } = require('@swc/core');
 
 const root = path.join(__dirname, '..');
 const swcOptions = JSON.parse(fs.readFileSync(path.join(root, '.swcrc.jest.json'), 'utf8'));
-const alias = /^@sync\/(protocol|persistence|kafka|platform)(\/.*)?$/;
+const alias = /^@sync\/(protocol|persistence|kafka|platform|config)(\/.*)?$/;
 
 // TypeScript sources first: `./default-schema` must be the .ts module, not the .json beside it.
 function typescriptFile(base) {

@@ -11,7 +11,7 @@ import {
   materializeSlice,
   mergeBatch,
 } from '@sync/protocol';
-import { supersededOffsets } from '@sync/protocol/merge/supersession';
+import { supersededOffsets } from '@sync/protocol';
 import { SyncHttpTransport, SyncNode } from '../libs/client/src';
 import { TRANSPORT_CLIENT_TIMEOUT_MS } from './support/client-timeouts';
 import { type Pipeline, op, readFeed, startPipeline } from './snapshot-fixtures';

@@ -1,9 +1,10 @@
-import { DEFAULT_DATABASE_URL, createPgPool } from '@sync/persistence';
 import {
   type CompactionResult,
+  DEFAULT_DATABASE_URL,
   type NodeProgress,
   RetentionRepository,
-} from '@sync/persistence/retention/retention.repository';
+  createPgPool,
+} from '@sync/persistence';
 import { normalizeUuid } from '@sync/protocol';
 import { UsageError } from './cli-http';
 

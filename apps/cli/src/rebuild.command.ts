@@ -8,6 +8,10 @@ interface RebuildIo {
   env: NodeJS.ProcessEnv;
 }
 
+export const REBUILD_USAGE = `  rebuild [options]              Rebuild the projection from the topic into new tables while the
+                                 live ones serve, then switch atomically (runs the projector's
+                                 rebuild with this environment; rebuild --help for options)`;
+
 /**
  * The projector's rebuild entry point, beside this file's own build: dist/apps/cli/src ->
  * dist/apps/projector/src (or the TypeScript sources when the CLI itself runs from them).

@@ -19,7 +19,12 @@ import {
   readRateLimitSettings,
   withAuthFlag,
 } from '@sync/platform';
-import { DEFAULT_MAX_DRIFT_MS, type Schema, loadConfiguredSchema } from '@sync/protocol';
+import {
+  DEFAULT_MAX_DRIFT_MS,
+  MAX_JSON_DEPTH,
+  type Schema,
+  loadConfiguredSchema,
+} from '@sync/protocol';
 
 export interface PublishSettings {
   mode: PublishMode;
@@ -91,7 +96,8 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
   ]);
   const rateLimit = readRateLimitSettings(reader);
   const jsonLimits: JsonLimits = {
-    maxDepth: reader.int('INGEST_MAX_JSON_DEPTH', DEFAULT_JSON_LIMITS.maxDepth, 3, 1000),
+    // At most what the projector accepts: a deeper op would pass here and be dead-lettered there.
+    maxDepth: reader.int('INGEST_MAX_JSON_DEPTH', DEFAULT_JSON_LIMITS.maxDepth, 3, MAX_JSON_DEPTH),
     maxStringLength: reader.int(
       'INGEST_MAX_STRING_LENGTH',
       DEFAULT_JSON_LIMITS.maxStringLength,

@@ -7,13 +7,14 @@ import {
 } from '@nestjs/common';
 import {
   KafkaTopicProbe,
+  type LogEntry,
   OperationProducer,
   type PublishResult,
   kafkaClientConfig,
+  logLevel,
 } from '@sync/kafka';
 import type { HealthCheck } from '@sync/platform';
 import type { Operation } from '@sync/protocol';
-import { type LogEntry, logLevel } from 'kafkajs';
 import type { IngestConfig } from './ingest.config';
 import { IngestMetrics } from './ingest.metrics';
 import { INGEST_CONFIG } from './ingest.tokens';

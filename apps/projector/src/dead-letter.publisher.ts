@@ -1,4 +1,4 @@
-import type { Message, Producer } from 'kafkajs';
+import type { DeadLetterProducer, OutgoingRecord } from '@sync/kafka';
 import type { DecodedMessage } from './message-decoder';
 
 export type DeadLetter = Extract<DecodedMessage, { kind: 'dead' }>;
@@ -14,7 +14,11 @@ export const DEAD_LETTER_HEADERS = {
 } as const;
 
 /** The dead-letter message for `letter`: original key and value bytes, provenance in headers. */
-export function deadLetterMessage(topic: string, partition: number, letter: DeadLetter): Message {
+export function deadLetterMessage(
+  topic: string,
+  partition: number,
+  letter: DeadLetter,
+): OutgoingRecord {
   const headers: Record<string, string | Buffer> = {
     [DEAD_LETTER_HEADERS.reason]: letter.reason,
     [DEAD_LETTER_HEADERS.message]: letter.detail,
@@ -33,17 +37,9 @@ export function deadLetterMessage(topic: string, partition: number, letter: Dead
  * treat (original-topic, original-partition, original-offset) as the identity of a letter.
  */
 export class DeadLetterPublisher {
-  constructor(
-    private readonly producer: Producer,
-    private readonly deadLetterTopic: string,
-  ) {}
+  constructor(private readonly producer: DeadLetterProducer) {}
 
-  async publish(topic: string, partition: number, letters: readonly DeadLetter[]): Promise<void> {
-    if (letters.length === 0) return;
-    await this.producer.send({
-      topic: this.deadLetterTopic,
-      acks: -1,
-      messages: letters.map((letter) => deadLetterMessage(topic, partition, letter)),
-    });
+  publish(topic: string, partition: number, letters: readonly DeadLetter[]): Promise<void> {
+    return this.producer.send(letters.map((letter) => deadLetterMessage(topic, partition, letter)));
   }
 }

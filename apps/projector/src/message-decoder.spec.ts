@@ -1,9 +1,5 @@
-import {
-  MAX_DEPTH,
-  decodeMessage,
-  findUnstorableString,
-  jsonDepthExceeds,
-} from './message-decoder';
+import { MAX_JSON_DEPTH as MAX_DEPTH } from '@sync/protocol';
+import { decodeMessage, findUnstorableString, jsonDepthExceeds } from './message-decoder';
 
 const library = '6f1d2c3b-4a59-4e68-8f7a-1b2c3d4e5f60';
 const create = {

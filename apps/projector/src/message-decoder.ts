@@ -1,5 +1,11 @@
 import { isUtf8 } from 'node:buffer';
-import { type Operation, isUuid, validateOperation } from '@sync/protocol';
+import {
+  MAX_JSON_DEPTH,
+  type Operation,
+  isStorableText,
+  isUuid,
+  validateOperation,
+} from '@sync/protocol';
 
 /** Why a Kafka message is not an op (contract D3); sent as the `reason` header of the dead letter. */
 export type DeadLetterReason =
@@ -35,9 +41,6 @@ export type DecodedMessage =
     };
 
 const MAX_DETAIL = 1000;
-/** Deepest nesting of arrays/objects accepted in an op (the op itself is level 1). */
-export const MAX_DEPTH = 64;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Turns one message into an op of a library, or a dead letter. Only the wire shape is checked
@@ -77,8 +80,8 @@ export function decodeMessage(message: RawMessage): DecodedMessage {
   }
   // Validation, hashing and Postgres all recurse into values: a deep one would throw (or fail
   // in Postgres) on every retry and block the partition.
-  if (jsonDepthExceeds(text, MAX_DEPTH)) {
-    return dead('INVALID_OPERATION', `nested more than ${MAX_DEPTH} levels deep`);
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    return dead('INVALID_OPERATION', `nested more than ${MAX_JSON_DEPTH} levels deep`);
   }
   let result: ReturnType<typeof validateOperation>;
   try {
@@ -111,9 +114,11 @@ export function decodeMessage(message: RawMessage): DecodedMessage {
  */
 export function findUnstorableString(value: unknown, path = ''): string | null {
   if (typeof value === 'string') {
-    if (value.includes('\0')) return `${path || 'value'}: contains U+0000, which cannot be stored`;
-    if (LONE_SURROGATE.test(value)) return `${path || 'value'}: contains an unpaired surrogate`;
-    return null;
+    // The protocol's own storability check (value-checks.ts); only the message is made here.
+    if (isStorableText(value)) return null;
+    return value.includes('\0')
+      ? `${path || 'value'}: contains U+0000, which cannot be stored`
+      : `${path || 'value'}: contains an unpaired surrogate`;
   }
   if (typeof value !== 'object' || value === null) return null;
   if (Array.isArray(value)) {

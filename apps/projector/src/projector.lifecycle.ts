@@ -8,9 +8,18 @@ import {
 } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { ProjectorConsumer } from './projector.consumer';
-import { PROJECTOR_PG_POOL } from './projector.tokens';
+import { PROJECTOR_MICROSERVICES, PROJECTOR_PG_POOL } from './projector.tokens';
 
-/** Starts consuming once the app is up; on shutdown stops the consumer before closing the pool. */
+/** Starts the app's microservices (the batch consumer transport); set once the app exists. */
+export interface MicroserviceStarter {
+  start(): Promise<void>;
+}
+
+/**
+ * Starts consuming once the app is up (app.init() or listen()). On shutdown Nest closes the
+ * microservice (the consumer leaves the group, the batch in flight finishes or rolls back)
+ * before the shutdown hooks, which then close the remaining Kafka connections and the pool.
+ */
 @Injectable()
 export class ProjectorLifecycle
   implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
@@ -20,18 +29,19 @@ export class ProjectorLifecycle
   constructor(
     private readonly consumer: ProjectorConsumer,
     @Inject(PROJECTOR_PG_POOL) private readonly pool: Pool,
+    @Inject(PROJECTOR_MICROSERVICES) private readonly microservices: MicroserviceStarter,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.consumer.start();
+    await this.microservices.start();
   }
 
-  async beforeApplicationShutdown(signal?: string): Promise<void> {
+  beforeApplicationShutdown(signal?: string): void {
     if (signal) this.logger.log(`${signal}: stopping the consumer`);
-    await this.consumer.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.consumer.disconnect();
     await this.pool.end().catch(() => undefined);
   }
 }

@@ -8,26 +8,28 @@ import {
   METRICS_REGISTRY,
   MetricsModule,
 } from '@sync/platform';
-import { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { ProjectionService } from './projection.service';
 import type { ProjectorConfig } from './projector.config';
 import { ProjectorConsumer } from './projector.consumer';
-import { ProjectorLifecycle } from './projector.lifecycle';
+import { type MicroserviceStarter, ProjectorLifecycle } from './projector.lifecycle';
 import { ProjectorMetrics } from './projector.metrics';
-import { PROJECTOR_CONFIG, PROJECTOR_PG_POOL } from './projector.tokens';
+import { PROJECTOR_CONFIG, PROJECTOR_MICROSERVICES, PROJECTOR_PG_POOL } from './projector.tokens';
+import { ProjectionHandler } from './projection.handler';
 
 /** The projector's providers; global so the health module can inject them. */
 @Global()
 @Module({})
 class ProjectorCoreModule {
-  static forRoot(config: ProjectorConfig): DynamicModule {
+  static forRoot(config: ProjectorConfig, microservices: MicroserviceStarter): DynamicModule {
     const logger = new Logger('projector');
     return {
       module: ProjectorCoreModule,
+      controllers: [ProjectionHandler],
       providers: [
         { provide: PROJECTOR_CONFIG, useValue: config },
+        { provide: PROJECTOR_MICROSERVICES, useValue: microservices },
         {
           provide: PROJECTOR_PG_POOL,
           useFactory: (): Pool =>
@@ -65,7 +67,7 @@ class ProjectorCoreModule {
           inject: [ProjectionService, ProjectorMetrics, PROJECTOR_PG_POOL],
           useFactory: (projection: ProjectionService, metrics: ProjectorMetrics, pool: Pool) =>
             new ProjectorConsumer(
-              new Kafka(kafkaClientConfig(config.kafka)),
+              kafkaClientConfig(config.kafka),
               config,
               projection,
               metrics,
@@ -97,12 +99,12 @@ const healthChecks: HealthChecksFactory = {
 
 @Module({})
 export class ProjectorModule {
-  static forRoot(config: ProjectorConfig): DynamicModule {
+  static forRoot(config: ProjectorConfig, microservices: MicroserviceStarter): DynamicModule {
     return {
       module: ProjectorModule,
       imports: [
         MetricsModule.register('projector'),
-        ProjectorCoreModule.forRoot(config),
+        ProjectorCoreModule.forRoot(config, microservices),
         HealthModule.register(healthChecks),
       ],
     };

@@ -1,6 +1,5 @@
 import { kafkaClientConfig } from '@sync/kafka';
 import { redactUrl } from '@sync/persistence';
-import { Kafka } from 'kafkajs';
 import { type ProjectorConfig, readProjectorConfig } from './projector.config';
 import {
   ProjectionRebuild,
@@ -50,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
       maxBatchBytes: config.maxBatchBytes,
       sessionTimeoutMs: config.sessionTimeoutMs,
     },
-    new Kafka({ ...kafkaClientConfig(config.kafka), clientId: `${config.kafka.clientId}-rebuild` }),
+    { ...kafkaClientConfig(config.kafka), clientId: `${config.kafka.clientId}-rebuild` },
     options,
     {
       log,

@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APPLIED_CHANNEL } from '@sync/persistence';
+import { APPLIED_CHANNEL, STORED_OFFSET_SQL, storedOffsetsSql } from '@sync/persistence';
 import { METRICS_REGISTRY, SyncError } from '@sync/platform';
 import { Client, type Notification } from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -149,16 +149,16 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
   }
 
   private async refreshPartition(partition: number): Promise<void> {
-    const rows = await this.database.query<{ next_offset: string }>(
-      `SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2`,
-      [this.config.kafka.operationsTopic, partition],
-    );
+    const rows = await this.database.query<{ next_offset: string }>(STORED_OFFSET_SQL, [
+      this.config.kafka.operationsTopic,
+      partition,
+    ]);
     if (rows[0]) this.offsets.observe(partition, BigInt(rows[0].next_offset));
   }
 
   private async refreshAll(): Promise<void> {
     const rows = await this.database.query<{ partition: number; next_offset: string }>(
-      `SELECT partition, next_offset FROM partition_offsets WHERE topic = $1`,
+      storedOffsetsSql(),
       [this.config.kafka.operationsTopic],
     );
     for (const row of rows) this.offsets.observe(row.partition, BigInt(row.next_offset));

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { STORED_OFFSET_SQL } from '@sync/persistence';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
@@ -102,10 +103,10 @@ export class ChangesRepository {
 
   /** The partition's last applied offset (next_offset - 1); -1 when nothing is applied. */
   async appliedOffset(partition: number): Promise<bigint> {
-    const rows = await this.database.query<{ next_offset: string }>(
-      `SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2`,
-      [this.config.kafka.operationsTopic, partition],
-    );
+    const rows = await this.database.query<{ next_offset: string }>(STORED_OFFSET_SQL, [
+      this.config.kafka.operationsTopic,
+      partition,
+    ]);
     return rows[0] ? BigInt(rows[0].next_offset) - 1n : -1n;
   }
 

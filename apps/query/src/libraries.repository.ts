@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { STORED_OFFSET_SQL } from '@sync/persistence';
 import { libraryCursor } from './cursor';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
@@ -114,10 +115,10 @@ export class LibrariesRepository {
   }
 
   async nextOffset(partition: number): Promise<string | null> {
-    const rows = await this.database.query<{ next_offset: string }>(
-      `SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2`,
-      [this.config.kafka.operationsTopic, partition],
-    );
+    const rows = await this.database.query<{ next_offset: string }>(STORED_OFFSET_SQL, [
+      this.config.kafka.operationsTopic,
+      partition,
+    ]);
     return rows[0]?.next_offset ?? null;
   }
 }

@@ -1,7 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { kafkaClientConfig, partitionForLibrary } from '@sync/kafka';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { KafkaTopicProbe, kafkaClientConfig, partitionForLibrary } from '@sync/kafka';
 import { SyncError } from '@sync/platform';
-import { Kafka } from 'kafkajs';
 import type { QueryConfig } from './query.config';
 import { QUERY_CONFIG } from './query.tokens';
 
@@ -11,12 +10,23 @@ import { QUERY_CONFIG } from './query.tokens';
  * comes from SYNC_TOPIC_PARTITIONS when set, else from Kafka topic metadata, cached.
  */
 @Injectable()
-export class PartitionLocator {
+export class PartitionLocator implements OnModuleDestroy {
   private readonly logger = new Logger('PartitionLocator');
+  private readonly probe: KafkaTopicProbe;
   private cached?: { count: number; expiresAt: number };
-  private inflight?: Promise<number>;
 
-  constructor(@Inject(QUERY_CONFIG) private readonly config: QueryConfig) {}
+  constructor(@Inject(QUERY_CONFIG) private readonly config: QueryConfig) {
+    // One retry: an answer to a request, not a readiness check asked again anyway.
+    this.probe = new KafkaTopicProbe(
+      kafkaClientConfig(config.kafka),
+      config.kafka.operationsTopic,
+      1,
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.probe.close().catch(() => undefined);
+  }
 
   /** Partition of a library the projector has not recorded. */
   async partitionOfUnseen(libraryId: string): Promise<number> {
@@ -26,9 +36,9 @@ export class PartitionLocator {
   async partitionCount(): Promise<number> {
     if (this.config.topicPartitions !== undefined) return this.config.topicPartitions;
     if (this.cached && this.cached.expiresAt > Date.now()) return this.cached.count;
-    this.inflight ??= this.fetchPartitionCount().finally(() => (this.inflight = undefined));
     try {
-      const count = await this.inflight;
+      // Concurrent calls share one metadata request (the probe's).
+      const count = await this.probe.partitionCount();
       this.cached = { count, expiresAt: Date.now() + this.config.partitionCountTtlMs };
       return count;
     } catch (error) {
@@ -40,24 +50,6 @@ export class PartitionLocator {
         'BROKER_UNAVAILABLE',
         `cannot read the partition count of topic ${this.config.kafka.operationsTopic} from Kafka: ${reason}`,
       );
-    }
-  }
-
-  private async fetchPartitionCount(): Promise<number> {
-    const topic = this.config.kafka.operationsTopic;
-    const kafka = new Kafka({
-      ...kafkaClientConfig(this.config.kafka),
-      retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 500 },
-    });
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-      const count = metadata.topics.find((entry) => entry.name === topic)?.partitions.length ?? 0;
-      if (count < 1) throw new Error(`topic ${topic} has no partitions`);
-      return count;
-    } finally {
-      await admin.disconnect();
     }
   }
 }

@@ -1,14 +1,6 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { LibraryEntity } from './entities/library.entity';
-import { OperationEntity } from './entities/operation.entity';
-import { PartitionOffsetEntity } from './entities/partition-offset.entity';
-import { PendingOperationEntity } from './entities/pending-operation.entity';
-import { RecordEntity } from './entities/record.entity';
-import { RejectedOperationEntity } from './entities/rejected-operation.entity';
-import { RelationEntity } from './entities/relation.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
 import { ApiKeys1765200000000 } from './migrations/1765200000000-api-keys';
-import { ApiKeyEntity } from './api-keys/api-key.entity';
 import { ChangeStreamIndexes1765000000000 } from './migrations/1765000000000-change-stream-indexes';
 import { OpLogRetention1766100000000 } from './migrations/1766100000000-op-log-retention';
 import { OpLogHistoryIndexes1767300000000 } from './migrations/1767300000000-op-log-history-indexes';
@@ -18,17 +10,6 @@ export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sync';
 
 /** Channel the projector notifies on commit; payload is `${topic}:${partition}:${nextOffset}`. */
 export const APPLIED_CHANNEL = 'sync_applied';
-
-export const ENTITIES = [
-  LibraryEntity,
-  RecordEntity,
-  RelationEntity,
-  OperationEntity,
-  PendingOperationEntity,
-  RejectedOperationEntity,
-  PartitionOffsetEntity,
-  ApiKeyEntity,
-];
 
 export const MIGRATIONS = [
   InitialSchema1764000000000,
@@ -50,7 +31,8 @@ export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptio
   return {
     type: 'postgres',
     url: settings.url,
-    entities: ENTITIES,
+    // The schema is the migrations' (raw SQL repositories, no entities).
+    entities: [],
     migrations: MIGRATIONS,
     migrationsTableName: 'typeorm_migrations',
     synchronize: false,

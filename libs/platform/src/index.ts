@@ -2,7 +2,8 @@ export * from './errors/error-codes';
 export * from './errors/sync-error';
 export * from './errors/error-mapping';
 export * from './errors/http-error.filter';
-export * from './config/env-reader';
+// The env reader lives in framework-free @sync/config; re-exported for the services' config.
+export * from '@sync/config';
 export * from './health/health-check';
 export * from './health/health.module';
 export * from './metrics/metrics';

@@ -31,7 +31,7 @@ async function kafkaScript(command: string[], env: Record<string, string>): Prom
 }
 
 /** A fresh cache directory whose jar folder links to the project's (fetched once if missing). */
-async function scratchCache(): Promise<{ dir: string; remove(): void }> {
+export async function scratchCache(): Promise<{ dir: string; remove(): void }> {
   const shared = process.env.KAFKA_CACHE_DIR ?? join(REPO_ROOT, '.cache', 'kafka');
   await kafkaScript(['fetch'], { KAFKA_CACHE_DIR: shared });
   const dir = mkdtempSync(join(tmpdir(), 'fault-kafka-'));

@@ -1,6 +1,6 @@
-import { APPLIED_CHANNEL } from '@sync/persistence';
+import { type KafkaConfig, TopicAdmin } from '@sync/kafka';
+import { APPLIED_CHANNEL, quoteIdent } from '@sync/persistence';
 import type { Schema } from '@sync/protocol';
-import type { Kafka } from 'kafkajs';
 import { Client, Pool } from 'pg';
 import { ProjectionService } from '../projection.service';
 import { lockLiveTables } from './live-tables-lock';
@@ -13,7 +13,6 @@ import {
   compareTables,
   createShadowTables,
   externalForeignKeys,
-  quoteIdent,
   silenceNotifications,
   storedOffsets,
   swapTables,
@@ -111,7 +110,7 @@ export class ProjectionRebuild {
 
   constructor(
     private readonly settings: RebuildSettings,
-    private readonly kafka: Kafka,
+    private readonly kafka: KafkaConfig,
     private readonly options: RebuildOptions,
     private readonly hooks: RebuildHooks,
     now = new Date(),
@@ -194,21 +193,20 @@ export class ProjectionRebuild {
           `a rebuild replays only ${this.settings.topic}`,
       );
     }
-    const kafkaAdmin = this.kafka.admin();
-    await kafkaAdmin.connect();
+    const kafkaAdmin = new TopicAdmin(this.kafka);
     try {
-      const offsets = await kafkaAdmin.fetchTopicOffsets(this.settings.topic);
+      const offsets = await kafkaAdmin.partitionOffsets(this.settings.topic);
       // Retention already deleted the start of the log: a replay would lose those ops.
-      const truncated = offsets.filter((p) => BigInt(p.low) > 0n);
+      const truncated = offsets.filter((p) => p.low > 0n);
       if (truncated.length > 0) {
         throw new Error(
           `the topic no longer starts at offset 0 (partition ${truncated[0].partition} starts at ${truncated[0].low}): ` +
             `a replay cannot reproduce the ops retention removed`,
         );
       }
-      return offsets.map((p) => p.partition).sort((a, b) => a - b);
+      return offsets.map((p) => p.partition);
     } finally {
-      await kafkaAdmin.disconnect();
+      await kafkaAdmin.close();
     }
   }
 
@@ -415,28 +413,26 @@ export class ProjectionRebuild {
   }
 
   private async readEnds(replay: ReplayConsumer): Promise<void> {
-    const kafkaAdmin = this.kafka.admin();
+    const kafkaAdmin = new TopicAdmin(this.kafka);
     try {
-      await kafkaAdmin.connect();
-      for (const p of await kafkaAdmin.fetchTopicOffsets(this.settings.topic)) {
-        replay.observeEnd(p.partition, BigInt(p.high));
+      for (const p of await kafkaAdmin.partitionOffsets(this.settings.topic)) {
+        replay.observeEnd(p.partition, p.high);
       }
     } catch {
       // Progress only: the fetches keep the ends current too.
     } finally {
-      await kafkaAdmin.disconnect().catch(() => undefined);
+      await kafkaAdmin.close();
     }
   }
 
   private async deleteGroup(groupId: string): Promise<void> {
-    const kafkaAdmin = this.kafka.admin();
+    const kafkaAdmin = new TopicAdmin(this.kafka);
     try {
-      await kafkaAdmin.connect();
-      await kafkaAdmin.deleteGroups([groupId]);
+      await kafkaAdmin.deleteGroup(groupId);
     } catch {
       // An empty group of a finished replay expires by itself.
     } finally {
-      await kafkaAdmin.disconnect().catch(() => undefined);
+      await kafkaAdmin.close();
     }
   }
 

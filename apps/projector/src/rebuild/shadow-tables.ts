@@ -1,4 +1,4 @@
-import type { SqlClient } from '@sync/persistence';
+import { type SqlClient, quoteIdent, storedOffsetsSql } from '@sync/persistence';
 
 /**
  * The tables the projector derives from the topic. Everything else in the database (api keys,
@@ -15,10 +15,6 @@ export const PROJECTION_TABLES = [
   'pending_operations',
   'rejected_operations',
 ] as const;
-
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 const qualified = (schema: string, table: string) => `${quoteIdent(schema)}.${quoteIdent(table)}`;
 
@@ -342,7 +338,7 @@ export async function storedOffsets(
   topic: string,
 ): Promise<Map<number, bigint>> {
   const { rows } = await client.query<{ partition: number; next_offset: string }>(
-    `SELECT partition, next_offset FROM ${qualified(schema, 'partition_offsets')} WHERE topic = $1`,
+    storedOffsetsSql(schema),
     [topic],
   );
   return new Map(rows.map((row) => [row.partition, BigInt(row.next_offset)]));

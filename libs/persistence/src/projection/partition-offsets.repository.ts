@@ -1,5 +1,18 @@
 import { APPLIED_CHANNEL } from '../data-source';
-import type { SqlClient } from './sql-client';
+import { type SqlClient, quoteIdent } from './sql-client';
+
+/**
+ * The one read of a partition's applied position (next offset to apply): $1 topic, $2 partition.
+ * Readers outside a transaction (the query service) run it as is.
+ */
+export const STORED_OFFSET_SQL = `SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2`;
+
+/** Every partition's applied position of topic $1, in `schema` (default: the search path's). */
+export function storedOffsetsSql(schema?: string): string {
+  const table =
+    schema === undefined ? 'partition_offsets' : `${quoteIdent(schema)}.partition_offsets`;
+  return `SELECT partition, next_offset FROM ${table} WHERE topic = $1`;
+}
 
 /**
  * The applied position of each partition (next offset to apply). Written in the same transaction
@@ -8,10 +21,10 @@ import type { SqlClient } from './sql-client';
 export class PartitionOffsetsRepository {
   /** Stored next offset without locking, or null when the partition was never applied here. */
   async read(client: SqlClient, topic: string, partition: number): Promise<bigint | null> {
-    const { rows } = await client.query<{ next_offset: string }>(
-      `SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2`,
-      [topic, partition],
-    );
+    const { rows } = await client.query<{ next_offset: string }>(STORED_OFFSET_SQL, [
+      topic,
+      partition,
+    ]);
     return rows.length === 0 ? null : BigInt(rows[0].next_offset);
   }
 
@@ -27,7 +40,7 @@ export class PartitionOffsetsRepository {
       [topic, partition],
     );
     const { rows } = await client.query<{ next_offset: string }>(
-      `SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2 FOR UPDATE`,
+      `${STORED_OFFSET_SQL} FOR UPDATE`,
       [topic, partition],
     );
     return BigInt(rows[0].next_offset);

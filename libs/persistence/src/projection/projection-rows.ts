@@ -17,13 +17,15 @@ import {
   relationKey,
   relationView,
 } from '@sync/protocol';
-import type { StoredClock } from '../entities/record.entity';
 
 /*
  * Row shapes the projector writes, and their conversion from merge-engine state. `data` holds every
  * declared field (null where unset) so readers can serve it as is; `clocks` holds only the fields
  * that were written, which is what tells "written null" from "never written" when loading back.
  */
+
+/** Stored clock of one field write: [hybrid as decimal string, node]. */
+export type StoredClock = [string, string];
 
 export interface RecordRow {
   libraryId: string;

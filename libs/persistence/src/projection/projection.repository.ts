@@ -8,7 +8,7 @@ import {
 } from '@sync/protocol';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { StoredClock } from '../entities/record.entity';
+import type { StoredClock } from './projection-rows';
 import {
   type LibraryDelta,
   type OperationRow,

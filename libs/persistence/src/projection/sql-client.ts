@@ -1,5 +1,10 @@
 import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 
+/** A Postgres identifier (schema, table) quoted for interpolation into SQL text. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
 /** The part of a pg client the projection repositories use (a PoolClient inside a transaction). */
 export interface SqlClient {
   query<R extends QueryResultRow = QueryResultRow>(

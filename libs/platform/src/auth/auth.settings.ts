@@ -1,4 +1,4 @@
-import type { EnvReader } from '../config/env-reader';
+import type { EnvReader } from '@sync/config';
 
 export const AUTH_DISABLED_VAR = 'SYNC_AUTH_DISABLED';
 

@@ -1,4 +1,4 @@
-import { EnvReader } from '../config/env-reader';
+import { EnvReader } from '@sync/config';
 import { generateApiKey, hashSecret, parseApiKey, secretMatches } from './api-key-token';
 import { readAuthSettings, withAuthFlag } from './auth.settings';
 import { checkJsonLimits } from './json-limits';

@@ -3,3 +3,4 @@ export * from './merge-engine';
 export * from './relation-visibility';
 export * from './materialize';
 export * from './state-digest';
+export * from './supersession';

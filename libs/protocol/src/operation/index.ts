@@ -1,4 +1,3 @@
 export * from './operation.types';
 export * from './operation-validator';
 export * from './canonical-json';
-export * from './dto';

@@ -7,9 +7,9 @@ import { isUuid } from '../uuid';
 import { Operation, OperationType } from './operation.types';
 
 /*
- * Hand-written validation of the wire format. The *.dto.ts classes document the same shapes for
- * class-validator users (a spec keeps both in agreement), but running class-validator per op costs
- * far more than the ingest's budget for 10,000-op requests, so this path never instantiates them.
+ * Hand-written validation of the wire format: the one validator of ops (ingest, projector,
+ * client). A decorator-based validator per op costs far more than the ingest's budget for
+ * 10,000-op requests.
  */
 
 export interface ValidationIssue {

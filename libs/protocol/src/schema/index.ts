@@ -2,4 +2,4 @@ export * from './schema.types';
 export * from './schema';
 export * from './schema-parser';
 export * from './default-schema';
-export { isIsoDatetime } from './value-checks';
+export { isIsoDatetime, isStorableText } from './value-checks';

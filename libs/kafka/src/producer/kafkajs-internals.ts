@@ -1,0 +1,66 @@
+import { connect as netConnect, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { ISocketFactory, Kafka } from 'kafkajs';
+
+/*
+ * Everything the operation producer takes from kafkajs beyond its public API, in one place
+ * (kafkajs-internals.spec.ts fails on a kafkajs version these were not checked against):
+ *
+ * - kafkajs sends EndTxn once per transaction and offers no way to send it again, yet the
+ *   commit whose answer was lost must be repeated to learn whether it happened. kafkajs' own
+ *   cluster class (same settings, same sockets as the producer's client) can send it; kafkajs
+ *   2.x keeps its factory under a private symbol, so this is checked whenever a producer is made.
+ * - kafkajs' default socket factory is not exported; the request tap wraps a copy of it.
+ */
+
+/** The kafkajs version the code below was checked against. */
+export const KAFKAJS_VERSION_CHECKED = '2.2.4';
+
+export const TRANSACTION_COORDINATOR = 1;
+
+export interface EndTxnArgs {
+  transactionalId: string;
+  /** Decimal string (kafkajs encodes it as an int64). */
+  producerId: string;
+  producerEpoch: number;
+  /** true = commit. */
+  transactionResult: boolean;
+}
+
+/** The parts of kafkajs' cluster and broker classes that send an EndTxn. */
+export interface CoordinatorClient {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  findGroupCoordinator(args: {
+    groupId: string;
+    coordinatorType: number;
+  }): Promise<{ endTxn(args: EndTxnArgs): Promise<unknown> }>;
+}
+
+/** kafkajs' cluster factory of `kafka`; throws if this kafkajs version has none. */
+export function clusterFactory(kafka: Kafka): (options: object) => CoordinatorClient {
+  const key = Object.getOwnPropertySymbols(kafka).find(
+    (symbol) => symbol.description === 'private:Kafka:createCluster',
+  );
+  const create = key === undefined ? undefined : (kafka as unknown as Record<symbol, unknown>)[key];
+  if (typeof create !== 'function') {
+    throw new Error('this kafkajs version has no cluster factory: a commit could not be repeated');
+  }
+  return create as (options: object) => CoordinatorClient;
+}
+
+/** A new, unconnected client on `kafka`'s settings for sending EndTxn requests. */
+export function coordinatorClient(kafka: Kafka): CoordinatorClient {
+  return clusterFactory(kafka)({ allowAutoTopicCreation: false });
+}
+
+const KEEP_ALIVE_DELAY_MS = 60_000;
+
+/** kafkajs' own socket factory (not exported by kafkajs): TCP or TLS with keep-alive. */
+export const kafkajsSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket = ssl
+    ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+    : netConnect({ host, port }, onConnect);
+  socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
+  return socket;
+};
