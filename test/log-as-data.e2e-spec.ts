@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { MemoryStore, SyncHttpTransport, SyncNode, decodeSnapshot } from '@sync/client';
-import { RetentionRepository } from '@sync/persistence/retention/retention.repository';
+import { RetentionRepository } from '@sync/persistence';
 import { type Operation, defaultSchema, hybridFromMillis, materializeSlice } from '@sync/protocol';
 import type { Producer } from 'kafkajs';
 import { Pool } from 'pg';
