@@ -18,6 +18,7 @@ describe('readIngestConfig', () => {
       },
     });
     expect(config.schema.source).toBe('default');
+    expect(config.cors).toEqual({ origins: [] });
   });
 
   it('reads every setting', () => {
@@ -33,9 +34,11 @@ describe('readIngestConfig', () => {
       INGEST_PUBLISH_OUTCOME_TIMEOUT_MS: '9000',
       INGEST_PRODUCERS: '3',
       INGEST_TRANSACTIONAL_ID: 'ingest-0',
+      SYNC_CORS_ORIGINS: 'http://localhost:5173,https://app.example.com',
     });
     expect(config).toMatchObject({
       port: 4001,
+      cors: { origins: ['http://localhost:5173', 'https://app.example.com'] },
       kafka: { brokers: ['a:1', 'b:2'], operationsTopic: 'ops' },
       maxDriftMs: 1000,
       maxBodyBytes: 2048,

@@ -11,11 +11,13 @@ import {
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
 import {
   type AuthSettings,
+  type CorsSettings,
   DEFAULT_JSON_LIMITS,
   EnvReader,
   type JsonLimits,
   type RateLimitSettings,
   readAuthSettings,
+  readCorsSettings,
   readRateLimitSettings,
   withAuthFlag,
 } from '@sync/platform';
@@ -49,6 +51,8 @@ export interface IngestConfig {
   databaseUrl: string;
   rateLimit: RateLimitSettings;
   jsonLimits: JsonLimits;
+  /** Browser origins allowed to call the service (SYNC_CORS_ORIGINS). */
+  cors: CorsSettings;
 }
 
 export const DEFAULT_INGEST_PORT = 3001;
@@ -71,6 +75,7 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     'postgresql:',
   ]);
   const rateLimit = readRateLimitSettings(reader);
+  const cors = readCorsSettings(reader);
   const jsonLimits: JsonLimits = {
     maxDepth: reader.int('INGEST_MAX_JSON_DEPTH', DEFAULT_JSON_LIMITS.maxDepth, 3, 1000),
     maxStringLength: reader.int(
@@ -140,5 +145,6 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     databaseUrl,
     rateLimit,
     jsonLimits,
+    cors,
   };
 }

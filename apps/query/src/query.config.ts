@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { type KafkaSettings, readKafkaSettings } from '@sync/kafka';
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
-import { type AuthSettings, EnvReader, readAuthSettings, withAuthFlag } from '@sync/platform';
+import {
+  type AuthSettings,
+  type CorsSettings,
+  EnvReader,
+  readAuthSettings,
+  readCorsSettings,
+  withAuthFlag,
+} from '@sync/platform';
 import { type Schema, loadConfiguredSchema } from '@sync/protocol';
 
 export interface QueryConfig {
@@ -28,6 +35,8 @@ export interface QueryConfig {
   projectorUrl: string;
   /** Built inspector assets (npm run build), served at /inspector/. */
   inspectorDir: string;
+  /** Browser origins allowed to call the service (SYNC_CORS_ORIGINS). */
+  cors: CorsSettings;
 }
 
 export const DEFAULT_QUERY_PORT = 3002;
@@ -55,6 +64,7 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
   // Beside the compiled service: dist/apps/query/src -> dist/apps/inspector.
   const inspectorDir = reader.string('QUERY_INSPECTOR_DIR', join(__dirname, '../../inspector'));
 
+  const cors = readCorsSettings(reader);
   const schema = reader.parsed('SYNC_SCHEMA', () => loadConfiguredSchema(env));
   reader.done('query');
   return {
@@ -71,5 +81,6 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
     ingestUrl,
     projectorUrl,
     inspectorDir,
+    cors,
   };
 }

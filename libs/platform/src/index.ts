@@ -8,4 +8,5 @@ export * from './health/health.module';
 export * from './metrics/metrics';
 export * from './metrics/metrics.module';
 export * from './http/http-app';
+export * from './http/cors';
 export * from './auth';
