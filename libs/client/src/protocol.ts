@@ -39,7 +39,7 @@ export {
 } from '@sync/protocol/operation/operation-validator';
 export { Schema } from '@sync/protocol/schema/schema';
 export { defaultSchema } from '@sync/protocol/schema/default-schema';
-export { loadSchema, parseSchema } from '@sync/protocol/schema/schema-parser';
+export { parseSchema } from '@sync/protocol/schema/schema-parser';
 export type {
   AcceptedIdentity,
   FieldWrite,
