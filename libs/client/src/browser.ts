@@ -1,2 +1,3 @@
-/* Entry point for browsers and web views: the isomorphic core (IndexedDB storage joins it). */
+/* Entry point for browsers and web views: the isomorphic core and the IndexedDB store. */
 export * from './index';
+export * from './store/indexeddb-store';
