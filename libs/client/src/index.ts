@@ -26,3 +26,6 @@ export {
   hybridFromMillis,
   hybridToMillis,
 } from './protocol';
+export * from './live/sse-parser';
+export * from './live/change-stream';
+export * from './live/live-sync';
