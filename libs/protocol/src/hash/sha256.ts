@@ -12,7 +12,14 @@ export interface Sha256 {
   hexDigest(): string;
 }
 
-type NodeCrypto = typeof import('node:crypto');
+/** What is used of node:crypto, typed here so browser builds need no Node types. */
+interface NodeCrypto {
+  createHash(algorithm: 'sha256'): {
+    update(text: string, encoding: 'utf8'): unknown;
+    digest(encoding: 'hex'): string;
+  };
+  hash?: (algorithm: 'sha256', text: string, encoding: 'hex') => string;
+}
 
 const nodeCrypto: NodeCrypto | undefined = (
   globalThis as {
@@ -37,9 +44,13 @@ export const sha256Hex: (text: string) => string =
         hash.update(text);
         return hash.hexDigest();
       }
-    : typeof nodeCrypto.hash === 'function'
-      ? (text) => nodeCrypto.hash('sha256', text, 'hex')
-      : (text) => nodeCrypto.createHash('sha256').update(text, 'utf8').digest('hex');
+    : nodeCrypto.hash !== undefined
+      ? (text) => nodeCrypto.hash!('sha256', text, 'hex')
+      : (text) => {
+          const hash = nodeCrypto.createHash('sha256');
+          hash.update(text, 'utf8');
+          return hash.digest('hex');
+        };
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
