@@ -12,7 +12,7 @@ import { eventually } from '../support/test-env';
  * headless Chromium against the real stack, two isolated browser contexts as two devices: A goes
  * offline, both edit the same objects and tags, A reloads offline and keeps its edits, A comes
  * back, both converge to the server's state and report its digest; a third device bootstraps
- * from the snapshot and matches.
+ * from the snapshot and matches, and a second tab of it waits for the first to close.
  *
  * WEB_TAGS_SCREENSHOTS=<dir> also saves screenshots of the devices there (examples/web-tags/docs).
  */
@@ -222,5 +222,17 @@ describe('web-tags demo: two browsers, offline edits, convergence', () => {
     const sc = await settled(c, final.appliedOffset!);
     expect(sc.digest).toBe(final.digest);
     expect(await objectNames(c)).toEqual(names);
+
+    // A second tab of device C waits on the store's Web Lock, and takes over when C's tab closes.
+    const secondTab = await contexts[2].newPage();
+    await secondTab.goto(`${origin}/`, { waitUntil: 'load' });
+    await secondTab.waitForFunction(
+      () => document.getElementById('app')?.textContent?.includes('open in another tab'),
+      { timeout: 30_000 },
+    );
+    expect(await secondTab.$('#status')).toBeNull();
+    await c.close();
+    await secondTab.waitForSelector('#status', { timeout: 30_000 });
+    expect((await settled(secondTab, final.appliedOffset!)).digest).toBe(final.digest);
   }, 240_000);
 });

@@ -4,6 +4,7 @@ import {
   IndexedDbStore,
   LiveSync,
   type RecordView,
+  StoreBusyError,
   SyncHttpTransport,
   SyncNode,
   type SyncReport,
@@ -50,14 +51,23 @@ async function start(): Promise<void> {
     headers,
     retry: { attempts: 2, baseDelayMs: 200, maxDelayMs: 1000 },
   });
-  const store = new IndexedDbStore(`web-tags:${config.libraryId}`);
+  const root = document.getElementById('app')!;
+  const name = `web-tags:${config.libraryId}`;
+  // One tab per device syncs: another tab holding the store's Web Lock makes this one wait.
+  let store = new IndexedDbStore(name, { wait: false });
+  try {
+    await store.load();
+  } catch (error) {
+    if (!(error instanceof StoreBusyError)) throw error;
+    root.textContent = 'This library is open in another tab: waiting for it to close…';
+    store = new IndexedDbStore(name);
+  }
   const node = await SyncNode.open({ libraryId: config.libraryId, transport, store });
   // A new device starts from the server's snapshot rather than the whole op log (when online).
   if (node.pulledThrough === null && node.outbox().length === 0) {
     await node.bootstrapFromSnapshot().catch(() => undefined);
   }
-  const root = document.getElementById('app')!;
-  root.textContent = ''; // the "loading…" placeholder
+  root.textContent = ''; // the placeholder
   render(<App node={node} config={config} />, root);
   addEventListener('pagehide', () => void node.flush());
 }
