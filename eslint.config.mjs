@@ -11,7 +11,7 @@ import prettier from 'eslint-config-prettier';
  */
 const APPS = ['cli', 'ingest', 'projector', 'query'];
 const DEEP_IMPORT = {
-  group: ['@sync/*/**', '!@sync/*/testing'],
+  group: ['@sync/*/**', '!@sync/*/testing', '!@sync/*/node', '!@sync/*/browser'],
   message: 'Import a lib through its index (@sync/<lib>); export what you need from there.',
 };
 const KAFKAJS = {

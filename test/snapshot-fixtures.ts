@@ -29,7 +29,11 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export async function startPipeline(prefix: string, partitions = 2): Promise<Pipeline> {
+export async function startPipeline(
+  prefix: string,
+  partitions = 2,
+  extraEnv: Record<string, string> = {},
+): Promise<Pipeline> {
   const database = await createTestDatabase(prefix.replace(/-/g, '_'));
   const topics = await createTestTopics(prefix, partitions);
   const env = {
@@ -38,6 +42,7 @@ export async function startPipeline(prefix: string, partitions = 2): Promise<Pip
     SYNC_DLQ_TOPIC: topics.deadLetterTopic,
     DATABASE_URL: database.url,
     SYNC_AUTH_DISABLED: 'true',
+    ...extraEnv,
   };
   const ingest = await createIngestApp(readIngestConfig(env));
   const projector = await createProjectorApp(

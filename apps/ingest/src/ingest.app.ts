@@ -21,6 +21,7 @@ export async function createIngestApp(config: IngestConfig): Promise<NestExpress
     description:
       'Write side of the sync service: validates batches of CRDT operations, checks their clocks and publishes them to Kafka all or nothing.',
     bodyLimitBytes: config.maxBodyBytes,
+    cors: config.cors,
     // A caller without a valid key, or beyond the in-flight bounds, is turned away before its
     // body is read.
     beforeBody: [

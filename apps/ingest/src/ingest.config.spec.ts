@@ -19,6 +19,7 @@ describe('readIngestConfig', () => {
       admission: { maxRequests: 32, maxOps: 20_000, maxBytes: 20 * 1024 * 1024 },
     });
     expect(config.schema.source).toBe('default');
+    expect(config.cors).toEqual({ origins: [] });
   });
 
   it('reads every setting', () => {
@@ -37,9 +38,11 @@ describe('readIngestConfig', () => {
       INGEST_MAX_INFLIGHT_REQUESTS: '8',
       INGEST_MAX_INFLIGHT_OPS: '70',
       INGEST_MAX_INFLIGHT_BYTES: '4096',
+      SYNC_CORS_ORIGINS: 'http://localhost:5173,https://app.example.com',
     });
     expect(config).toMatchObject({
       port: 4001,
+      cors: { origins: ['http://localhost:5173', 'https://app.example.com'] },
       kafka: { brokers: ['a:1', 'b:2'], operationsTopic: 'ops' },
       maxDriftMs: 1000,
       maxBodyBytes: 2048,

@@ -11,20 +11,18 @@ import {
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
 import {
   type AuthSettings,
+  type CorsSettings,
   DEFAULT_JSON_LIMITS,
   EnvReader,
   type JsonLimits,
   type RateLimitSettings,
   readAuthSettings,
+  readCorsSettings,
   readRateLimitSettings,
   withAuthFlag,
 } from '@sync/platform';
-import {
-  DEFAULT_MAX_DRIFT_MS,
-  MAX_JSON_DEPTH,
-  type Schema,
-  loadConfiguredSchema,
-} from '@sync/protocol';
+import { DEFAULT_MAX_DRIFT_MS, MAX_JSON_DEPTH, type Schema } from '@sync/protocol';
+import { loadConfiguredSchema } from '@sync/protocol/node';
 
 export interface PublishSettings {
   mode: PublishMode;
@@ -63,6 +61,8 @@ export interface IngestConfig {
   databaseUrl: string;
   rateLimit: RateLimitSettings;
   jsonLimits: JsonLimits;
+  /** Browser origins allowed to call the service (SYNC_CORS_ORIGINS). */
+  cors: CorsSettings;
 }
 
 export const DEFAULT_INGEST_PORT = 3001;
@@ -95,6 +95,7 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     'postgresql:',
   ]);
   const rateLimit = readRateLimitSettings(reader);
+  const cors = readCorsSettings(reader);
   const jsonLimits: JsonLimits = {
     // At most what the projector accepts: a deeper op would pass here and be dead-lettered there.
     maxDepth: reader.int('INGEST_MAX_JSON_DEPTH', DEFAULT_JSON_LIMITS.maxDepth, 3, MAX_JSON_DEPTH),
@@ -188,5 +189,6 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
     databaseUrl,
     rateLimit,
     jsonLimits,
+    cors,
   };
 }

@@ -1,6 +1,6 @@
 import { ApiError, libraryPath, request } from './api';
 import type { Change } from './api-types';
-import { SseParser } from './sse-parser';
+import { SseParser } from '../../../libs/client/src/live/sse-parser';
 
 export type StreamState =
   | { state: 'connecting' }

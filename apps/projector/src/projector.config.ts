@@ -1,7 +1,8 @@
 import { DEFAULT_CONSUMER_GROUP, type KafkaSettings, readKafkaSettings } from '@sync/kafka';
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
 import { EnvReader } from '@sync/platform';
-import { type Schema, loadConfiguredSchema } from '@sync/protocol';
+import { type Schema } from '@sync/protocol';
+import { loadConfiguredSchema } from '@sync/protocol/node';
 
 export interface ProjectorConfig {
   port: number;

@@ -16,6 +16,7 @@ export async function createQueryApp(config: QueryConfig): Promise<NestExpressAp
       'Read side of the sync service: materialized state, the op feed, rejections and status, with read-your-writes (minOffset).',
     // Every route is a GET and reads no body; keep what the JSON parser accepts small.
     bodyLimitBytes: 16 * 1024,
+    cors: config.cors,
   });
   // Reads change with every applied op and clients hold offsets, not validators: skip ETag hashing.
   app.set('etag', false);

@@ -23,6 +23,16 @@ describe('readQueryConfig', () => {
       projectorUrl: 'http://127.0.0.1:3003',
     });
     expect(config.inspectorDir).toMatch(/apps[/\\]inspector$/);
+    expect(config.cors).toEqual({ origins: [] });
+  });
+
+  it('reads the CORS origins and names a bad one', () => {
+    expect(readQueryConfig({ SYNC_CORS_ORIGINS: 'http://localhost:5173' }).cors).toEqual({
+      origins: ['http://localhost:5173'],
+    });
+    expect(() => readQueryConfig({ SYNC_CORS_ORIGINS: 'http://localhost:5173/app' })).toThrow(
+      /SYNC_CORS_ORIGINS/,
+    );
   });
 
   it('refuses a service URL that is not http(s)', () => {

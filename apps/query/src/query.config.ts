@@ -1,8 +1,16 @@
 import { join } from 'node:path';
 import { type KafkaSettings, readKafkaSettings } from '@sync/kafka';
 import { DEFAULT_DATABASE_URL } from '@sync/persistence';
-import { type AuthSettings, EnvReader, readAuthSettings, withAuthFlag } from '@sync/platform';
-import { type Schema, loadConfiguredSchema } from '@sync/protocol';
+import {
+  type AuthSettings,
+  type CorsSettings,
+  EnvReader,
+  readAuthSettings,
+  readCorsSettings,
+  withAuthFlag,
+} from '@sync/platform';
+import { type Schema } from '@sync/protocol';
+import { loadConfiguredSchema } from '@sync/protocol/node';
 
 export interface QueryConfig {
   port: number;
@@ -30,6 +38,8 @@ export interface QueryConfig {
   projectorUrl: string;
   /** Built inspector assets (npm run build), served at /inspector/. */
   inspectorDir: string;
+  /** Browser origins allowed to call the service (SYNC_CORS_ORIGINS). */
+  cors: CorsSettings;
 }
 
 export interface QueryOverloadSettings {
@@ -86,6 +96,7 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
   // Beside the compiled service: dist/apps/query/src -> dist/apps/inspector.
   const inspectorDir = reader.string('QUERY_INSPECTOR_DIR', join(__dirname, '../../inspector'));
 
+  const cors = readCorsSettings(reader);
   const schema = reader.parsed('SYNC_SCHEMA', () => loadConfiguredSchema(env));
   // One notification can wake every waiter of a partition at once: their reads must fit the
   // pool and its queue, or requests that already waited would be refused.
@@ -110,5 +121,6 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
     ingestUrl,
     projectorUrl,
     inspectorDir,
+    cors,
   };
 }

@@ -1,3 +1,8 @@
+/*
+ * The isomorphic core: runs wherever fetch, Web Crypto's randomUUID and TextEncoder exist (Node
+ * >= 20.11, browsers, web views). Nothing here may import a `node:` module; storage that needs
+ * the platform lives in the entry points `./node` and `./browser`.
+ */
 export * from './errors';
 export * from './model-types';
 export * from './sync-node';
@@ -6,7 +11,6 @@ export * from './replica/slice-codec';
 export * from './replica/snapshot-slice';
 export * from './store/local-store';
 export * from './store/memory-store';
-export * from './store/json-file-store';
 export * from './transport/sync-transport';
 export * from './transport/http-transport';
 export type { RetryOptions } from './transport/retry';
@@ -17,9 +21,11 @@ export {
   type RelationView,
   Schema,
   defaultSchema,
-  loadSchema,
   parseSchema,
   formatHybrid,
   hybridFromMillis,
   hybridToMillis,
 } from './protocol';
+export * from './live/sse-parser';
+export * from './live/change-stream';
+export * from './live/live-sync';

@@ -22,7 +22,6 @@ export {
   type JsonObject,
   type JsonValue,
   type LibrarySlice,
-  loadSchema,
   type LoggedOperation,
   type MaterializedState,
   materializeSlice,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   LocalRejectionError,
   LocalValidationError,
@@ -235,7 +234,7 @@ export class SyncNode<
     if (journal !== undefined && requested !== undefined && requested !== journal.nodeId) {
       throw new SyncClientError(`the store belongs to node ${journal.nodeId}, not ${requested}`);
     }
-    const nodeId = journal?.nodeId ?? requested ?? randomUUID();
+    const nodeId = journal?.nodeId ?? requested ?? crypto.randomUUID();
     const now = options.now ?? Date.now;
     const clock = new HybridLogicalClock({
       node: nodeId,
@@ -277,7 +276,7 @@ export class SyncNode<
     data: Partial<M[K]> = {},
     options: { id?: string } = {},
   ): Promise<RecordCreate> {
-    const recordId = options.id ?? randomUUID();
+    const recordId = options.id ?? crypto.randomUUID();
     const [op] = await this.write([{ type: 'CREATE', recordId, model, data: json(data) }]);
     return op as RecordCreate;
   }

@@ -10,4 +10,5 @@ export * from './metrics/metrics';
 export * from './metrics/metrics.module';
 export * from './http/http-app';
 export * from './http/answer-deadlines';
+export * from './http/cors';
 export * from './auth';

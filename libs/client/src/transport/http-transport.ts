@@ -86,7 +86,8 @@ export class SyncHttpTransport implements SyncTransport {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.policy = retryPolicy(options.retry);
     this.headers = { ...options.headers };
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    // Bound: browsers refuse fetch called with another `this` ("Illegal invocation").
+    this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.random = options.random ?? Math.random;
   }
 

@@ -11,6 +11,7 @@ import express, {
 } from 'express';
 import { HttpErrorFilter, sendError } from '../errors/http-error.filter';
 import { SyncError } from '../errors/sync-error';
+import { type CorsSettings, corsHandler } from './cors';
 
 export interface HttpAppOptions {
   /** Service name, used in logs and the OpenAPI title. */
@@ -20,6 +21,8 @@ export interface HttpAppOptions {
   bodyLimitBytes?: number;
   /** Express handlers run before the content-type check and body parsing (e.g. path checks). */
   beforeBody?: RequestHandler[];
+  /** Browser origins allowed to call the service (SYNC_CORS_ORIGINS); default none. */
+  cors?: CorsSettings;
 }
 
 /**
@@ -39,6 +42,8 @@ export async function createHttpApp(
   app.useLogger(logger);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // First: preflights carry no key and no body, and every answer (errors too) needs the headers.
+  app.use(corsHandler(options.cors ?? { origins: [] }));
   for (const handler of options.beforeBody ?? []) app.use(handler);
   app.use(requireJsonForBodies());
   app.use(

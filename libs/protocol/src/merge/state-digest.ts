@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { type Sha256, createSha256 } from '../hash/sha256';
 import { canonicalJson } from '../operation/canonical-json';
 
 /*
@@ -58,7 +58,7 @@ export interface StateDigestResult {
  * (a digest of misordered lines would silently differ from every other party's).
  */
 export class StateDigest {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Sha256 = createSha256();
   private lastRecord: string | undefined;
   private lastRelation: DigestRelation | undefined;
   private records = 0;
@@ -71,7 +71,7 @@ export class StateDigest {
     }
     this.lastRecord = record.id;
     this.records++;
-    this.hash.update(recordDigestLine(record), 'utf8');
+    this.hash.update(recordDigestLine(record));
   }
 
   addRelation(relation: DigestRelation): void {
@@ -82,13 +82,13 @@ export class StateDigest {
     }
     this.lastRelation = relation;
     this.relations++;
-    this.hash.update(relationDigestLine(relation), 'utf8');
+    this.hash.update(relationDigestLine(relation));
   }
 
   /** Ends the digest; the object cannot be fed afterwards. */
   finish(): StateDigestResult {
     return {
-      digest: `sha256:${this.hash.digest('hex')}`,
+      digest: `sha256:${this.hash.hexDigest()}`,
       records: this.records,
       relations: this.relations,
     };

@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { sha256Hex } from '../hash/sha256';
 import { Operation } from './operation.types';
 
 /*
@@ -47,12 +47,6 @@ function canonicalize(value: unknown): string {
 export function canonicalJson(value: unknown): string {
   return canonicalize(value);
 }
-
-// crypto.hash (one shot, no Hash object) from Node 20.12 on.
-const sha256Hex: (text: string) => string =
-  typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'hex')
-    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /**
  * SHA-256 (hex) of the op's canonical JSON, used to tell duplicates from conflicts (D1).

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SCHEMA_JSON, defaultSchema, loadConfiguredSchema } from './default-schema';
-import { loadSchema } from './schema-parser';
+import { DEFAULT_SCHEMA_JSON, defaultSchema } from './default-schema';
+import { loadConfiguredSchema, loadSchema } from './schema-file';
 
 describe('default schema', () => {
   it('matches default-schema.json exactly', () => {

@@ -1,5 +1,5 @@
 import { Schema } from './schema';
-import { loadSchema, parseSchema } from './schema-parser';
+import { parseSchema } from './schema-parser';
 import { SchemaFileJson } from './schema.types';
 
 /**
@@ -84,10 +84,4 @@ let cached: Schema | undefined;
 export function defaultSchema(): Schema {
   cached ??= parseSchema(DEFAULT_SCHEMA_JSON, 'default');
   return cached;
-}
-
-/** Schema named by env SYNC_SCHEMA (a JSON file path), else the bundled default. */
-export function loadConfiguredSchema(env: NodeJS.ProcessEnv = process.env): Schema {
-  const path = env['SYNC_SCHEMA'];
-  return path !== undefined && path.trim() !== '' ? loadSchema(path.trim()) : defaultSchema();
 }

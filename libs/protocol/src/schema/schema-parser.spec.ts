@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SchemaError, loadSchema, parseSchema } from './schema-parser';
+import { loadSchema } from './schema-file';
+import { SchemaError, parseSchema } from './schema-parser';
 
 function issuesOf(json: unknown): string[] {
   try {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { isPlainObject } from '../json';
 import { Schema } from './schema';
 import { FIELD_TYPES, FieldDef, FieldType, ModelDef, ModelKind, RelationDef } from './schema.types';
@@ -182,25 +181,4 @@ export function parseSchema(json: unknown, sourceName = 'schema'): Schema {
 
   if (issues.length > 0) throw new SchemaError(sourceName, issues);
   return new Schema(models, relations, sourceName);
-}
-
-/** Reads and validates a schema file (JSON). Throws SchemaError with the file name. */
-export function loadSchema(path: string): Schema {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new SchemaError(path, [
-      { path: '', message: `cannot read file: ${(err as Error).message}` },
-    ]);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new SchemaError(path, [
-      { path: '', message: `not valid JSON: ${(err as Error).message}` },
-    ]);
-  }
-  return parseSchema(json, path);
 }

@@ -7,7 +7,7 @@ export interface SseEvent {
 
 /**
  * Incremental text/event-stream parser (the WHATWG rules the page needs: `event`, `data`, `id`,
- * comments, any line ending, chunks cut anywhere). The page streams SSE with fetch because
+ * comments, any line ending, chunks cut anywhere). Clients stream SSE with fetch because
  * EventSource cannot send the Authorization header.
  */
 export class SseParser {
