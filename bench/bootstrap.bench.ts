@@ -53,7 +53,8 @@ import { REPO_DIST, freePort, median, startService } from './query-bench-support
  *   npm run build && node dist/bench/bootstrap.bench.js [--sizes 10000,100000] [--huge]
  *     [--runs 3] [--smoke] [--feed-page N]
  *
- * --huge adds a 1,000,000-record library; --smoke is one 300-record library, one run (CI, see
+ * --huge adds a 1,000,000-record library; --cpu-prof DIR writes CPU profiles of the query
+ * service and of the client processes there; --smoke is one 300-record library, one run (CI, see
  * test/bootstrap-bench.e2e-spec.ts); --feed-page N also pulls the feed in pages of N through the
  * streamed NDJSON form (services that have it). Exits non-zero when any request or check fails.
  * DATABASE_URL names the server; each size gets its own database sync_bench_boot_<random>.
@@ -86,6 +87,9 @@ const SIZES = SMOKE
     ];
 const RUNS = SMOKE ? 1 : positive('runs', 3);
 const FEED_PAGE = option('feed-page') === undefined ? undefined : positive('feed-page', 1);
+const PROFILE_DIR = option('cpu-prof');
+const PROFILE_ARGS =
+  PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
 
 const NODES = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
 const KINDS = ['Tag', 'Label', 'Object', 'Object', 'Object', 'Object'] as const;
@@ -383,6 +387,7 @@ function runClient(
 ): Promise<{ ms: number; peakRssMb: number }> {
   const script = join(REPO_DIST, 'bench', 'bootstrap-client.js');
   const args = [
+    ...PROFILE_ARGS,
     script,
     mode,
     base,
@@ -425,14 +430,20 @@ async function main(): Promise<void> {
           `${((performance.now() - seedStart) / 1000).toFixed(1)} s`,
       );
       const port = await freePort();
-      service = await startService('query', port, {
-        QUERY_PORT: String(port),
-        QUERY_HOST: '127.0.0.1',
-        DATABASE_URL: url,
-        SYNC_TOPIC: TOPIC,
-        SYNC_TOPIC_PARTITIONS: '1',
-        SYNC_AUTH_DISABLED: 'true',
-      });
+      service = await startService(
+        'query',
+        port,
+        {
+          QUERY_PORT: String(port),
+          QUERY_HOST: '127.0.0.1',
+          DATABASE_URL: url,
+          SYNC_TOPIC: TOPIC,
+          SYNC_TOPIC_PARTITIONS: '1',
+          SYNC_AUTH_DISABLED: 'true',
+        },
+        60_000,
+        PROFILE_ARGS,
+      );
       const pid = service.child.pid as number;
       const lib = `${service.url}/libraries/${library.libraryId}`;
       const id = library.libraryId;

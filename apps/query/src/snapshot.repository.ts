@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
+import type { Schema } from '@sync/protocol';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
+import { recordLineSql, relationLineSql } from './snapshot-lines.sql';
 import { declaredRelationsCondition } from './visible-relations.sql';
 import { fillFields } from './views';
 
@@ -57,7 +59,17 @@ export interface SnapshotPendingLine {
 
 export type SnapshotLine = SnapshotRecordLine | SnapshotRelationLine | SnapshotPendingLine;
 
-interface RecordRow {
+/** Consecutive lines of one type, as NDJSON text (each line ends with a newline). */
+export interface SnapshotChunk {
+  type: SnapshotLine['type'];
+  count: number;
+  text: string;
+}
+
+/** A row as read for the snapshot: `line` is its text built in SQL, null where JS must build it. */
+type Lined<T> = T & { line: string | null };
+
+export interface RecordRow {
   record_id: string;
   model: string;
   owner: string | null;
@@ -66,7 +78,7 @@ interface RecordRow {
   clocks: Record<string, StoredClock>;
 }
 
-interface RelationRow {
+export interface RelationRow {
   relation: string;
   item_id: string;
   group_id: string;
@@ -91,6 +103,7 @@ interface PendingRow {
 @Injectable()
 export class SnapshotRepository {
   private readonly visibleRelation: string;
+  private readonly sql: SnapshotSql;
 
   constructor(
     @Inject(QUERY_CONFIG) private readonly config: QueryConfig,
@@ -99,6 +112,10 @@ export class SnapshotRepository {
     const declared = declaredRelationsCondition(config.schema);
     // Over LEFT JOINs: a missing item or group leaves i/g null, hence not visible.
     this.visibleRelation = `COALESCE(${declared} AND NOT i.deleted AND NOT g.deleted, false)`;
+    this.sql = {
+      full: snapshotSql(config, this.visibleRelation, true),
+      visible: snapshotSql(config, this.visibleRelation, false),
+    };
   }
 
   /**
@@ -124,7 +141,7 @@ export class SnapshotRepository {
         clock: head.rows[0].clock,
         view,
       };
-      return new OpenSnapshot(client, header, this.config, this.visibleRelation);
+      return new OpenSnapshot(client, header, this.config.schema, this.sql[view]);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       client.release();
@@ -133,55 +150,95 @@ export class SnapshotRepository {
   }
 }
 
+/** The three statements of a snapshot view, built once from the schema. */
+interface ViewSql {
+  records: string;
+  relations: string;
+}
+type SnapshotSql = Record<SnapshotView, ViewSql>;
+
+/**
+ * Keyset batches: $1 library, $2 limit, then the last key of the previous batch (absent for
+ * the first). The JS columns (data, clocks) are only sent for rows whose line SQL left null.
+ */
+function snapshotSql(config: QueryConfig, visibleRelation: string, full: boolean): ViewSql {
+  const schema = config.schema;
+  return {
+    records: `
+      SELECT s.record_id, s.line, s.model, s.owner, s.deleted,
+             CASE WHEN s.line IS NULL THEN s.data END AS data,
+             CASE WHEN s.line IS NULL THEN s.clocks END AS clocks
+        FROM (SELECT r.record_id, r.model, r.owner, r.deleted, r.data, r.clocks,
+                     ${recordLineSql(schema, full)} AS line
+                FROM records r
+               WHERE r.library_id = $1 ${full ? '' : 'AND NOT r.deleted'}
+                 AND ($3::uuid IS NULL OR r.record_id > $3::uuid)
+               ORDER BY r.record_id LIMIT $2) s`,
+    relations: `
+      SELECT s.relation, s.item_id, s.group_id, s.line, s.present, s.visible,
+             CASE WHEN s.line IS NULL THEN s.presence_clock END AS presence_clock,
+             CASE WHEN s.line IS NULL THEN s.data END AS data,
+             CASE WHEN s.line IS NULL THEN s.clocks END AS clocks
+        FROM (SELECT r.relation, r.item_id, r.group_id, r.present, r.presence_clock, r.data,
+                     r.clocks, ${visibleRelation} AS visible,
+                     ${relationLineSql(schema, full, visibleRelation)} AS line
+                FROM relations r
+                LEFT JOIN records i ON i.library_id = r.library_id AND i.record_id = r.item_id
+                LEFT JOIN records g ON g.library_id = r.library_id AND g.record_id = r.group_id
+               WHERE r.library_id = $1 ${full ? '' : `AND ${visibleRelation}`}
+                 AND ($3::text IS NULL
+                      OR (r.relation, r.item_id, r.group_id) > ($3, $4::uuid, $5::uuid))
+               ORDER BY r.relation, r.item_id, r.group_id LIMIT $2) s`,
+  };
+}
+
 export class OpenSnapshot {
   private released = false;
 
   constructor(
     private readonly client: PoolClient,
     readonly header: SnapshotHeader,
-    private readonly config: QueryConfig,
-    private readonly visibleRelation: string,
+    private readonly schema: Schema,
+    private readonly sql: ViewSql,
   ) {}
 
-  /** Records by id, then relations by key, then (full view) pending ops by offset. */
-  async *lines(): AsyncGenerator<SnapshotLine[]> {
+  /**
+   * Records by id, then relations by key, then (full view) pending ops by offset, as NDJSON
+   * text in batches. Record and relation lines come built by Postgres (snapshot-lines.sql.ts);
+   * JS builds only the lines SQL cannot make exactly, and the pending ops (few, and printed
+   * as the engine's JSON).
+   */
+  async *chunks(): AsyncGenerator<SnapshotChunk> {
     const full = this.header.view === 'full';
     const libraryId = this.header.libraryId;
     let afterRecord: string | null = null;
     for (;;) {
-      const { rows }: { rows: RecordRow[] } = await this.client.query<RecordRow>(
-        `SELECT record_id, model, owner, deleted, data, clocks FROM records
-          WHERE library_id = $1 ${full ? '' : 'AND NOT deleted'}
-            AND ($2::uuid IS NULL OR record_id > $2::uuid)
-          ORDER BY record_id LIMIT $3`,
-        [libraryId, afterRecord, SNAPSHOT_BATCH],
+      const { rows }: { rows: Lined<RecordRow>[] } = await this.client.query<Lined<RecordRow>>(
+        this.sql.records,
+        [libraryId, SNAPSHOT_BATCH, afterRecord],
       );
       if (rows.length === 0) break;
-      yield rows.map((row) => this.recordLine(row, full));
+      let text = '';
+      for (const row of rows) {
+        text += `${row.line ?? JSON.stringify(recordLine(this.schema, row, full))}\n`;
+      }
+      yield { type: 'record', count: rows.length, text };
       afterRecord = rows[rows.length - 1].record_id;
       if (rows.length < SNAPSHOT_BATCH) break;
     }
-    let afterRelation: [string, string, string] | null = null;
+    let afterRelation: [string, string, string] | [null, null, null] = [null, null, null];
     for (;;) {
-      const params: unknown[] = [libraryId, SNAPSHOT_BATCH];
-      let keyset = '';
-      if (afterRelation !== null) {
-        params.push(...afterRelation);
-        keyset = 'AND (r.relation, r.item_id, r.group_id) > ($3, $4::uuid, $5::uuid)';
-      }
-      const { rows }: { rows: RelationRow[] } = await this.client.query<RelationRow>(
-        `SELECT r.relation, r.item_id, r.group_id, r.present, r.presence_clock, r.data, r.clocks,
-                ${this.visibleRelation} AS visible
-           FROM relations r
-           LEFT JOIN records i ON i.library_id = r.library_id AND i.record_id = r.item_id
-           LEFT JOIN records g ON g.library_id = r.library_id AND g.record_id = r.group_id
-          WHERE r.library_id = $1 ${keyset} ${full ? '' : `AND ${this.visibleRelation}`}
-          ORDER BY r.relation, r.item_id, r.group_id LIMIT $2`,
-        params,
+      const { rows }: { rows: Lined<RelationRow>[] } = await this.client.query<Lined<RelationRow>>(
+        this.sql.relations,
+        [libraryId, SNAPSHOT_BATCH, ...afterRelation],
       );
       if (rows.length === 0) break;
-      yield rows.map((row) => this.relationLine(row, full));
-      const last = rows[rows.length - 1];
+      let text = '';
+      for (const row of rows) {
+        text += `${row.line ?? JSON.stringify(relationLine(this.schema, row, full))}\n`;
+      }
+      yield { type: 'relation', count: rows.length, text };
+      const last: RelationRow = rows[rows.length - 1];
       afterRelation = [last.relation, last.item_id, last.group_id];
       if (rows.length < SNAPSHOT_BATCH) break;
     }
@@ -194,11 +251,16 @@ export class OpenSnapshot {
         [libraryId, afterPending.toString(), SNAPSHOT_BATCH],
       );
       if (rows.length === 0) break;
-      yield rows.map((row) => ({
-        type: 'pending',
-        offset: String(row.log_offset),
-        operation: row.operation,
-      }));
+      let text = '';
+      for (const row of rows) {
+        const line: SnapshotPendingLine = {
+          type: 'pending',
+          offset: String(row.log_offset),
+          operation: row.operation,
+        };
+        text += `${JSON.stringify(line)}\n`;
+      }
+      yield { type: 'pending', count: rows.length, text };
       afterPending = BigInt(rows[rows.length - 1].log_offset);
       if (rows.length < SNAPSHOT_BATCH) break;
     }
@@ -215,32 +277,38 @@ export class OpenSnapshot {
       this.client.release(error instanceof Error ? error : true);
     }
   }
+}
 
-  private recordLine(row: RecordRow, full: boolean): SnapshotRecordLine {
-    const data = fillFields(this.config.schema.model(row.model)?.fieldNames, row.data);
-    const line: SnapshotRecordLine = { type: 'record', id: row.record_id, model: row.model, data };
-    if (full) {
-      line.deleted = row.deleted;
-      line.owner = row.owner;
-      line.clocks = row.clocks;
-    }
-    return line;
+/** The record line the JS path builds from a stored row (snapshot-lines.sql.ts mirrors it). */
+export function recordLine(schema: Schema, row: RecordRow, full: boolean): SnapshotRecordLine {
+  const data = fillFields(schema.model(row.model)?.fieldNames, row.data);
+  const line: SnapshotRecordLine = { type: 'record', id: row.record_id, model: row.model, data };
+  if (full) {
+    line.deleted = row.deleted;
+    line.owner = row.owner;
+    line.clocks = row.clocks;
   }
+  return line;
+}
 
-  private relationLine(row: RelationRow, full: boolean): SnapshotRelationLine {
-    const line: SnapshotRelationLine = {
-      type: 'relation',
-      relation: row.relation,
-      item: row.item_id,
-      group: row.group_id,
-      data: fillFields(this.config.schema.relation(row.relation)?.fieldNames, row.data),
-    };
-    if (full) {
-      line.visible = row.visible;
-      line.present = row.present;
-      line.presenceClock = row.presence_clock;
-      line.clocks = row.clocks;
-    }
-    return line;
+/** The relation line the JS path builds from a stored row (snapshot-lines.sql.ts mirrors it). */
+export function relationLine(
+  schema: Schema,
+  row: RelationRow,
+  full: boolean,
+): SnapshotRelationLine {
+  const line: SnapshotRelationLine = {
+    type: 'relation',
+    relation: row.relation,
+    item: row.item_id,
+    group: row.group_id,
+    data: fillFields(schema.relation(row.relation)?.fieldNames, row.data),
+  };
+  if (full) {
+    line.visible = row.visible;
+    line.present = row.present;
+    line.presenceClock = row.presence_clock;
+    line.clocks = row.clocks;
   }
+  return line;
 }
