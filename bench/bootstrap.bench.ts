@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { createBrotliDecompress, createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -55,8 +56,8 @@ import { REPO_DIST, freePort, median, startService } from './query-bench-support
  *
  * --huge adds a 1,000,000-record library; --cpu-prof DIR writes CPU profiles of the query
  * service and of the client processes there; --smoke is one 300-record library, one run (CI, see
- * test/bootstrap-bench.e2e-spec.ts); --feed-page N also pulls the feed in pages of N through the
- * streamed NDJSON form (services that have it). Exits non-zero when any request or check fails.
+ * test/bootstrap-bench.e2e-spec.ts); --feed-page N also pulls the feed in pages of N through
+ * its NDJSON form (Accept: application/x-ndjson; services that have it). Exits non-zero when any request or check fails.
  * DATABASE_URL names the server; each size gets its own database sync_bench_boot_<random>.
  */
 
@@ -281,33 +282,45 @@ async function copyOut(url: string, sql: string): Promise<number> {
   return bytes;
 }
 
-/** One GET: status must be 200; returns the bytes the socket carried and (optionally) the body. */
+/**
+ * One GET: status must be 200. Returns the bytes the socket carried and the (decompressed)
+ * body, whole or only its last 64 KB (`tail`: what the benchmark checks of a snapshot, so the
+ * benchmark itself does not hold 100 MB strings).
+ */
 function get(
   url: string,
   headers: Record<string, string>,
-  keepBody: boolean,
-): Promise<{ wireBytes: number; body: string; encoding: string }> {
+  keep: 'all' | 'tail',
+): Promise<{ wireBytes: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { headers }, (res) => {
       const chunks: Buffer[] = [];
+      let kept = 0;
       let wireBytes = 0;
-      res.on('data', (chunk: Buffer) => {
-        wireBytes += chunk.length;
-        if (keepBody || res.statusCode !== 200) chunks.push(chunk);
+      res.on('data', (chunk: Buffer) => (wireBytes += chunk.length));
+      const coding = String(res.headers['content-encoding'] ?? 'identity');
+      const body: Readable =
+        coding === 'gzip'
+          ? res.pipe(createGunzip())
+          : coding === 'br'
+            ? res.pipe(createBrotliDecompress())
+            : res;
+      body.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        kept += chunk.length;
+        while (keep === 'tail' && chunks.length > 1 && kept - chunks[0].length >= 65536) {
+          kept -= (chunks.shift() as Buffer).length;
+        }
       });
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
+      body.on('error', reject);
+      body.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
         if (res.statusCode !== 200) {
-          reject(new Error(`GET ${url}: ${res.statusCode} ${body.slice(0, 300)}`));
+          reject(new Error(`GET ${url}: ${res.statusCode} ${text.slice(0, 300)}`));
         } else if (!res.complete) {
           reject(new Error(`GET ${url}: response cut after ${wireBytes} bytes`));
         } else {
-          resolve({
-            wireBytes,
-            body,
-            encoding: String(res.headers['content-encoding'] ?? 'identity'),
-          });
+          resolve({ wireBytes, body: text });
         }
       });
     });
@@ -341,7 +354,7 @@ async function pullFeed(base: string, library: Library): Promise<number> {
     const page = await get(
       `${base}/libraries/${library.libraryId}/operations?after=${after}&limit=1000`,
       { accept: 'application/json' },
-      true,
+      'all',
     );
     wire += page.wireBytes;
     const body = JSON.parse(page.body) as {
@@ -357,26 +370,28 @@ async function pullFeed(base: string, library: Library): Promise<number> {
   return wire;
 }
 
-async function pullFeedStreamed(base: string, library: Library, page: number): Promise<number> {
+async function pullFeedStreamed(base: string, library: Library, limit: number): Promise<number> {
   let wire = 0;
   let after = '-1';
   let count = 0;
   for (;;) {
     const answer = await get(
-      `${base}/libraries/${library.libraryId}/operations?after=${after}&page=${page}`,
-      { accept: 'application/x-ndjson' },
-      true,
+      `${base}/libraries/${library.libraryId}/operations?after=${after}&limit=${limit}`,
+      { accept: 'application/x-ndjson', 'accept-encoding': 'identity' },
+      'all',
     );
     wire += answer.wireBytes;
     const lines = answer.body.split('\n').filter((line) => line.length > 0);
-    const items = lines.filter((line) => line.startsWith('{"offset"'));
-    count += items.length;
-    if (items.length === 0) break;
-    after = (JSON.parse(items[items.length - 1]) as { offset: string }).offset;
-    if (items.length < page) break;
+    const end = JSON.parse(lines.pop() ?? '{}') as { type?: string; nextCursor?: string | null };
+    if (end.type !== 'end') throw new Error('NDJSON feed answer without its end line');
+    count += lines.length;
+    if (lines.length > 0)
+      after = (JSON.parse(lines[lines.length - 1]) as { offset: string }).offset;
+    if (end.nextCursor === null) break;
   }
-  if (count !== library.operations)
+  if (count !== library.operations) {
     throw new Error(`feed held ${count} ops, not ${library.operations}`);
+  }
   return wire;
 }
 
@@ -488,12 +503,8 @@ async function main(): Promise<void> {
           ),
       ]);
       const snapshot = (encoding: string) => async () => {
-        const answer = await get(
-          `${lib}/snapshot`,
-          { 'accept-encoding': encoding },
-          encoding === 'identity',
-        );
-        if (encoding === 'identity') checkSnapshotEnd(answer.body, library);
+        const answer = await get(`${lib}/snapshot`, { 'accept-encoding': encoding }, 'tail');
+        checkSnapshotEnd(answer.body, library);
         return answer.wireBytes;
       };
       steps.push(['GET /snapshot', () => timed(snapshot('identity'), true)]);
@@ -517,7 +528,7 @@ async function main(): Promise<void> {
       ]);
       if (FEED_PAGE !== undefined) {
         steps.push([
-          `feed pull, page=${FEED_PAGE} (NDJSON)`,
+          `feed pull, limit=${FEED_PAGE} (NDJSON)`,
           () => timed(() => pullFeedStreamed(service!.url, library, FEED_PAGE), true),
         ]);
       }

@@ -27,7 +27,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 describe('bench/bootstrap.bench.ts --smoke', () => {
   it('seeds a library, measures every step and prints the table', async () => {
     expect(existsSync(BENCH)).toBe(true);
-    const { code, stdout, stderr } = await run(['--smoke']);
+    const { code, stdout, stderr } = await run(['--smoke', '--feed-page', '20000']);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     for (const step of [
@@ -35,6 +35,7 @@ describe('bench/bootstrap.bench.ts --smoke', () => {
       'GET /snapshot',
       'raw COPY of the op rows',
       'feed pull, limit=1000',
+      'feed pull, limit=20000 (NDJSON)',
       'client bootstrapFromSnapshot()',
       'client sync() from empty',
     ]) {
@@ -42,10 +43,10 @@ describe('bench/bootstrap.bench.ts --smoke', () => {
     }
   });
 
-  it('fails loudly (non-zero exit) when the feed does not answer as asked', async () => {
-    // The query service has no streamed feed form: the pull gets no NDJSON lines.
+  it('fails loudly (non-zero exit) when a request fails', async () => {
+    // A feed page over the NDJSON form's limit: the service answers 400.
     const { code, stderr } = await run(['--smoke', '--feed-page', '1000000000']);
     expect(code).not.toBe(0);
-    expect(stderr).toMatch(/feed held 0 ops, not 1000/);
+    expect(stderr).toMatch(/GET .*operations.*: 400 .*INVALID_PARAMETER/);
   });
 });

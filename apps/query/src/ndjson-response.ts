@@ -87,7 +87,7 @@ export class NdjsonResponse {
   }
 
   /** Writes `text`, waiting while buffers are full. False once the client has gone. */
-  write(text: string): Promise<boolean> {
+  write(text: string | Buffer): Promise<boolean> {
     return writeWithBackpressure(this.res, text, this.sink);
   }
 
@@ -121,7 +121,7 @@ const gone = (res: Response, sink: Writable) =>
  */
 export async function writeWithBackpressure(
   res: Response,
-  chunk: string,
+  chunk: string | Buffer,
   sink: Writable = res,
 ): Promise<boolean> {
   if (gone(res, sink)) return false;

@@ -1,14 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { Schema } from '@sync/protocol';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
+import { copyLines } from './copy-lines';
 import { recordLineSql, relationLineSql } from './snapshot-lines.sql';
 import { declaredRelationsCondition } from './visible-relations.sql';
 import { fillFields } from './views';
 
-/** Rows per round trip while streaming; bounds what a snapshot holds in memory. */
+/** Pending ops per round trip while streaming. */
 export const SNAPSHOT_BATCH = 1000;
 
 export type StoredClock = [hybrid: string, node: string];
@@ -59,15 +61,12 @@ export interface SnapshotPendingLine {
 
 export type SnapshotLine = SnapshotRecordLine | SnapshotRelationLine | SnapshotPendingLine;
 
-/** Consecutive lines of one type, as NDJSON text (each line ends with a newline). */
+/** Consecutive lines of one type, as NDJSON (each line ends with a newline). */
 export interface SnapshotChunk {
   type: SnapshotLine['type'];
   count: number;
-  text: string;
+  text: string | Buffer;
 }
-
-/** A row as read for the snapshot: `line` is its text built in SQL, null where JS must build it. */
-type Lined<T> = T & { line: string | null };
 
 export interface RecordRow {
   record_id: string;
@@ -150,50 +149,52 @@ export class SnapshotRepository {
   }
 }
 
-/** The three statements of a snapshot view, built once from the schema. */
+/** The row statements of a snapshot view, built once from the schema; `$library` is replaced. */
 interface ViewSql {
   records: string;
   relations: string;
 }
 type SnapshotSql = Record<SnapshotView, ViewSql>;
 
+const LIBRARY = '$library';
+
 /**
- * Keyset batches: $1 library, $2 limit, then the last key of the previous batch (absent for
- * the first). The JS columns (data, clocks) are only sent for rows whose line SQL left null.
+ * One COPY per table, rows in key order, two columns: the line built in SQL, and (only where
+ * that is NULL) the row as JSON for the JS path. COPY takes no bind parameters: the library id
+ * is inlined, and it is always a parsed UUID.
  */
 function snapshotSql(config: QueryConfig, visibleRelation: string, full: boolean): ViewSql {
   const schema = config.schema;
+  const copy = (select: string) => `COPY (${select}) TO STDOUT (FORMAT binary)`;
   return {
-    records: `
-      SELECT s.record_id, s.line, s.model, s.owner, s.deleted,
-             CASE WHEN s.line IS NULL THEN s.data END AS data,
-             CASE WHEN s.line IS NULL THEN s.clocks END AS clocks
-        FROM (SELECT r.record_id, r.model, r.owner, r.deleted, r.data, r.clocks,
-                     ${recordLineSql(schema, full)} AS line
-                FROM records r
-               WHERE r.library_id = $1 ${full ? '' : 'AND NOT r.deleted'}
-                 AND ($3::uuid IS NULL OR r.record_id > $3::uuid)
-               ORDER BY r.record_id LIMIT $2) s`,
-    relations: `
-      SELECT s.relation, s.item_id, s.group_id, s.line, s.present, s.visible,
-             CASE WHEN s.line IS NULL THEN s.presence_clock END AS presence_clock,
-             CASE WHEN s.line IS NULL THEN s.data END AS data,
-             CASE WHEN s.line IS NULL THEN s.clocks END AS clocks
-        FROM (SELECT r.relation, r.item_id, r.group_id, r.present, r.presence_clock, r.data,
-                     r.clocks, ${visibleRelation} AS visible,
-                     ${relationLineSql(schema, full, visibleRelation)} AS line
-                FROM relations r
-                LEFT JOIN records i ON i.library_id = r.library_id AND i.record_id = r.item_id
-                LEFT JOIN records g ON g.library_id = r.library_id AND g.record_id = r.group_id
-               WHERE r.library_id = $1 ${full ? '' : `AND ${visibleRelation}`}
-                 AND ($3::text IS NULL
-                      OR (r.relation, r.item_id, r.group_id) > ($3, $4::uuid, $5::uuid))
-               ORDER BY r.relation, r.item_id, r.group_id LIMIT $2) s`,
+    records: copy(`
+      SELECT l.line,
+             CASE WHEN l.line IS NULL THEN json_build_object('record_id', r.record_id,
+               'model', r.model, 'owner', r.owner, 'deleted', r.deleted, 'data', r.data,
+               'clocks', r.clocks)::text END
+        FROM records r
+        CROSS JOIN LATERAL (SELECT ${recordLineSql(schema, full)} AS line) l
+       WHERE r.library_id = ${LIBRARY} ${full ? '' : 'AND NOT r.deleted'}
+       ORDER BY r.record_id`),
+    relations: copy(`
+      SELECT l.line,
+             CASE WHEN l.line IS NULL THEN json_build_object('relation', r.relation,
+               'item_id', r.item_id, 'group_id', r.group_id, 'present', r.present,
+               'presence_clock', r.presence_clock, 'data', r.data, 'clocks', r.clocks,
+               'visible', ${visibleRelation})::text END
+        FROM relations r
+        LEFT JOIN records i ON i.library_id = r.library_id AND i.record_id = r.item_id
+        LEFT JOIN records g ON g.library_id = r.library_id AND g.record_id = r.group_id
+        CROSS JOIN LATERAL (SELECT ${relationLineSql(schema, full, visibleRelation)} AS line) l
+       WHERE r.library_id = ${LIBRARY} ${full ? '' : `AND ${visibleRelation}`}
+       ORDER BY r.relation, r.item_id, r.group_id`),
   };
 }
 
 export class OpenSnapshot {
   private released = false;
+  /** A COPY was left unfinished: the connection is mid-protocol and must not be reused. */
+  private broken = false;
 
   constructor(
     private readonly client: PoolClient,
@@ -203,52 +204,28 @@ export class OpenSnapshot {
   ) {}
 
   /**
-   * Records by id, then relations by key, then (full view) pending ops by offset, as NDJSON
-   * text in batches. Record and relation lines come built by Postgres (snapshot-lines.sql.ts);
-   * JS builds only the lines SQL cannot make exactly, and the pending ops (few, and printed
-   * as the engine's JSON).
+   * Records by id, then relations by key, then (full view) pending ops by offset, as NDJSON in
+   * chunks. Record and relation lines are printed by Postgres (snapshot-lines.sql.ts) and
+   * streamed by COPY as bytes, so the service neither parses nor builds them, and the COPY
+   * stream's backpressure paces Postgres to the reader. JS builds only the lines SQL cannot
+   * print exactly, and the pending ops (few, printed as the engine's JSON).
    */
   async *chunks(): AsyncGenerator<SnapshotChunk> {
     const full = this.header.view === 'full';
-    const libraryId = this.header.libraryId;
-    let afterRecord: string | null = null;
-    for (;;) {
-      const { rows }: { rows: Lined<RecordRow>[] } = await this.client.query<Lined<RecordRow>>(
-        this.sql.records,
-        [libraryId, SNAPSHOT_BATCH, afterRecord],
-      );
-      if (rows.length === 0) break;
-      let text = '';
-      for (const row of rows) {
-        text += `${row.line ?? JSON.stringify(recordLine(this.schema, row, full))}\n`;
-      }
-      yield { type: 'record', count: rows.length, text };
-      afterRecord = rows[rows.length - 1].record_id;
-      if (rows.length < SNAPSHOT_BATCH) break;
-    }
-    let afterRelation: [string, string, string] | [null, null, null] = [null, null, null];
-    for (;;) {
-      const { rows }: { rows: Lined<RelationRow>[] } = await this.client.query<Lined<RelationRow>>(
-        this.sql.relations,
-        [libraryId, SNAPSHOT_BATCH, ...afterRelation],
-      );
-      if (rows.length === 0) break;
-      let text = '';
-      for (const row of rows) {
-        text += `${row.line ?? JSON.stringify(relationLine(this.schema, row, full))}\n`;
-      }
-      yield { type: 'relation', count: rows.length, text };
-      const last: RelationRow = rows[rows.length - 1];
-      afterRelation = [last.relation, last.item_id, last.group_id];
-      if (rows.length < SNAPSHOT_BATCH) break;
-    }
+    const library = `'${this.header.libraryId}'`;
+    yield* this.copy('record', this.sql.records.replaceAll(LIBRARY, library), (json) =>
+      JSON.stringify(recordLine(this.schema, JSON.parse(json) as RecordRow, full)),
+    );
+    yield* this.copy('relation', this.sql.relations.replaceAll(LIBRARY, library), (json) =>
+      JSON.stringify(relationLine(this.schema, JSON.parse(json) as RelationRow, full)),
+    );
     if (!full) return;
     let afterPending = -1n;
     for (;;) {
       const { rows }: { rows: PendingRow[] } = await this.client.query<PendingRow>(
         `SELECT log_offset, operation FROM pending_operations
           WHERE library_id = $1 AND log_offset > $2 ORDER BY log_offset LIMIT $3`,
-        [libraryId, afterPending.toString(), SNAPSHOT_BATCH],
+        [this.header.libraryId, afterPending.toString(), SNAPSHOT_BATCH],
       );
       if (rows.length === 0) break;
       let text = '';
@@ -266,10 +243,22 @@ export class OpenSnapshot {
     }
   }
 
+  private async *copy(
+    type: SnapshotChunk['type'],
+    sql: string,
+    fallback: (json: string) => string,
+  ): AsyncGenerator<SnapshotChunk> {
+    this.broken = true;
+    const stream = this.client.query(copyTo(sql)) as AsyncIterable<Buffer>;
+    for await (const { text, count } of copyLines(stream, fallback)) yield { type, count, text };
+    this.broken = false;
+  }
+
   async close(): Promise<void> {
     if (this.released) return;
     this.released = true;
     try {
+      if (this.broken) throw new Error('snapshot COPY left unfinished');
       await this.client.query('ROLLBACK');
       this.client.release();
     } catch (error) {
