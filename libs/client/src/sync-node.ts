@@ -49,6 +49,7 @@ import {
 } from './store/local-store';
 import { MemoryStore } from './store/memory-store';
 import { Mutex, SaveQueue } from './store/save-queue';
+import type { SnapshotContents } from './replica/snapshot-slice';
 import type { FeedPage, SyncTransport } from './transport/sync-transport';
 
 /** Contract limit of a list page, and the batch size the ingest handles comfortably. */
@@ -135,6 +136,19 @@ export interface RebootstrapReport {
 }
 
 export type SyncReport = PushReport & PullReport;
+
+/** Where a long sync stands, e.g. for a progress bar. */
+export interface SyncProgress {
+  /** `snapshot`: lines of the snapshot read; `feed`: feed entries pulled and merged. */
+  phase: 'snapshot' | 'feed';
+  done: number;
+  /** null while unknown (a streamed snapshot tells its size only at its end line). */
+  total: number | null;
+}
+
+export interface ProgressOptions {
+  onProgress?: (progress: SyncProgress) => void;
+}
 
 export interface TypedRecord<M extends ModelTypes, K extends ModelName<M>> {
   id: string;
@@ -239,7 +253,11 @@ export class SyncNode<
       options.transport,
       store,
       clock,
-      new LocalReplica(schema, replica === undefined ? emptySlice() : decodeSlice(replica.slice)),
+      new LocalReplica(
+        schema,
+        replica === undefined ? emptySlice() : decodeSlice(replica.slice),
+        nodeId,
+      ),
       (journal?.local ?? []).map((e) => ({
         op: e.op,
         ackOffset: e.ackOffset === null ? null : BigInt(e.ackOffset),
@@ -427,10 +445,10 @@ export class SyncNode<
   // ---- sync ----------------------------------------------------------------------------------
 
   /** Pushes the outbox, then pulls the feed (reading our own writes); one sync at a time. */
-  sync(): Promise<SyncReport> {
+  sync(options: ProgressOptions = {}): Promise<SyncReport> {
     return this.syncLock.run(async () => {
       const pushed = await this.pushOutbox();
-      const pulled = await this.pullFeed();
+      const pulled = await this.pullFeed(options);
       return { ...pushed, ...pulled };
     });
   }
@@ -445,8 +463,8 @@ export class SyncNode<
   }
 
   /** Pulls the feed from the last pulled offset, applying every op through the receive rule. */
-  pull(): Promise<PullReport> {
-    return this.syncLock.run(() => this.pullFeed());
+  pull(options: ProgressOptions = {}): Promise<PullReport> {
+    return this.syncLock.run(() => this.pullFeed(options));
   }
 
   /**
@@ -473,19 +491,15 @@ export class SyncNode<
    * node has pulled or has ops the ingest acknowledged (they could not be confirmed against a
    * snapshot, which carries no op identities); edits still in the outbox are fine.
    */
-  bootstrapFromSnapshot(): Promise<{ offset: string | null; records: number; relations: number }> {
+  bootstrapFromSnapshot(
+    options: ProgressOptions = {},
+  ): Promise<{ offset: string | null; records: number; relations: number }> {
     return this.syncLock.run(async () => {
       if (this.cursor !== null) throw new SyncClientError('the node has already pulled the feed');
       if (this.local.some((e) => e.ackOffset !== null)) {
         throw new SyncClientError('the node has pushed ops; pull() instead of bootstrapping');
       }
-      if (this.transport.snapshot === undefined) {
-        throw new SyncClientError('this transport cannot fetch snapshots');
-      }
-      const snapshot = await this.transport.snapshot(this.libraryId);
-      if (snapshot.header.libraryId !== this.libraryId) {
-        throw new SyncProtocolError(`snapshot of library ${snapshot.header.libraryId}`);
-      }
+      const snapshot = await this.fetchSnapshot(options);
       if (snapshot.clock !== null) this.clock.update(snapshot.clock);
       this.replica.resetConfirmed(snapshot.slice);
       this.cursor = snapshot.offset;
@@ -529,7 +543,24 @@ export class SyncNode<
     return { pushed, batches };
   }
 
-  private async pullFeed(): Promise<PullReport> {
+  /**
+   * The server's snapshot, fully read and checked before anything local changes: a cut stream
+   * throws and leaves the node as it was.
+   */
+  private async fetchSnapshot({ onProgress }: ProgressOptions): Promise<SnapshotContents> {
+    const fetch = this.transport.snapshot?.bind(this.transport);
+    if (fetch === undefined) throw new SyncClientError('this transport cannot fetch snapshots');
+    const snapshot = await fetch(this.libraryId, {
+      onProgress: onProgress && ((done) => onProgress({ phase: 'snapshot', done, total: null })),
+    });
+    if (snapshot.header.libraryId !== this.libraryId) {
+      throw new SyncProtocolError(`snapshot of library ${snapshot.header.libraryId}`);
+    }
+    onProgress?.({ phase: 'snapshot', done: snapshot.lines, total: snapshot.lines });
+    return snapshot;
+  }
+
+  private async pullFeed({ onProgress }: ProgressOptions): Promise<PullReport> {
     // Our acknowledged ops are at or below this offset: wait until the server applied them.
     let minOffset: bigint | undefined;
     for (const { ackOffset } of this.local) {
@@ -560,7 +591,7 @@ export class SyncNode<
         // Once per pull: a snapshot is never behind the horizon, so a second 410 is a real fault.
         if (!isSnapshotRequired(error) || report.rebootstrap !== undefined) throw error;
         if (this.transport.snapshot === undefined) throw error;
-        report.rebootstrap = await this.rebootstrap(error);
+        report.rebootstrap = await this.rebootstrap(error, { onProgress });
         after = this.cursor;
         continue;
       }
@@ -574,6 +605,7 @@ export class SyncNode<
       after = batch[batch.length - 1].offset;
       // The replica now holds everything through `after`; a failure below must not pull it twice.
       this.cursor = after;
+      onProgress?.({ phase: 'feed', done: report.pulled, total: null });
       if (page.nextCursor === null) break;
       if (report.pages % this.settings.checkpointPages === 0) await this.replicaSaves.save();
     }
@@ -593,13 +625,11 @@ export class SyncNode<
    * ops acknowledged after the snapshot's offset stay; those at or below it are in the snapshot
    * if the server accepted them, and leave the local layer.
    */
-  private async rebootstrap(answer: SyncApiError): Promise<RebootstrapReport> {
-    const snapshot = await (this.transport.snapshot as NonNullable<SyncTransport['snapshot']>)(
-      this.libraryId,
-    );
-    if (snapshot.header.libraryId !== this.libraryId) {
-      throw new SyncProtocolError(`snapshot of library ${snapshot.header.libraryId}`);
-    }
+  private async rebootstrap(
+    answer: SyncApiError,
+    progress: ProgressOptions,
+  ): Promise<RebootstrapReport> {
+    const snapshot = await this.fetchSnapshot(progress);
     if (snapshot.clock !== null) this.clock.update(snapshot.clock);
     this.replica.resetConfirmed(snapshot.slice);
     this.cursor = snapshot.offset;

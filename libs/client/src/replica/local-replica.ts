@@ -51,11 +51,16 @@ export class LocalReplica {
   private stale = false;
   private cachedState: MaterializedState | undefined;
 
+  /**
+   * `ownNode`: the node this replica belongs to; the confirmed layer then keeps accepted
+   * identities only of its own ops and of pending ones (see SliceTable).
+   */
   constructor(
     readonly schema: Schema,
     confirmed: LibrarySlice,
+    private readonly ownNode?: string,
   ) {
-    this.confirmed = new SliceTable(confirmed);
+    this.confirmed = new SliceTable(confirmed, ownNode);
     this.overlay = new OverlayTable(this.confirmed);
   }
 
@@ -66,7 +71,7 @@ export class LocalReplica {
 
   /** Replaces the confirmed layer (bootstrap from a server snapshot). */
   resetConfirmed(slice: LibrarySlice): void {
-    this.confirmed = new SliceTable(slice);
+    this.confirmed = new SliceTable(slice, this.ownNode);
     this.invalidate();
   }
 

@@ -31,9 +31,27 @@ export interface WritableSliceRows extends SliceRows {
   setAccepted(identity: string, row: AcceptedIdentity | undefined): void;
 }
 
-/** A whole slice, updated in place (rows themselves are never mutated, only replaced). */
+/**
+ * A whole slice, updated in place (rows themselves are never mutated, only replaced).
+ *
+ * With `ownNode`, the table keeps accepted identities only where something still reads them:
+ * the node's own ops (isConfirmed, and the engine's D1 check of the node's next ops, whose
+ * identities can only collide with its own) and ops kept pending (a CREATE rejecting them
+ * revokes them by identity). An op of another node that was merged from the feed is never
+ * merged again (the feed lists each op once, and pulls resume after the last offset merged), so
+ * its identity would only cost memory: one entry per op ever pulled.
+ */
 export class SliceTable implements WritableSliceRows {
-  constructor(readonly slice: LibrarySlice = emptySlice()) {}
+  private readonly pendingIdentities = new Set<string>();
+  private readonly ownPrefix: string | undefined;
+
+  constructor(
+    readonly slice: LibrarySlice = emptySlice(),
+    ownNode?: string,
+  ) {
+    this.ownPrefix = ownNode === undefined ? undefined : identityKey(ownNode, '');
+    for (const list of slice.pending.values()) this.trackPending(list, true);
+  }
 
   record(id: string) {
     return this.slice.records.get(id);
@@ -51,15 +69,36 @@ export class SliceTable implements WritableSliceRows {
     this.slice.records.set(id, row);
   }
   setPending(id: string, rows: LoggedOperation[] | undefined): void {
+    const previous = this.slice.pending.get(id);
+    if (previous !== undefined) this.trackPending(previous, false);
     if (rows === undefined) this.slice.pending.delete(id);
-    else this.slice.pending.set(id, rows);
+    else {
+      this.slice.pending.set(id, rows);
+      this.trackPending(rows, true);
+    }
   }
   setRelation(key: string, row: RelationState): void {
     this.slice.relations.set(key, row);
   }
   setAccepted(identity: string, row: AcceptedIdentity | undefined): void {
     if (row === undefined) this.slice.accepted.delete(identity);
-    else this.slice.accepted.set(identity, row);
+    else if (this.retains(identity)) this.slice.accepted.set(identity, row);
+  }
+
+  private retains(identity: string): boolean {
+    return (
+      this.ownPrefix === undefined ||
+      identity.startsWith(this.ownPrefix) ||
+      this.pendingIdentities.has(identity)
+    );
+  }
+
+  private trackPending(list: readonly LoggedOperation[], add: boolean): void {
+    if (this.ownPrefix === undefined) return;
+    for (const { op } of list) {
+      if (add) this.pendingIdentities.add(opIdentityKey(op));
+      else this.pendingIdentities.delete(opIdentityKey(op));
+    }
   }
 }
 

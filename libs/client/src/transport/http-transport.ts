@@ -14,7 +14,14 @@ import type {
 } from '../protocol';
 import { type RetryOptions, type RetryPolicy, backoffDelay, retryPolicy, sleep } from './retry';
 import { type SnapshotContents, SnapshotSliceBuilder } from '../replica/snapshot-slice';
-import type { FeedEntry, FeedPage, PullRequest, PushResult, SyncTransport } from './sync-transport';
+import type {
+  FeedEntry,
+  FeedPage,
+  PullRequest,
+  PushResult,
+  SnapshotOptions,
+  SyncTransport,
+} from './sync-transport';
 
 export interface SyncHttpTransportOptions {
   /** Base URL of the ingest service, e.g. http://127.0.0.1:3001 */
@@ -120,11 +127,12 @@ export class SyncHttpTransport implements SyncTransport {
   }
 
   /**
-   * The library's full snapshot (GET .../snapshot), parsed line by line as it streams in. One
-   * attempt bounded by timeoutMs per 10 MB read; a cut stream (no end line) is a
-   * SyncProtocolError, not retried here: call again.
+   * The library's full snapshot (GET .../snapshot), parsed line by line as it streams in
+   * (compressed on the wire: fetch asks for gzip/br and decodes). One attempt bounded by
+   * timeoutMs per 10 MB read; a cut stream (no end line) is a SyncProtocolError, not retried
+   * here: call again.
    */
-  async snapshot(libraryId: string): Promise<SnapshotContents> {
+  async snapshot(libraryId: string, options: SnapshotOptions = {}): Promise<SnapshotContents> {
     const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/snapshot?view=full`;
     let response: Response;
     try {
@@ -140,18 +148,17 @@ export class SyncHttpTransport implements SyncTransport {
     }
     const builder = new SnapshotSliceBuilder();
     const decoder = new TextDecoder();
-    let buffer = '';
+    let rest = '';
     try {
       for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let newline: number;
-        while ((newline = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, newline);
-          buffer = buffer.slice(newline + 1);
-          if (line.length > 0) builder.add(JSON.parse(line));
-        }
+        // Whole chunks split at once: the rows are never held beyond the chunk they came in.
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line.length > 0) builder.add(JSON.parse(line));
+        options.onProgress?.(builder.lines);
       }
-      if (buffer.trim().length > 0) builder.add(JSON.parse(buffer));
+      rest += decoder.decode();
+      if (rest.trim().length > 0) builder.add(JSON.parse(rest));
       return builder.finish();
     } catch (error) {
       throw new SyncProtocolError(`GET ${url}: ${describe(error)}`);
