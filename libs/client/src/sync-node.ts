@@ -40,7 +40,7 @@ import {
   validateOperation,
 } from './protocol';
 import { LocalReplica, type RelationFilter } from './replica/local-replica';
-import { decodeSlice, encodeSlice } from './replica/slice-codec';
+import { changeSize, decodeSlice, encodeSlice, encodeSliceChange } from './replica/slice-codec';
 import {
   type LocalStore,
   STORE_FORMAT_VERSION,
@@ -51,6 +51,9 @@ import { MemoryStore } from './store/memory-store';
 import { Mutex, SaveQueue } from './store/save-queue';
 import type { SnapshotContents } from './replica/snapshot-slice';
 import type { FeedPage, SyncTransport } from './transport/sync-transport';
+
+/** Appended replica rows always allowed before a full save, however small the replica. */
+const COMPACT_MIN_ROWS = 10_000;
 
 /** Contract limit of a list page, and the batch size the ingest handles comfortably. */
 export const MAX_PAGE = 1000;
@@ -186,6 +189,9 @@ export class SyncNode<
   private readonly syncLock = new Mutex();
   private readonly journalSaves: SaveQueue;
   private readonly replicaSaves: SaveQueue;
+  /** The store holds a replica that changes can be appended to, with this many rows appended. */
+  private replicaSaved: boolean;
+  private appendedRows = 0;
 
   private constructor(
     readonly nodeId: string,
@@ -197,6 +203,7 @@ export class SyncNode<
     private readonly replica: LocalReplica,
     local: LocalEntry[],
     cursor: bigint | null,
+    replicaSaved: boolean,
     private readonly settings: Required<
       Pick<
         SyncNodeOptions,
@@ -206,9 +213,10 @@ export class SyncNode<
   ) {
     this.local = local;
     this.cursor = cursor;
+    this.replicaSaved = replicaSaved;
     this.replica.setLocal(local.map((e) => e.op));
     this.journalSaves = new SaveQueue(() => this.store.saveJournal(this.journalSnapshot()));
-    this.replicaSaves = new SaveQueue(() => this.store.saveReplica(this.replicaSnapshot()));
+    this.replicaSaves = new SaveQueue(() => this.saveReplica());
   }
 
   /** Opens (or creates) the node's state in `store` for one library. */
@@ -263,6 +271,7 @@ export class SyncNode<
         ackOffset: e.ackOffset === null ? null : BigInt(e.ackOffset),
       })),
       replica?.cursor == null ? null : BigInt(replica.cursor),
+      replica !== undefined,
       {
         pushBatchSize: pageSize(options.pushBatchSize, 'pushBatchSize'),
         pullPageSize: pageSize(options.pullPageSize, 'pullPageSize'),
@@ -715,6 +724,35 @@ export class SyncNode<
         ackOffset: e.ackOffset === null ? null : e.ackOffset.toString(),
       })),
     };
+  }
+
+  /**
+   * Saves the confirmed replica: only the rows changed since the last save when the store can
+   * append them, whole when it cannot, after a bootstrap, after a failed save, or once the
+   * appended rows outnumber the replica's (compaction: loading stays linear in its size).
+   */
+  private async saveReplica(): Promise<void> {
+    const changed = this.replica.takeConfirmedChanges();
+    const cursor = this.cursor === null ? null : this.cursor.toString();
+    try {
+      if (this.store.appendReplica !== undefined && this.replicaSaved && changed !== 'all') {
+        const changes = encodeSliceChange(this.replica.confirmedSlice, changed);
+        const size = changeSize(changes);
+        if (this.appendedRows + size <= Math.max(COMPACT_MIN_ROWS, this.replica.confirmedRows)) {
+          await this.store.appendReplica({ version: STORE_FORMAT_VERSION, cursor, changes });
+          this.appendedRows += size;
+          return;
+        }
+      }
+      this.replicaSaved = false;
+      await this.store.saveReplica(this.replicaSnapshot());
+      this.replicaSaved = true;
+      this.appendedRows = 0;
+    } catch (error) {
+      // What this save took is not known to be stored: the next one saves everything.
+      this.replicaSaved = false;
+      throw error;
+    }
   }
 
   private replicaSnapshot(): StoredReplica {

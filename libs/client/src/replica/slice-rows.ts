@@ -31,6 +31,21 @@ export interface WritableSliceRows extends SliceRows {
   setAccepted(identity: string, row: AcceptedIdentity | undefined): void;
 }
 
+/** Keys of the rows a slice table wrote: records, relations, pending lists, identities. */
+export interface SliceChanges {
+  records: Set<string>;
+  relations: Set<string>;
+  pending: Set<string>;
+  accepted: Set<string>;
+}
+
+const emptyChanges = (): SliceChanges => ({
+  records: new Set(),
+  relations: new Set(),
+  pending: new Set(),
+  accepted: new Set(),
+});
+
 /**
  * A whole slice, updated in place (rows themselves are never mutated, only replaced).
  *
@@ -42,6 +57,8 @@ export interface WritableSliceRows extends SliceRows {
  * its identity would only cost memory: one entry per op ever pulled.
  */
 export class SliceTable implements WritableSliceRows {
+  /** Keys written since the last takeChanges(), for incremental saves. */
+  private changed = emptyChanges();
   private readonly pendingIdentities = new Set<string>();
   private readonly ownPrefix: string | undefined;
 
@@ -67,8 +84,10 @@ export class SliceTable implements WritableSliceRows {
   }
   setRecord(id: string, row: RecordState): void {
     this.slice.records.set(id, row);
+    this.changed.records.add(id);
   }
   setPending(id: string, rows: LoggedOperation[] | undefined): void {
+    this.changed.pending.add(id);
     const previous = this.slice.pending.get(id);
     if (previous !== undefined) this.trackPending(previous, false);
     if (rows === undefined) this.slice.pending.delete(id);
@@ -79,10 +98,20 @@ export class SliceTable implements WritableSliceRows {
   }
   setRelation(key: string, row: RelationState): void {
     this.slice.relations.set(key, row);
+    this.changed.relations.add(key);
   }
   setAccepted(identity: string, row: AcceptedIdentity | undefined): void {
     if (row === undefined) this.slice.accepted.delete(identity);
     else if (this.retains(identity)) this.slice.accepted.set(identity, row);
+    else return;
+    this.changed.accepted.add(identity);
+  }
+
+  /** The keys written since the last call (each row's current value is in `slice`). */
+  takeChanges(): SliceChanges {
+    const changed = this.changed;
+    this.changed = emptyChanges();
+    return changed;
   }
 
   private retains(identity: string): boolean {
