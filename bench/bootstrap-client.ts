@@ -7,6 +7,7 @@ import { MemoryStore, SyncHttpTransport, SyncNode } from '@sync/client';
  * syncs the whole feed from empty, then checks it holds what the library holds.
  *
  *   node dist/bench/bootstrap-client.js <snapshot|sync> <queryUrl> <libraryId> <records> <relations>
+ *     [pullPageSize]
  *
  * Prints one JSON line {ms, peakRssMb, records, relations}; exits non-zero on any failure or
  * when the counts differ from those expected.
@@ -18,7 +19,7 @@ function peakRssMb(): number {
 }
 
 async function main(): Promise<void> {
-  const [mode, queryUrl, libraryId, records, relations] = process.argv.slice(2);
+  const [mode, queryUrl, libraryId, records, relations, pullPageSize] = process.argv.slice(2);
   const transport = new SyncHttpTransport({
     // Never used: the node has nothing to push.
     ingestUrl: 'http://127.0.0.1:9',
@@ -27,7 +28,12 @@ async function main(): Promise<void> {
     retry: { attempts: 1 },
   });
   const started = performance.now();
-  const node = await SyncNode.open({ libraryId, transport, store: new MemoryStore() });
+  const node = await SyncNode.open({
+    libraryId,
+    transport,
+    store: new MemoryStore(),
+    ...(pullPageSize === undefined ? {} : { pullPageSize: Number(pullPageSize) }),
+  });
   if (mode === 'snapshot') await node.bootstrapFromSnapshot();
   else if (mode === 'sync') await node.sync();
   else throw new Error(`unknown mode ${mode}`);

@@ -52,12 +52,13 @@ import { REPO_DIST, freePort, median, startService } from './query-bench-support
  * ingest and projector (bench/projector.bench.ts does), not initial sync, and take far longer.
  *
  *   npm run build && node dist/bench/bootstrap.bench.js [--sizes 10000,100000] [--huge]
- *     [--runs 3] [--smoke] [--feed-page N]
+ *     [--runs 3] [--smoke] [--feed-page N] [--pull-page N] [--cpu-prof DIR]
  *
  * --huge adds a 1,000,000-record library; --cpu-prof DIR writes CPU profiles of the query
  * service and of the client processes there; --smoke is one 300-record library, one run (CI, see
  * test/bootstrap-bench.e2e-spec.ts); --feed-page N also pulls the feed in pages of N through
- * its NDJSON form (Accept: application/x-ndjson; services that have it). Exits non-zero when any request or check fails.
+ * its NDJSON form (Accept: application/x-ndjson; services that have it); --pull-page N adds a
+ * client sync() with pullPageSize N (clients that allow more than 1000). Exits non-zero when any request or check fails.
  * DATABASE_URL names the server; each size gets its own database sync_bench_boot_<random>.
  */
 
@@ -88,6 +89,7 @@ const SIZES = SMOKE
     ];
 const RUNS = SMOKE ? 1 : positive('runs', 3);
 const FEED_PAGE = option('feed-page') === undefined ? undefined : positive('feed-page', 1);
+const PULL_PAGE = option('pull-page') === undefined ? undefined : positive('pull-page', 1);
 const PROFILE_DIR = option('cpu-prof');
 const PROFILE_ARGS =
   PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
@@ -399,6 +401,7 @@ function runClient(
   mode: 'snapshot' | 'sync',
   base: string,
   library: Library,
+  pullPageSize?: number,
 ): Promise<{ ms: number; peakRssMb: number }> {
   const script = join(REPO_DIST, 'bench', 'bootstrap-client.js');
   const args = [
@@ -409,6 +412,7 @@ function runClient(
     library.libraryId,
     String(library.records),
     String(library.relations),
+    ...(pullPageSize === undefined ? [] : [String(pullPageSize)]),
   ];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
@@ -532,12 +536,19 @@ async function main(): Promise<void> {
           () => timed(() => pullFeedStreamed(service!.url, library, FEED_PAGE), true),
         ]);
       }
-      for (const mode of ['snapshot', 'sync'] as const) {
+      const clients: [string, 'snapshot' | 'sync', number | undefined][] = [
+        ['client bootstrapFromSnapshot()', 'snapshot', undefined],
+        ['client sync() from empty', 'sync', undefined],
+      ];
+      if (PULL_PAGE !== undefined) {
+        clients.push([`client sync() from empty, pullPageSize ${PULL_PAGE}`, 'sync', PULL_PAGE]);
+      }
+      for (const [name, mode, pullPageSize] of clients) {
         steps.push([
-          mode === 'snapshot' ? 'client bootstrapFromSnapshot()' : 'client sync() from empty',
+          name,
           async () => {
             const { value, startMb, peakMb } = await withRss(pid, () =>
-              runClient(mode, service!.url, library),
+              runClient(mode, service!.url, library, pullPageSize),
             );
             return {
               ms: value.ms,

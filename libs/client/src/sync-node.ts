@@ -57,6 +57,8 @@ const COMPACT_MIN_ROWS = 10_000;
 
 /** Contract limit of a list page, and the batch size the ingest handles comfortably. */
 export const MAX_PAGE = 1000;
+/** Largest feed page the query service's NDJSON form answers (apps/query README). */
+export const MAX_PULL_PAGE = 100_000;
 
 type Draft<T> = T extends unknown ? Omit<T, 'node' | 'timestamp'> : never;
 /** An op without `node` and `timestamp`: SyncNode.write() stamps those. */
@@ -77,7 +79,11 @@ export interface SyncNodeOptions {
   maxDriftMs?: number;
   /** Ops per POST (1..1000, default 1000). */
   pushBatchSize?: number;
-  /** Feed entries per GET (1..1000, default 1000). */
+  /**
+   * Feed entries per GET (1..100,000, default 1000). Pages over 1000 need the NDJSON feed of
+   * this version's query service (a server with only the contract's JSON form refuses them);
+   * 10,000 suits catching up on large libraries.
+   */
   pullPageSize?: number;
   /** How long the query service may wait for our own pushed ops to be applied (default 5000). */
   readYourWritesWaitMs?: number;
@@ -273,8 +279,8 @@ export class SyncNode<
       replica?.cursor == null ? null : BigInt(replica.cursor),
       replica !== undefined,
       {
-        pushBatchSize: pageSize(options.pushBatchSize, 'pushBatchSize'),
-        pullPageSize: pageSize(options.pullPageSize, 'pullPageSize'),
+        pushBatchSize: pageSize(options.pushBatchSize, 'pushBatchSize', MAX_PAGE, MAX_PAGE),
+        pullPageSize: pageSize(options.pullPageSize, 'pullPageSize', MAX_PAGE, MAX_PULL_PAGE),
         readYourWritesWaitMs: options.readYourWritesWaitMs ?? 5000,
         checkpointPages: Math.max(1, options.checkpointPages ?? 10),
       },
@@ -585,18 +591,22 @@ export class SyncNode<
       driftWarnings: [],
     };
     let after = this.cursor;
+    // The next page, asked for before merging this one: the server reads while we merge.
+    let next: Promise<FeedPage> | undefined;
     for (;;) {
       let page: FeedPage;
       try {
-        page = await this.transport.pull(this.libraryId, {
-          after,
-          limit: this.settings.pullPageSize,
-          node: this.nodeId,
-          ...(report.pages === 0 && minOffset !== undefined
-            ? { minOffset, waitMs: this.settings.readYourWritesWaitMs }
-            : {}),
-        });
+        page = await (next ??
+          this.transport.pull(this.libraryId, {
+            after,
+            limit: this.settings.pullPageSize,
+            node: this.nodeId,
+            ...(report.pages === 0 && minOffset !== undefined
+              ? { minOffset, waitMs: this.settings.readYourWritesWaitMs }
+              : {}),
+          }));
       } catch (error) {
+        next = undefined;
         // Once per pull: a snapshot is never behind the horizon, so a second 410 is a real fault.
         if (!isSnapshotRequired(error) || report.rebootstrap !== undefined) throw error;
         if (this.transport.snapshot === undefined) throw error;
@@ -604,8 +614,18 @@ export class SyncNode<
         after = this.cursor;
         continue;
       }
+      next = undefined;
       report.pages++;
       if (page.items.length === 0) break;
+      if (page.nextCursor !== null) {
+        next = this.transport.pull(this.libraryId, {
+          after: page.items[page.items.length - 1].offset,
+          limit: this.settings.pullPageSize,
+          node: this.nodeId,
+        });
+        // Awaited (and its failure thrown) on the next turn, unless this page fails first.
+        next.catch(() => undefined);
+      }
       const batch = this.checkPage(page.items, after);
       for (const logged of batch) this.receive(logged, report.driftWarnings);
       const merged = this.replica.applyFeed(batch);
@@ -768,10 +788,10 @@ function isSnapshotRequired(error: unknown): error is SyncApiError {
   return error instanceof SyncApiError && error.code === 'SNAPSHOT_REQUIRED';
 }
 
-function pageSize(value: number | undefined, name: string): number {
-  const size = value ?? MAX_PAGE;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) {
-    throw new RangeError(`${name} must be an integer from 1 to ${MAX_PAGE}: ${value}`);
+function pageSize(value: number | undefined, name: string, fallback: number, max: number): number {
+  const size = value ?? fallback;
+  if (!Number.isInteger(size) || size < 1 || size > max) {
+    throw new RangeError(`${name} must be an integer from 1 to ${max}: ${value}`);
   }
   return size;
 }
