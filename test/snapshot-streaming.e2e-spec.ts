@@ -126,4 +126,36 @@ describe('GET /snapshot streaming: compression and one consistent view', () => {
     // The snapshots really were taken at different points of the writes.
     expect(offsets.size).toBeGreaterThan(1);
   }, 120_000);
+
+  it('frees the database connection of a reader that goes away mid-stream', async () => {
+    const lib = randomUUID();
+    const A = randomUUID();
+    const ops: unknown[] = [];
+    for (let i = 0; i < 3000; i++) {
+      ops.push(op.create(A, randomUUID(), 'Object', { kind: i, note: 'x'.repeat(200) }));
+    }
+    const batch = await p.post(lib, ops);
+    const path = `${p.queryUrl}/libraries/${lib}/snapshot?minOffset=${batch.lastOffset}&waitMs=20000`;
+    // More cut readers than the pool has connections (QUERY_DB_POOL_SIZE, 10).
+    for (let i = 0; i < 15; i++) {
+      const controller = new AbortController();
+      // A leaked connection would leave later requests waiting: fail, do not hang.
+      const res = await fetch(path, {
+        signal: AbortSignal.any([controller.signal, AbortSignal.timeout(20_000)]),
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read();
+      controller.abort();
+      await reader.read().catch(() => undefined);
+    }
+    const whole = await fetch(path, { signal: AbortSignal.timeout(20_000) });
+    const text = await whole.text();
+    expect(text.trimEnd().split('\n').pop()).toBe(
+      JSON.stringify({ type: 'end', records: 3000, relations: 0, pending: 0 }),
+    );
+    const feed = await fetch(`${p.queryUrl}/libraries/${lib}/operations?limit=5`, {
+      signal: AbortSignal.timeout(20_000),
+    });
+    expect(feed.status).toBe(200);
+  }, 120_000);
 });
