@@ -25,14 +25,19 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** Starts `dist/apps/<app>/src/main.js` with `env` and waits until /health/ready answers 200. */
+/**
+ * Starts `dist/apps/<app>/src/main.js` with `env` (and `nodeArgs` before the script, e.g.
+ * --cpu-prof) and waits until /health/ready answers 200.
+ */
 export async function startService(
   app: string,
   port: number,
   env: Record<string, string>,
   readyTimeoutMs = 60_000,
+  nodeArgs: string[] = [],
 ): Promise<Service> {
-  const child = spawn(process.execPath, [join(REPO_DIST, 'apps', app, 'src', 'main.js')], {
+  const main = join(REPO_DIST, 'apps', app, 'src', 'main.js');
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -21,7 +21,7 @@ import {
   type SnapshotView,
   type StoredClock,
 } from './snapshot.repository';
-import { writeWithBackpressure } from './snapshot.service';
+import { NdjsonResponse } from './ndjson-response';
 
 /**
  * GET /libraries/{id}/snapshot?asOf=X: the snapshot's lines for the state as of X, built from
@@ -48,12 +48,9 @@ export class AsOfSnapshotService {
       view,
     };
     const counts = { records: 0, relations: 0, pending: 0 };
-    res.status(200);
-    res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('X-Snapshot-Offset', header.offset ?? '');
+    const body = NdjsonResponse.start(res, { 'X-Snapshot-Offset': header.offset ?? '' });
     try {
-      if (!(await writeWithBackpressure(res, `${JSON.stringify(header)}\n`))) return;
+      if (!(await body.write(`${JSON.stringify(header)}\n`))) return;
       for await (const batch of this.lines(libraryId, asOf, view === 'full')) {
         let text = '';
         for (const line of batch) {
@@ -62,19 +59,19 @@ export class AsOfSnapshotService {
           else counts.pending++;
           text += `${JSON.stringify(line)}\n`;
         }
-        if (!(await writeWithBackpressure(res, text))) return;
+        if (!(await body.write(text))) return;
       }
       const end =
         view === 'full'
           ? { type: 'end', ...counts }
           : { type: 'end', records: counts.records, relations: counts.relations };
-      await writeWithBackpressure(res, `${JSON.stringify(end)}\n`);
-      res.end();
+      await body.write(`${JSON.stringify(end)}\n`);
+      await body.end();
     } catch (error) {
       this.logger.warn(
         `snapshot of ${libraryId} as of ${asOf} failed mid-stream: ${error instanceof Error ? error.message : String(error)}`,
       );
-      res.destroy();
+      body.abort();
     }
   }
 

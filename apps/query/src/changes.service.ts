@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { AppliedOffsetWatcher } from './applied-offset-watcher.service';
 import { type Change, ChangesRepository, type ChangeKey } from './changes.repository';
 import { ReadYourWritesService } from './read-your-writes.service';
-import { writeWithBackpressure } from './snapshot.service';
+import { writeWithBackpressure } from './ndjson-response';
 
 /** Comment line this often, so proxies and clients see a live connection. */
 export const HEARTBEAT_MS = 15_000;

@@ -1,24 +1,33 @@
-import { Controller, Get, Req, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Logger, Req, Res, UseInterceptors } from '@nestjs/common';
+import type { Response } from 'express';
 import { Access, type AuthenticatedRequest, SyncError } from '@sync/platform';
 import {
   ApiForbiddenResponse,
   ApiGoneResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiProduces,
   ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { operationCursor, rejectedCursor } from './cursor';
-import { OperationsRepository } from './operations.repository';
 import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { NdjsonResponse } from './ndjson-response';
+import { OperationsRepository } from './operations.repository';
+import { MAX_LIMIT } from './query-params';
 import { ErrorBodyDto, FeedPageDto, RejectedPageDto } from './query.dto';
+
+/** Most ops one NDJSON feed answer may carry (streamed, so memory does not grow with it). */
+export const MAX_STREAM_LIMIT = 100_000;
 
 @ApiTags('operations')
 @Access({ role: 'read', libraryParam: 'libraryId' })
 @UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId')
 export class OperationsController {
+  private readonly logger = new Logger('OperationsController');
+
   constructor(private readonly operations: OperationsRepository) {}
 
   @Get('operations')
@@ -30,7 +39,10 @@ export class OperationsController {
       'Where the op log has been compacted (docs/RETENTION.md), superseded ops below the ' +
       "library's compaction horizon are no longer listed, and a read starting below it answers " +
       '410 SNAPSHOT_REQUIRED: bootstrap from GET /libraries/{libraryId}/snapshot, then pull ' +
-      "after the snapshot's offset.",
+      "after the snapshot's offset. With `Accept: application/x-ndjson` the same ops come as " +
+      'NDJSON lines `{"offset","operation"}` and a last line `{"type":"end","items","nextCursor"}`, ' +
+      `and \`limit\` may go up to ${MAX_STREAM_LIMIT} (a bigger page for catching up; the JSON ` +
+      'form keeps the list limit of 1000). A stream without its end line is incomplete.',
   })
   @ApiLibraryRoute()
   @ApiListQuery()
@@ -48,6 +60,7 @@ export class OperationsController {
       'UUID of the pulling node: records that it holds the feed through `after`, so op-log ' +
       'compaction does not drop what it still needs. A node-bound API key implies it.',
   })
+  @ApiProduces('application/json', 'application/x-ndjson')
   @ApiOkResponse({ type: FeedPageDto })
   @ApiForbiddenResponse({
     type: ErrorBodyDto,
@@ -62,10 +75,13 @@ export class OperationsController {
   async feed(
     @Library() read: LibraryRead,
     @Req() request: AuthenticatedRequest,
-  ): Promise<FeedPageDto> {
+    @Res() res: Response,
+  ): Promise<void> {
     const { params, libraryId } = read;
+    const streamed =
+      request.accepts(['application/json', 'application/x-ndjson']) === 'application/x-ndjson';
     const after = params.offset('after', true) ?? -1n;
-    const limit = params.limit();
+    const limit = params.limit(streamed ? MAX_STREAM_LIMIT : MAX_LIMIT);
     const cursor = params.cursor(operationCursor.decode) ?? -1n;
     const named = params.uuid('node');
     read.check();
@@ -76,11 +92,44 @@ export class OperationsController {
     const node = named ?? bound;
     await read.ready();
     const from = after > cursor ? after : cursor;
-    const [page] = await Promise.all([
-      this.operations.feed(libraryId, from, limit),
-      node === null ? undefined : this.operations.recordPosition(libraryId, node, from),
-    ]);
-    return page;
+    const position =
+      node === null ? undefined : this.operations.recordPosition(libraryId, node, from);
+    if (!streamed) {
+      const [page] = await Promise.all([this.operations.feed(libraryId, from, limit), position]);
+      res.json(page);
+      return;
+    }
+    await position;
+    await this.streamFeed(libraryId, from, limit, res);
+  }
+
+  /** The NDJSON form: lines as Postgres prints them, then the end line with the cursor. */
+  private async streamFeed(
+    libraryId: string,
+    after: bigint,
+    limit: number,
+    res: Response,
+  ): Promise<void> {
+    const feed = await this.operations.openFeed(libraryId, after, limit);
+    const body = NdjsonResponse.start(res);
+    try {
+      let items = 0;
+      for await (const chunk of feed.chunks()) {
+        items += chunk.count;
+        if (!(await body.write(chunk.text))) return;
+      }
+      const end = { type: 'end', items, nextCursor: await feed.nextCursor() };
+      await body.write(`${JSON.stringify(end)}\n`);
+      await body.end();
+    } catch (error) {
+      // Mid-stream: only cutting the connection can tell the reader (no end line).
+      this.logger.warn(
+        `feed of ${libraryId} failed mid-stream: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      body.abort();
+    } finally {
+      await feed.close();
+    }
   }
 
   @Get('rejected')

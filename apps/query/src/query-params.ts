@@ -62,12 +62,13 @@ export class ParamReader {
     return id ?? undefined;
   }
 
-  limit(): number {
+  /** `limit`: default 100, at most `max` (the contract's 1000 unless a streamed form allows more). */
+  limit(max = MAX_LIMIT): number {
     const raw = this.single('limit');
     if (raw === undefined) return DEFAULT_LIMIT;
     const value = DECIMAL.test(raw) ? Number(raw) : NaN;
-    if (!(value >= 1 && value <= MAX_LIMIT)) {
-      this.fail('limit', `must be an integer from 1 to ${MAX_LIMIT}, got ${describe(raw)}`);
+    if (!(value >= 1 && value <= max)) {
+      this.fail('limit', `must be an integer from 1 to ${max}, got ${describe(raw)}`);
       return DEFAULT_LIMIT;
     }
     return value;

@@ -1,12 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { Schema } from '@sync/protocol';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
+import { copyLines } from './copy-lines';
+import { recordLineSql, relationLineSql } from './snapshot-lines.sql';
 import { declaredRelationsCondition } from './visible-relations.sql';
 import { fillFields } from './views';
 
-/** Rows per round trip while streaming; bounds what a snapshot holds in memory. */
+/** Pending ops per round trip while streaming. */
 export const SNAPSHOT_BATCH = 1000;
 
 export type StoredClock = [hybrid: string, node: string];
@@ -57,7 +61,14 @@ export interface SnapshotPendingLine {
 
 export type SnapshotLine = SnapshotRecordLine | SnapshotRelationLine | SnapshotPendingLine;
 
-interface RecordRow {
+/** Consecutive lines of one type, as NDJSON (each line ends with a newline). */
+export interface SnapshotChunk {
+  type: SnapshotLine['type'];
+  count: number;
+  text: string | Buffer;
+}
+
+export interface RecordRow {
   record_id: string;
   model: string;
   owner: string | null;
@@ -66,7 +77,7 @@ interface RecordRow {
   clocks: Record<string, StoredClock>;
 }
 
-interface RelationRow {
+export interface RelationRow {
   relation: string;
   item_id: string;
   group_id: string;
@@ -91,6 +102,7 @@ interface PendingRow {
 @Injectable()
 export class SnapshotRepository {
   private readonly visibleRelation: string;
+  private readonly sql: SnapshotSql;
 
   constructor(
     @Inject(QUERY_CONFIG) private readonly config: QueryConfig,
@@ -99,6 +111,10 @@ export class SnapshotRepository {
     const declared = declaredRelationsCondition(config.schema);
     // Over LEFT JOINs: a missing item or group leaves i/g null, hence not visible.
     this.visibleRelation = `COALESCE(${declared} AND NOT i.deleted AND NOT g.deleted, false)`;
+    this.sql = {
+      full: snapshotSql(config, this.visibleRelation, true),
+      visible: snapshotSql(config, this.visibleRelation, false),
+    };
   }
 
   /**
@@ -124,7 +140,7 @@ export class SnapshotRepository {
         clock: head.rows[0].clock,
         view,
       };
-      return new OpenSnapshot(client, header, this.config, this.visibleRelation);
+      return new OpenSnapshot(client, header, this.config.schema, this.sql[view]);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       client.release();
@@ -133,81 +149,116 @@ export class SnapshotRepository {
   }
 }
 
+/** The row statements of a snapshot view, built once from the schema; `$library` is replaced. */
+interface ViewSql {
+  records: string;
+  relations: string;
+}
+type SnapshotSql = Record<SnapshotView, ViewSql>;
+
+const LIBRARY = '$library';
+
+/**
+ * One COPY per table, rows in key order, two columns: the line built in SQL, and (only where
+ * that is NULL) the row as JSON for the JS path. COPY takes no bind parameters: the library id
+ * is inlined, and it is always a parsed UUID.
+ */
+function snapshotSql(config: QueryConfig, visibleRelation: string, full: boolean): ViewSql {
+  const schema = config.schema;
+  const copy = (select: string) => `COPY (${select}) TO STDOUT (FORMAT binary)`;
+  return {
+    records: copy(`
+      SELECT l.line,
+             CASE WHEN l.line IS NULL THEN json_build_object('record_id', r.record_id,
+               'model', r.model, 'owner', r.owner, 'deleted', r.deleted, 'data', r.data,
+               'clocks', r.clocks)::text END
+        FROM records r
+        CROSS JOIN LATERAL (SELECT ${recordLineSql(schema, full)} AS line) l
+       WHERE r.library_id = ${LIBRARY} ${full ? '' : 'AND NOT r.deleted'}
+       ORDER BY r.record_id`),
+    relations: copy(`
+      SELECT l.line,
+             CASE WHEN l.line IS NULL THEN json_build_object('relation', r.relation,
+               'item_id', r.item_id, 'group_id', r.group_id, 'present', r.present,
+               'presence_clock', r.presence_clock, 'data', r.data, 'clocks', r.clocks,
+               'visible', ${visibleRelation})::text END
+        FROM relations r
+        LEFT JOIN records i ON i.library_id = r.library_id AND i.record_id = r.item_id
+        LEFT JOIN records g ON g.library_id = r.library_id AND g.record_id = r.group_id
+        CROSS JOIN LATERAL (SELECT ${relationLineSql(schema, full, visibleRelation)} AS line) l
+       WHERE r.library_id = ${LIBRARY} ${full ? '' : `AND ${visibleRelation}`}
+       ORDER BY r.relation, r.item_id, r.group_id`),
+  };
+}
+
 export class OpenSnapshot {
   private released = false;
+  /** A COPY was left unfinished: the connection is mid-protocol and must not be reused. */
+  private broken = false;
 
   constructor(
     private readonly client: PoolClient,
     readonly header: SnapshotHeader,
-    private readonly config: QueryConfig,
-    private readonly visibleRelation: string,
+    private readonly schema: Schema,
+    private readonly sql: ViewSql,
   ) {}
 
-  /** Records by id, then relations by key, then (full view) pending ops by offset. */
-  async *lines(): AsyncGenerator<SnapshotLine[]> {
+  /**
+   * Records by id, then relations by key, then (full view) pending ops by offset, as NDJSON in
+   * chunks. Record and relation lines are printed by Postgres (snapshot-lines.sql.ts) and
+   * streamed by COPY as bytes, so the service neither parses nor builds them, and the COPY
+   * stream's backpressure paces Postgres to the reader. JS builds only the lines SQL cannot
+   * print exactly, and the pending ops (few, printed as the engine's JSON).
+   */
+  async *chunks(): AsyncGenerator<SnapshotChunk> {
     const full = this.header.view === 'full';
-    const libraryId = this.header.libraryId;
-    let afterRecord: string | null = null;
-    for (;;) {
-      const { rows }: { rows: RecordRow[] } = await this.client.query<RecordRow>(
-        `SELECT record_id, model, owner, deleted, data, clocks FROM records
-          WHERE library_id = $1 ${full ? '' : 'AND NOT deleted'}
-            AND ($2::uuid IS NULL OR record_id > $2::uuid)
-          ORDER BY record_id LIMIT $3`,
-        [libraryId, afterRecord, SNAPSHOT_BATCH],
-      );
-      if (rows.length === 0) break;
-      yield rows.map((row) => this.recordLine(row, full));
-      afterRecord = rows[rows.length - 1].record_id;
-      if (rows.length < SNAPSHOT_BATCH) break;
-    }
-    let afterRelation: [string, string, string] | null = null;
-    for (;;) {
-      const params: unknown[] = [libraryId, SNAPSHOT_BATCH];
-      let keyset = '';
-      if (afterRelation !== null) {
-        params.push(...afterRelation);
-        keyset = 'AND (r.relation, r.item_id, r.group_id) > ($3, $4::uuid, $5::uuid)';
-      }
-      const { rows }: { rows: RelationRow[] } = await this.client.query<RelationRow>(
-        `SELECT r.relation, r.item_id, r.group_id, r.present, r.presence_clock, r.data, r.clocks,
-                ${this.visibleRelation} AS visible
-           FROM relations r
-           LEFT JOIN records i ON i.library_id = r.library_id AND i.record_id = r.item_id
-           LEFT JOIN records g ON g.library_id = r.library_id AND g.record_id = r.group_id
-          WHERE r.library_id = $1 ${keyset} ${full ? '' : `AND ${this.visibleRelation}`}
-          ORDER BY r.relation, r.item_id, r.group_id LIMIT $2`,
-        params,
-      );
-      if (rows.length === 0) break;
-      yield rows.map((row) => this.relationLine(row, full));
-      const last = rows[rows.length - 1];
-      afterRelation = [last.relation, last.item_id, last.group_id];
-      if (rows.length < SNAPSHOT_BATCH) break;
-    }
+    const library = `'${this.header.libraryId}'`;
+    yield* this.copy('record', this.sql.records.replaceAll(LIBRARY, library), (json) =>
+      JSON.stringify(recordLine(this.schema, JSON.parse(json) as RecordRow, full)),
+    );
+    yield* this.copy('relation', this.sql.relations.replaceAll(LIBRARY, library), (json) =>
+      JSON.stringify(relationLine(this.schema, JSON.parse(json) as RelationRow, full)),
+    );
     if (!full) return;
     let afterPending = -1n;
     for (;;) {
       const { rows }: { rows: PendingRow[] } = await this.client.query<PendingRow>(
         `SELECT log_offset, operation FROM pending_operations
           WHERE library_id = $1 AND log_offset > $2 ORDER BY log_offset LIMIT $3`,
-        [libraryId, afterPending.toString(), SNAPSHOT_BATCH],
+        [this.header.libraryId, afterPending.toString(), SNAPSHOT_BATCH],
       );
       if (rows.length === 0) break;
-      yield rows.map((row) => ({
-        type: 'pending',
-        offset: String(row.log_offset),
-        operation: row.operation,
-      }));
+      let text = '';
+      for (const row of rows) {
+        const line: SnapshotPendingLine = {
+          type: 'pending',
+          offset: String(row.log_offset),
+          operation: row.operation,
+        };
+        text += `${JSON.stringify(line)}\n`;
+      }
+      yield { type: 'pending', count: rows.length, text };
       afterPending = BigInt(rows[rows.length - 1].log_offset);
       if (rows.length < SNAPSHOT_BATCH) break;
     }
+  }
+
+  private async *copy(
+    type: SnapshotChunk['type'],
+    sql: string,
+    fallback: (json: string) => string,
+  ): AsyncGenerator<SnapshotChunk> {
+    this.broken = true;
+    const stream = this.client.query(copyTo(sql)) as AsyncIterable<Buffer>;
+    for await (const { text, count } of copyLines(stream, fallback)) yield { type, count, text };
+    this.broken = false;
   }
 
   async close(): Promise<void> {
     if (this.released) return;
     this.released = true;
     try {
+      if (this.broken) throw new Error('snapshot COPY left unfinished');
       await this.client.query('ROLLBACK');
       this.client.release();
     } catch (error) {
@@ -215,32 +266,38 @@ export class OpenSnapshot {
       this.client.release(error instanceof Error ? error : true);
     }
   }
+}
 
-  private recordLine(row: RecordRow, full: boolean): SnapshotRecordLine {
-    const data = fillFields(this.config.schema.model(row.model)?.fieldNames, row.data);
-    const line: SnapshotRecordLine = { type: 'record', id: row.record_id, model: row.model, data };
-    if (full) {
-      line.deleted = row.deleted;
-      line.owner = row.owner;
-      line.clocks = row.clocks;
-    }
-    return line;
+/** The record line the JS path builds from a stored row (snapshot-lines.sql.ts mirrors it). */
+export function recordLine(schema: Schema, row: RecordRow, full: boolean): SnapshotRecordLine {
+  const data = fillFields(schema.model(row.model)?.fieldNames, row.data);
+  const line: SnapshotRecordLine = { type: 'record', id: row.record_id, model: row.model, data };
+  if (full) {
+    line.deleted = row.deleted;
+    line.owner = row.owner;
+    line.clocks = row.clocks;
   }
+  return line;
+}
 
-  private relationLine(row: RelationRow, full: boolean): SnapshotRelationLine {
-    const line: SnapshotRelationLine = {
-      type: 'relation',
-      relation: row.relation,
-      item: row.item_id,
-      group: row.group_id,
-      data: fillFields(this.config.schema.relation(row.relation)?.fieldNames, row.data),
-    };
-    if (full) {
-      line.visible = row.visible;
-      line.present = row.present;
-      line.presenceClock = row.presence_clock;
-      line.clocks = row.clocks;
-    }
-    return line;
+/** The relation line the JS path builds from a stored row (snapshot-lines.sql.ts mirrors it). */
+export function relationLine(
+  schema: Schema,
+  row: RelationRow,
+  full: boolean,
+): SnapshotRelationLine {
+  const line: SnapshotRelationLine = {
+    type: 'relation',
+    relation: row.relation,
+    item: row.item_id,
+    group: row.group_id,
+    data: fillFields(schema.relation(row.relation)?.fieldNames, row.data),
+  };
+  if (full) {
+    line.visible = row.visible;
+    line.present = row.present;
+    line.presenceClock = row.presence_clock;
+    line.clocks = row.clocks;
   }
+  return line;
 }

@@ -19,6 +19,7 @@ export function declaredRelationsCondition(schema: Schema): string {
     : `r.present AND (r.relation, i.model, g.model) IN (${triples.join(', ')})`;
 }
 
-function literal(name: string): string {
+/** A SQL string literal. */
+export function literal(name: string): string {
   return `'${name.replace(/'/g, "''")}'`;
 }

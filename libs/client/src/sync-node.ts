@@ -41,7 +41,7 @@ import {
   validateOperation,
 } from './protocol';
 import { LocalReplica, type RelationFilter } from './replica/local-replica';
-import { decodeSlice, encodeSlice } from './replica/slice-codec';
+import { changeSize, decodeSlice, encodeSlice, encodeSliceChange } from './replica/slice-codec';
 import {
   type LocalStore,
   STORE_FORMAT_VERSION,
@@ -50,10 +50,16 @@ import {
 } from './store/local-store';
 import { MemoryStore } from './store/memory-store';
 import { Mutex, SaveQueue } from './store/save-queue';
+import type { SnapshotContents } from './replica/snapshot-slice';
 import type { FeedPage, SyncTransport } from './transport/sync-transport';
+
+/** Appended replica rows always allowed before a full save, however small the replica. */
+const COMPACT_MIN_ROWS = 10_000;
 
 /** Contract limit of a list page, and the batch size the ingest handles comfortably. */
 export const MAX_PAGE = 1000;
+/** Largest feed page the query service's NDJSON form answers (apps/query README). */
+export const MAX_PULL_PAGE = 100_000;
 
 type Draft<T> = T extends unknown ? Omit<T, 'node' | 'timestamp'> : never;
 /** An op without `node` and `timestamp`: SyncNode.write() stamps those. */
@@ -74,7 +80,11 @@ export interface SyncNodeOptions {
   maxDriftMs?: number;
   /** Ops per POST (1..1000, default 1000). */
   pushBatchSize?: number;
-  /** Feed entries per GET (1..1000, default 1000). */
+  /**
+   * Feed entries per GET (1..100,000, default 1000). Pages over 1000 need the NDJSON feed of
+   * this version's query service (a server with only the contract's JSON form refuses them);
+   * 10,000 suits catching up on large libraries.
+   */
   pullPageSize?: number;
   /** How long the query service may wait for our own pushed ops to be applied (default 5000). */
   readYourWritesWaitMs?: number;
@@ -147,6 +157,19 @@ export type SyncReport = PushReport &
     verified: boolean | null;
   };
 
+/** Where a long sync stands, e.g. for a progress bar. */
+export interface SyncProgress {
+  /** `snapshot`: lines of the snapshot read; `feed`: feed entries pulled and merged. */
+  phase: 'snapshot' | 'feed';
+  done: number;
+  /** null while unknown (a streamed snapshot tells its size only at its end line). */
+  total: number | null;
+}
+
+export interface ProgressOptions {
+  onProgress?: (progress: SyncProgress) => void;
+}
+
 export interface TypedRecord<M extends ModelTypes, K extends ModelName<M>> {
   id: string;
   model: K;
@@ -183,6 +206,9 @@ export class SyncNode<
   private readonly syncLock = new Mutex();
   private readonly journalSaves: SaveQueue;
   private readonly replicaSaves: SaveQueue;
+  /** The store holds a replica that changes can be appended to, with this many rows appended. */
+  private replicaSaved: boolean;
+  private appendedRows = 0;
 
   private constructor(
     readonly nodeId: string,
@@ -194,6 +220,7 @@ export class SyncNode<
     private readonly replica: LocalReplica,
     local: LocalEntry[],
     cursor: bigint | null,
+    replicaSaved: boolean,
     private readonly settings: Required<
       Pick<
         SyncNodeOptions,
@@ -203,9 +230,10 @@ export class SyncNode<
   ) {
     this.local = local;
     this.cursor = cursor;
+    this.replicaSaved = replicaSaved;
     this.replica.setLocal(local.map((e) => e.op));
     this.journalSaves = new SaveQueue(() => this.store.saveJournal(this.journalSnapshot()));
-    this.replicaSaves = new SaveQueue(() => this.store.saveReplica(this.replicaSnapshot()));
+    this.replicaSaves = new SaveQueue(() => this.saveReplica());
   }
 
   /** Opens (or creates) the node's state in `store` for one library. */
@@ -250,15 +278,20 @@ export class SyncNode<
       options.transport,
       store,
       clock,
-      new LocalReplica(schema, replica === undefined ? emptySlice() : decodeSlice(replica.slice)),
+      new LocalReplica(
+        schema,
+        replica === undefined ? emptySlice() : decodeSlice(replica.slice),
+        nodeId,
+      ),
       (journal?.local ?? []).map((e) => ({
         op: e.op,
         ackOffset: e.ackOffset === null ? null : BigInt(e.ackOffset),
       })),
       replica?.cursor == null ? null : BigInt(replica.cursor),
+      replica !== undefined,
       {
-        pushBatchSize: pageSize(options.pushBatchSize, 'pushBatchSize'),
-        pullPageSize: pageSize(options.pullPageSize, 'pullPageSize'),
+        pushBatchSize: pageSize(options.pushBatchSize, 'pushBatchSize', MAX_PAGE, MAX_PAGE),
+        pullPageSize: pageSize(options.pullPageSize, 'pullPageSize', MAX_PAGE, MAX_PULL_PAGE),
         readYourWritesWaitMs: options.readYourWritesWaitMs ?? 5000,
         checkpointPages: Math.max(1, options.checkpointPages ?? 10),
         logger: options.logger ?? console,
@@ -447,10 +480,10 @@ export class SyncNode<
   // ---- sync ----------------------------------------------------------------------------------
 
   /** Pushes the outbox, then pulls the feed (reading our own writes); one sync at a time. */
-  sync(): Promise<SyncReport> {
+  sync(options: ProgressOptions = {}): Promise<SyncReport> {
     return this.syncLock.run(async () => {
       const pushed = await this.pushOutbox();
-      const pulled = await this.pullFeed();
+      const pulled = await this.pullFeed(options);
       return { ...pushed, ...pulled, verified: await this.verify() };
     });
   }
@@ -465,8 +498,8 @@ export class SyncNode<
   }
 
   /** Pulls the feed from the last pulled offset, applying every op through the receive rule. */
-  pull(): Promise<PullReport> {
-    return this.syncLock.run(() => this.pullFeed());
+  pull(options: ProgressOptions = {}): Promise<PullReport> {
+    return this.syncLock.run(() => this.pullFeed(options));
   }
 
   /**
@@ -493,19 +526,15 @@ export class SyncNode<
    * node has pulled or has ops the ingest acknowledged (they could not be confirmed against a
    * snapshot, which carries no op identities); edits still in the outbox are fine.
    */
-  bootstrapFromSnapshot(): Promise<{ offset: string | null; records: number; relations: number }> {
+  bootstrapFromSnapshot(
+    options: ProgressOptions = {},
+  ): Promise<{ offset: string | null; records: number; relations: number }> {
     return this.syncLock.run(async () => {
       if (this.cursor !== null) throw new SyncClientError('the node has already pulled the feed');
       if (this.local.some((e) => e.ackOffset !== null)) {
         throw new SyncClientError('the node has pushed ops; pull() instead of bootstrapping');
       }
-      if (this.transport.snapshot === undefined) {
-        throw new SyncClientError('this transport cannot fetch snapshots');
-      }
-      const snapshot = await this.transport.snapshot(this.libraryId);
-      if (snapshot.header.libraryId !== this.libraryId) {
-        throw new SyncProtocolError(`snapshot of library ${snapshot.header.libraryId}`);
-      }
+      const snapshot = await this.fetchSnapshot(options);
       if (snapshot.clock !== null) this.clock.update(snapshot.clock);
       this.replica.resetConfirmed(snapshot.slice);
       this.cursor = snapshot.offset;
@@ -549,7 +578,24 @@ export class SyncNode<
     return { pushed, batches };
   }
 
-  private async pullFeed(): Promise<PullReport> {
+  /**
+   * The server's snapshot, fully read and checked before anything local changes: a cut stream
+   * throws and leaves the node as it was.
+   */
+  private async fetchSnapshot({ onProgress }: ProgressOptions): Promise<SnapshotContents> {
+    const fetch = this.transport.snapshot?.bind(this.transport);
+    if (fetch === undefined) throw new SyncClientError('this transport cannot fetch snapshots');
+    const snapshot = await fetch(this.libraryId, {
+      onProgress: onProgress && ((done) => onProgress({ phase: 'snapshot', done, total: null })),
+    });
+    if (snapshot.header.libraryId !== this.libraryId) {
+      throw new SyncProtocolError(`snapshot of library ${snapshot.header.libraryId}`);
+    }
+    onProgress?.({ phase: 'snapshot', done: snapshot.lines, total: snapshot.lines });
+    return snapshot;
+  }
+
+  private async pullFeed({ onProgress }: ProgressOptions): Promise<PullReport> {
     // Our acknowledged ops are at or below this offset: wait until the server applied them.
     let minOffset: bigint | undefined;
     for (const { ackOffset } of this.local) {
@@ -565,27 +611,41 @@ export class SyncNode<
       driftWarnings: [],
     };
     let after = this.cursor;
+    // The next page, asked for before merging this one: the server reads while we merge.
+    let next: Promise<FeedPage> | undefined;
     for (;;) {
       let page: FeedPage;
       try {
-        page = await this.transport.pull(this.libraryId, {
-          after,
-          limit: this.settings.pullPageSize,
-          node: this.nodeId,
-          ...(report.pages === 0 && minOffset !== undefined
-            ? { minOffset, waitMs: this.settings.readYourWritesWaitMs }
-            : {}),
-        });
+        page = await (next ??
+          this.transport.pull(this.libraryId, {
+            after,
+            limit: this.settings.pullPageSize,
+            node: this.nodeId,
+            ...(report.pages === 0 && minOffset !== undefined
+              ? { minOffset, waitMs: this.settings.readYourWritesWaitMs }
+              : {}),
+          }));
       } catch (error) {
+        next = undefined;
         // Once per pull: a snapshot is never behind the horizon, so a second 410 is a real fault.
         if (!isSnapshotRequired(error) || report.rebootstrap !== undefined) throw error;
         if (this.transport.snapshot === undefined) throw error;
-        report.rebootstrap = await this.rebootstrap(error);
+        report.rebootstrap = await this.rebootstrap(error, { onProgress });
         after = this.cursor;
         continue;
       }
+      next = undefined;
       report.pages++;
       if (page.items.length === 0) break;
+      if (page.nextCursor !== null) {
+        next = this.transport.pull(this.libraryId, {
+          after: page.items[page.items.length - 1].offset,
+          limit: this.settings.pullPageSize,
+          node: this.nodeId,
+        });
+        // Awaited (and its failure thrown) on the next turn, unless this page fails first.
+        next.catch(() => undefined);
+      }
       const batch = this.checkPage(page.items, after);
       for (const logged of batch) this.receive(logged, report.driftWarnings);
       const merged = this.replica.applyFeed(batch);
@@ -594,6 +654,7 @@ export class SyncNode<
       after = batch[batch.length - 1].offset;
       // The replica now holds everything through `after`; a failure below must not pull it twice.
       this.cursor = after;
+      onProgress?.({ phase: 'feed', done: report.pulled, total: null });
       if (page.nextCursor === null) break;
       if (report.pages % this.settings.checkpointPages === 0) await this.replicaSaves.save();
     }
@@ -613,13 +674,11 @@ export class SyncNode<
    * ops acknowledged after the snapshot's offset stay; those at or below it are in the snapshot
    * if the server accepted them, and leave the local layer.
    */
-  private async rebootstrap(answer: SyncApiError): Promise<RebootstrapReport> {
-    const snapshot = await (this.transport.snapshot as NonNullable<SyncTransport['snapshot']>)(
-      this.libraryId,
-    );
-    if (snapshot.header.libraryId !== this.libraryId) {
-      throw new SyncProtocolError(`snapshot of library ${snapshot.header.libraryId}`);
-    }
+  private async rebootstrap(
+    answer: SyncApiError,
+    progress: ProgressOptions,
+  ): Promise<RebootstrapReport> {
+    const snapshot = await this.fetchSnapshot(progress);
     if (snapshot.clock !== null) this.clock.update(snapshot.clock);
     this.replica.resetConfirmed(snapshot.slice);
     this.cursor = snapshot.offset;
@@ -740,6 +799,35 @@ export class SyncNode<
     };
   }
 
+  /**
+   * Saves the confirmed replica: only the rows changed since the last save when the store can
+   * append them, whole when it cannot, after a bootstrap, after a failed save, or once the
+   * appended rows outnumber the replica's (compaction: loading stays linear in its size).
+   */
+  private async saveReplica(): Promise<void> {
+    const changed = this.replica.takeConfirmedChanges();
+    const cursor = this.cursor === null ? null : this.cursor.toString();
+    try {
+      if (this.store.appendReplica !== undefined && this.replicaSaved && changed !== 'all') {
+        const changes = encodeSliceChange(this.replica.confirmedSlice, changed);
+        const size = changeSize(changes);
+        if (this.appendedRows + size <= Math.max(COMPACT_MIN_ROWS, this.replica.confirmedRows)) {
+          await this.store.appendReplica({ version: STORE_FORMAT_VERSION, cursor, changes });
+          this.appendedRows += size;
+          return;
+        }
+      }
+      this.replicaSaved = false;
+      await this.store.saveReplica(this.replicaSnapshot());
+      this.replicaSaved = true;
+      this.appendedRows = 0;
+    } catch (error) {
+      // What this save took is not known to be stored: the next one saves everything.
+      this.replicaSaved = false;
+      throw error;
+    }
+  }
+
   private replicaSnapshot(): StoredReplica {
     return {
       version: STORE_FORMAT_VERSION,
@@ -753,10 +841,10 @@ function isSnapshotRequired(error: unknown): error is SyncApiError {
   return error instanceof SyncApiError && error.code === 'SNAPSHOT_REQUIRED';
 }
 
-function pageSize(value: number | undefined, name: string): number {
-  const size = value ?? MAX_PAGE;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) {
-    throw new RangeError(`${name} must be an integer from 1 to ${MAX_PAGE}: ${value}`);
+function pageSize(value: number | undefined, name: string, fallback: number, max: number): number {
+  const size = value ?? fallback;
+  if (!Number.isInteger(size) || size < 1 || size > max) {
+    throw new RangeError(`${name} must be an integer from 1 to ${max}: ${value}`);
   }
   return size;
 }

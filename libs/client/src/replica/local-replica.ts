@@ -17,7 +17,7 @@ import {
   relationKey,
   relationView,
 } from '../protocol';
-import { OverlayTable, SliceTable, mergeRows } from './slice-rows';
+import { OverlayTable, type SliceChanges, SliceTable, mergeRows } from './slice-rows';
 
 /**
  * Offsets given to the node's own unconfirmed ops when they are merged over the confirmed state:
@@ -49,13 +49,19 @@ export class LocalReplica {
   private overlay: OverlayTable;
   private localOps: readonly Operation[] = [];
   private stale = false;
+  private replaced = false;
   private cachedState: MaterializedState | undefined;
 
+  /**
+   * `ownNode`: the node this replica belongs to; the confirmed layer then keeps accepted
+   * identities only of its own ops and of pending ones (see SliceTable).
+   */
   constructor(
     readonly schema: Schema,
     confirmed: LibrarySlice,
+    private readonly ownNode?: string,
   ) {
-    this.confirmed = new SliceTable(confirmed);
+    this.confirmed = new SliceTable(confirmed, ownNode);
     this.overlay = new OverlayTable(this.confirmed);
   }
 
@@ -66,8 +72,26 @@ export class LocalReplica {
 
   /** Replaces the confirmed layer (bootstrap from a server snapshot). */
   resetConfirmed(slice: LibrarySlice): void {
-    this.confirmed = new SliceTable(slice);
+    this.confirmed = new SliceTable(slice, this.ownNode);
+    this.replaced = true;
     this.invalidate();
+  }
+
+  /**
+   * Keys of the confirmed rows written since the last call, for an incremental save; 'all'
+   * when the layer was replaced meanwhile (save it whole).
+   */
+  takeConfirmedChanges(): SliceChanges | 'all' {
+    const changes = this.confirmed.takeChanges();
+    if (!this.replaced) return changes;
+    this.replaced = false;
+    return 'all';
+  }
+
+  /** Rows in the confirmed layer (records, relations, pending lists, identities). */
+  get confirmedRows(): number {
+    const { records, relations, pending, accepted } = this.confirmed.slice;
+    return records.size + relations.size + pending.size + accepted.size;
   }
 
   /** Merges feed entries (in log order) into the confirmed layer. */

@@ -10,6 +10,7 @@ import {
   type RelationState,
   relationKey,
 } from '../protocol';
+import type { SliceChanges } from './slice-rows';
 
 /*
  * LibrarySlice as plain JSON for LocalStore implementations: Maps become arrays of entries and
@@ -78,24 +79,100 @@ const decodeLogged = (l: StoredLoggedOperation): LoggedOperation => ({
   op: l.op,
 });
 
+const encodeRecord = (r: RecordState): StoredRecord => ({
+  recordId: r.recordId,
+  model: r.model,
+  owner: r.owner,
+  deleted: r.deleted,
+  fields: encodeFields(r.fields),
+});
+const encodeRelation = (r: RelationState): StoredRelation => ({
+  relation: r.relation,
+  item: r.item,
+  group: r.group,
+  presence: { exists: r.presence.exists, clock: encodeClock(r.presence.clock) },
+  fields: encodeFields(r.fields),
+});
+
 export function encodeSlice(slice: LibrarySlice): StoredSlice {
   return {
-    records: [...slice.records.values()].map((r) => ({
-      recordId: r.recordId,
-      model: r.model,
-      owner: r.owner,
-      deleted: r.deleted,
-      fields: encodeFields(r.fields),
-    })),
+    records: [...slice.records.values()].map(encodeRecord),
     pending: [...slice.pending].map(([id, list]) => [id, list.map(encodeLogged)]),
-    relations: [...slice.relations.values()].map((r) => ({
-      relation: r.relation,
-      item: r.item,
-      group: r.group,
-      presence: { exists: r.presence.exists, clock: encodeClock(r.presence.clock) },
-      fields: encodeFields(r.fields),
-    })),
+    relations: [...slice.relations.values()].map(encodeRelation),
     accepted: [...slice.accepted].map(([key, a]) => [key, a.offset.toString(), a.contentHash]),
+  };
+}
+
+/**
+ * Rows written since a stored slice, to append to it: records and relations as they are now
+ * (rows are never removed), pending lists and identities as they are now or null when gone.
+ */
+export interface StoredSliceChange {
+  records: StoredRecord[];
+  relations: StoredRelation[];
+  pending: [recordId: string, ops: StoredLoggedOperation[] | null][];
+  accepted: [identity: string, accepted: [offset: string, contentHash: string] | null][];
+}
+
+/** The current value of every row named in `changed`. */
+export function encodeSliceChange(slice: LibrarySlice, changed: SliceChanges): StoredSliceChange {
+  const present = <T>(value: T | undefined): value is T => value !== undefined;
+  return {
+    records: [...changed.records]
+      .map((id) => slice.records.get(id))
+      .filter(present)
+      .map(encodeRecord),
+    relations: [...changed.relations]
+      .map((key) => slice.relations.get(key))
+      .filter(present)
+      .map(encodeRelation),
+    pending: [...changed.pending].map((id) => [
+      id,
+      slice.pending.get(id)?.map(encodeLogged) ?? null,
+    ]),
+    accepted: [...changed.accepted].map((key) => {
+      const a = slice.accepted.get(key);
+      return [key, a === undefined ? null : [a.offset.toString(), a.contentHash]];
+    }),
+  };
+}
+
+/** Rows in a StoredSliceChange. */
+export function changeSize(change: StoredSliceChange): number {
+  return (
+    change.records.length + change.relations.length + change.pending.length + change.accepted.length
+  );
+}
+
+/** `stored` with `changes` applied in order: what encodeSlice gives of the slice after them. */
+export function applySliceChanges(
+  stored: StoredSlice,
+  changes: readonly StoredSliceChange[],
+): StoredSlice {
+  if (changes.length === 0) return stored;
+  const records = new Map(stored.records.map((r) => [r.recordId, r]));
+  const relations = new Map(
+    stored.relations.map((r) => [relationKey(r.relation, r.item, r.group), r]),
+  );
+  const pending = new Map(stored.pending);
+  const accepted = new Map(stored.accepted.map(([key, offset, hash]) => [key, [offset, hash]]));
+  for (const change of changes) {
+    for (const r of change.records) records.set(r.recordId, r);
+    for (const r of change.relations) relations.set(relationKey(r.relation, r.item, r.group), r);
+    for (const [id, list] of change.pending) {
+      if (list === null) pending.delete(id);
+      else pending.set(id, list);
+    }
+    for (const [key, value] of change.accepted) {
+      if (value === null) accepted.delete(key);
+      else accepted.set(key, value);
+    }
+  }
+  return {
+    records: [...records.values()],
+    pending: [...pending],
+    relations: [...relations.values()],
+    accepted: [...accepted].map(([key, [offset, hash]]) => [key, offset, hash]),
   };
 }
 

@@ -31,9 +31,44 @@ export interface WritableSliceRows extends SliceRows {
   setAccepted(identity: string, row: AcceptedIdentity | undefined): void;
 }
 
-/** A whole slice, updated in place (rows themselves are never mutated, only replaced). */
+/** Keys of the rows a slice table wrote: records, relations, pending lists, identities. */
+export interface SliceChanges {
+  records: Set<string>;
+  relations: Set<string>;
+  pending: Set<string>;
+  accepted: Set<string>;
+}
+
+const emptyChanges = (): SliceChanges => ({
+  records: new Set(),
+  relations: new Set(),
+  pending: new Set(),
+  accepted: new Set(),
+});
+
+/**
+ * A whole slice, updated in place (rows themselves are never mutated, only replaced).
+ *
+ * With `ownNode`, the table keeps accepted identities only where something still reads them:
+ * the node's own ops (isConfirmed, and the engine's D1 check of the node's next ops, whose
+ * identities can only collide with its own) and ops kept pending (a CREATE rejecting them
+ * revokes them by identity). An op of another node that was merged from the feed is never
+ * merged again (the feed lists each op once, and pulls resume after the last offset merged), so
+ * its identity would only cost memory: one entry per op ever pulled.
+ */
 export class SliceTable implements WritableSliceRows {
-  constructor(readonly slice: LibrarySlice = emptySlice()) {}
+  /** Keys written since the last takeChanges(), for incremental saves. */
+  private changed = emptyChanges();
+  private readonly pendingIdentities = new Set<string>();
+  private readonly ownPrefix: string | undefined;
+
+  constructor(
+    readonly slice: LibrarySlice = emptySlice(),
+    ownNode?: string,
+  ) {
+    this.ownPrefix = ownNode === undefined ? undefined : identityKey(ownNode, '');
+    for (const list of slice.pending.values()) this.trackPending(list, true);
+  }
 
   record(id: string) {
     return this.slice.records.get(id);
@@ -49,17 +84,50 @@ export class SliceTable implements WritableSliceRows {
   }
   setRecord(id: string, row: RecordState): void {
     this.slice.records.set(id, row);
+    this.changed.records.add(id);
   }
   setPending(id: string, rows: LoggedOperation[] | undefined): void {
+    this.changed.pending.add(id);
+    const previous = this.slice.pending.get(id);
+    if (previous !== undefined) this.trackPending(previous, false);
     if (rows === undefined) this.slice.pending.delete(id);
-    else this.slice.pending.set(id, rows);
+    else {
+      this.slice.pending.set(id, rows);
+      this.trackPending(rows, true);
+    }
   }
   setRelation(key: string, row: RelationState): void {
     this.slice.relations.set(key, row);
+    this.changed.relations.add(key);
   }
   setAccepted(identity: string, row: AcceptedIdentity | undefined): void {
     if (row === undefined) this.slice.accepted.delete(identity);
-    else this.slice.accepted.set(identity, row);
+    else if (this.retains(identity)) this.slice.accepted.set(identity, row);
+    else return;
+    this.changed.accepted.add(identity);
+  }
+
+  /** The keys written since the last call (each row's current value is in `slice`). */
+  takeChanges(): SliceChanges {
+    const changed = this.changed;
+    this.changed = emptyChanges();
+    return changed;
+  }
+
+  private retains(identity: string): boolean {
+    return (
+      this.ownPrefix === undefined ||
+      identity.startsWith(this.ownPrefix) ||
+      this.pendingIdentities.has(identity)
+    );
+  }
+
+  private trackPending(list: readonly LoggedOperation[], add: boolean): void {
+    if (this.ownPrefix === undefined) return;
+    for (const { op } of list) {
+      if (add) this.pendingIdentities.add(opIdentityKey(op));
+      else this.pendingIdentities.delete(opIdentityKey(op));
+    }
   }
 }
 

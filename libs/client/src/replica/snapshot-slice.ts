@@ -48,22 +48,50 @@ export interface SnapshotContents {
   offset: bigint | null;
   /** Greatest hybrid of the library's ops, for the HLC receive rule; null when none. */
   clock: bigint | null;
+  /** Record, relation and pending lines the snapshot held. */
+  lines: number;
 }
 
-const clock = ([hybrid, node]: WireClock): Clock => ({ hybrid: BigInt(hybrid), node });
+/**
+ * Clocks as the engine holds them, interned: node ids are shared strings (a library has few
+ * nodes), and the fields of one row written by the same op share one Clock, as they do when the
+ * engine merges the op itself. A 100k-record snapshot otherwise holds a million separate copies.
+ */
+class ClockInterner {
+  private readonly nodes = new Map<string, string>();
 
-function fields(
-  data: Record<string, unknown> | undefined,
-  clocks: Record<string, WireClock> | undefined,
-): Record<string, FieldWrite> {
-  const values = data ?? {};
-  // A field counts as written iff it has a clock; fromEntries keeps "__proto__" an own key.
-  return Object.fromEntries(
-    Object.entries(clocks ?? {}).map(([name, c]) => [
-      name,
-      { value: (Object.hasOwn(values, name) ? values[name] : null) as JsonValue, clock: clock(c) },
-    ]),
-  );
+  node(node: string): string {
+    const known = this.nodes.get(node);
+    if (known !== undefined) return known;
+    this.nodes.set(node, node);
+    return node;
+  }
+
+  clock([hybrid, node]: WireClock): Clock {
+    return { hybrid: BigInt(hybrid), node: this.node(node) };
+  }
+
+  /** A row's field registers: a field counts as written iff it has a clock. */
+  fields(
+    data: Record<string, unknown> | undefined,
+    clocks: Record<string, WireClock> | undefined,
+  ): Record<string, FieldWrite> {
+    const values = data ?? {};
+    const shared = new Map<string, Clock>();
+    // fromEntries keeps "__proto__" an own key.
+    return Object.fromEntries(
+      Object.entries(clocks ?? {}).map(([name, wire]) => {
+        const key = `${wire[0]}/${wire[1]}`;
+        let clock = shared.get(key);
+        if (clock === undefined) {
+          clock = this.clock(wire);
+          shared.set(key, clock);
+        }
+        const value = (Object.hasOwn(values, name) ? values[name] : null) as JsonValue;
+        return [name, { value, clock }];
+      }),
+    );
+  }
 }
 
 /** Incremental decoder: feed parsed lines in order, then call finish(). */
@@ -73,6 +101,12 @@ export class SnapshotSliceBuilder {
   private readonly slice = emptySlice();
   private readonly pending: LoggedOperation[] = [];
   private counts = { records: 0, relations: 0, pending: 0 };
+  private readonly clocks = new ClockInterner();
+
+  /** Lines of records, relations and pending ops taken so far. */
+  get lines(): number {
+    return this.counts.records + this.counts.relations + this.counts.pending;
+  }
 
   add(line: unknown): void {
     if (typeof line !== 'object' || line === null) throw new SnapshotFormatError('not an object');
@@ -101,9 +135,9 @@ export class SnapshotSliceBuilder {
         const state: RecordState = {
           recordId: r.id,
           model: r.model,
-          owner: r.owner ?? null,
+          owner: r.owner == null ? null : this.clocks.node(r.owner),
           deleted: r.deleted === true,
-          fields: fields(r.data, r.clocks),
+          fields: this.clocks.fields(r.data, r.clocks),
         };
         this.slice.records.set(r.id, state);
         this.counts.records++;
@@ -123,8 +157,8 @@ export class SnapshotSliceBuilder {
           relation: r.relation,
           item: r.item,
           group: r.group,
-          presence: { exists: r.present === true, clock: clock(r.presenceClock) },
-          fields: fields(r.data, r.clocks),
+          presence: { exists: r.present === true, clock: this.clocks.clock(r.presenceClock) },
+          fields: this.clocks.fields(r.data, r.clocks),
         };
         this.slice.relations.set(relationKey(r.relation, r.item, r.group), state);
         this.counts.relations++;
@@ -173,6 +207,7 @@ export class SnapshotSliceBuilder {
       slice: this.slice,
       offset: this.header.offset === null ? null : BigInt(this.header.offset),
       clock: this.header.clock === null ? null : BigInt(this.header.clock),
+      lines: this.lines,
     };
   }
 }

@@ -1,5 +1,9 @@
 import type { Operation } from '../protocol';
-import type { StoredSlice } from '../replica/slice-codec';
+import {
+  type StoredSlice,
+  type StoredSliceChange,
+  applySliceChanges,
+} from '../replica/slice-codec';
 
 export const STORE_FORMAT_VERSION = 1;
 
@@ -29,6 +33,13 @@ export interface StoredReplica {
   slice: StoredSlice;
 }
 
+/** Rows of the confirmed replica written since the last save, and the cursor now. */
+export interface StoredReplicaChange {
+  version: typeof STORE_FORMAT_VERSION;
+  cursor: string | null;
+  changes: StoredSliceChange;
+}
+
 export interface StoredNodeState {
   journal?: StoredJournal;
   replica?: StoredReplica;
@@ -40,7 +51,31 @@ export interface StoredNodeState {
  * the two parts are saved independently, replica first, and either order of crash is safe.
  */
 export interface LocalStore {
+  /** The state last saved: the last saveReplica with every appendReplica after it applied. */
   load(): Promise<StoredNodeState>;
   saveJournal(journal: StoredJournal): Promise<void>;
+  /** Replaces the whole replica (and drops what was appended to the previous one). */
   saveReplica(replica: StoredReplica): Promise<void>;
+  /**
+   * Optional: records rows changed since the last save without rewriting the replica (a
+   * journal, compacted by the next saveReplica). Atomic per call, like the saves; a call that
+   * fails may be lost, after which the node saves the whole replica again.
+   */
+  appendReplica?(change: StoredReplicaChange): Promise<void>;
+}
+
+/** A saved replica with the changes appended after it, as LocalStore.load answers it. */
+export function replayReplica(
+  base: StoredReplica,
+  changes: readonly StoredReplicaChange[],
+): StoredReplica {
+  if (changes.length === 0) return base;
+  return {
+    version: base.version,
+    cursor: changes[changes.length - 1].cursor,
+    slice: applySliceChanges(
+      base.slice,
+      changes.map((c) => c.changes),
+    ),
+  };
 }

@@ -187,7 +187,8 @@ export class InMemorySyncServer implements SyncTransport {
     };
   }
 
-  private snapshotText(libraryId: string): string {
+  /** The NDJSON body GET /libraries/{id}/snapshot?view=full would answer now. */
+  snapshotText(libraryId: string): string {
     const log = this.library(libraryId);
     const wireClock = (c: { hybrid: bigint; node: string }) => [c.hybrid.toString(), c.node];
     const fields = (

@@ -299,6 +299,49 @@ describe('SyncHttpTransport', () => {
     });
   });
 
+  describe('pull, NDJSON form', () => {
+    const ndjson = (lines: unknown[]) => ({
+      status: 200,
+      headers: { 'content-type': 'application/x-ndjson; charset=utf-8' },
+      body: lines.map((l) => `${JSON.stringify(l)}\n`).join(''),
+    });
+
+    it('asks for NDJSON, reads its lines and the end line cursor', async () => {
+      server.reply(
+        ndjson([
+          { offset: '42', operation: OP },
+          { offset: '43', operation: OP },
+          { type: 'end', items: 2, nextCursor: 'c43' },
+        ]),
+      );
+      const result = await transport().pull(LIB, { after: 41n, limit: 5000 });
+      expect(result).toEqual({
+        items: [
+          { offset: 42n, operation: OP },
+          { offset: 43n, operation: OP },
+        ],
+        nextCursor: 'c43',
+      });
+      expect(server.seen[0].url).toContain('limit=5000');
+    });
+
+    it('rejects an NDJSON answer cut before its end line', async () => {
+      server.reply(ndjson([{ offset: '42', operation: OP }]));
+      await expect(transport().pull(LIB, { after: null, limit: 10 })).rejects.toThrow(
+        /without its end line/,
+      );
+      server.reply(
+        ndjson([
+          { offset: '42', operation: OP },
+          { type: 'end', items: 2, nextCursor: null },
+        ]),
+      );
+      await expect(transport().pull(LIB, { after: null, limit: 10 })).rejects.toThrow(
+        SyncProtocolError,
+      );
+    });
+  });
+
   describe('serverState', () => {
     it('follows record and relation cursors to the end', async () => {
       const rec = (n: number) => ({ id: `r${n}`, model: 'Tag', data: {} });

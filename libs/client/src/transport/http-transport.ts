@@ -20,6 +20,7 @@ import type {
   PullRequest,
   PushResult,
   ServerDigest,
+  SnapshotOptions,
   SyncTransport,
 } from './sync-transport';
 
@@ -60,8 +61,10 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 /** Head room over the server's own wait for minOffset before the client gives up on an attempt. */
 const WAIT_MARGIN_MS = 5_000;
 const OFFSET = /^(0|[1-9]\d*)$/;
+/** The feed's NDJSON form where the server has it, its JSON form otherwise. */
+const FEED_ACCEPT = 'application/x-ndjson, application/json;q=0.5';
 
-type Attempt = { status: number; text: string; retryAfterMs?: number };
+type Attempt = { status: number; text: string; contentType?: string; retryAfterMs?: number };
 
 /**
  * The sync service over HTTP (contract section 7), with the global fetch. Every request has a
@@ -110,13 +113,20 @@ export class SyncHttpTransport implements SyncTransport {
     };
   }
 
+  /**
+   * One feed page. Asks for the NDJSON form (pages up to 100,000 ops, printed by Postgres and
+   * streamed) and reads the JSON form too, from a server that answers only that.
+   */
   async pull(libraryId: string, request: PullRequest): Promise<FeedPage> {
     const query = new URLSearchParams({ limit: String(request.limit) });
     if (request.after !== null) query.set('after', request.after.toString());
     if (request.node !== undefined) query.set('node', request.node);
     const timeout = this.addReadParams(query, request);
     const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/operations?${query.toString()}`;
-    const page = parsePage(await this.request('GET', url, 200, undefined, timeout), url);
+    const answer = await this.exchange('GET', url, 200, undefined, timeout, FEED_ACCEPT);
+    const page = answer.contentType?.startsWith('application/x-ndjson')
+      ? parseNdjsonPage(answer.text, url)
+      : parsePage(answer.text, url);
     const items = page.items.map((raw, index): FeedEntry => {
       if (!isObject(raw) || !isObject(raw['operation'])) {
         throw new SyncProtocolError(`GET ${url}: items[${index}] is not {offset, operation}`);
@@ -130,11 +140,12 @@ export class SyncHttpTransport implements SyncTransport {
   }
 
   /**
-   * The library's full snapshot (GET .../snapshot), parsed line by line as it streams in. One
-   * attempt bounded by timeoutMs per 10 MB read; a cut stream (no end line) is a
-   * SyncProtocolError, not retried here: call again.
+   * The library's full snapshot (GET .../snapshot), parsed line by line as it streams in
+   * (compressed on the wire: fetch asks for gzip/br and decodes). One attempt bounded by
+   * timeoutMs per 10 MB read; a cut stream (no end line) is a SyncProtocolError, not retried
+   * here: call again.
    */
-  async snapshot(libraryId: string): Promise<SnapshotContents> {
+  async snapshot(libraryId: string, options: SnapshotOptions = {}): Promise<SnapshotContents> {
     const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/snapshot?view=full`;
     let response: Response;
     try {
@@ -150,18 +161,17 @@ export class SyncHttpTransport implements SyncTransport {
     }
     const builder = new SnapshotSliceBuilder();
     const decoder = new TextDecoder();
-    let buffer = '';
+    let rest = '';
     try {
       for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let newline: number;
-        while ((newline = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, newline);
-          buffer = buffer.slice(newline + 1);
-          if (line.length > 0) builder.add(JSON.parse(line));
-        }
+        // Whole chunks split at once: the rows are never held beyond the chunk they came in.
+        const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) if (line.length > 0) builder.add(JSON.parse(line));
+        options.onProgress?.(builder.lines);
       }
-      if (buffer.trim().length > 0) builder.add(JSON.parse(buffer));
+      rest += decoder.decode();
+      if (rest.trim().length > 0) builder.add(JSON.parse(rest));
       return builder.finish();
     } catch (error) {
       throw new SyncProtocolError(`GET ${url}: ${describe(error)}`);
@@ -243,10 +253,22 @@ export class SyncHttpTransport implements SyncTransport {
     body: string | undefined,
     timeoutMs: number,
   ): Promise<string> {
+    return (await this.exchange(method, url, expected, body, timeoutMs)).text;
+  }
+
+  /** One request with retries; returns the answer of the expected status. */
+  private async exchange(
+    method: 'GET' | 'POST',
+    url: string,
+    expected: number,
+    body: string | undefined,
+    timeoutMs: number,
+    accept = 'application/json',
+  ): Promise<Attempt> {
     for (let attempt = 1; ; attempt++) {
       let result: Attempt;
       try {
-        result = await this.attempt(method, url, body, timeoutMs);
+        result = await this.attempt(method, url, body, timeoutMs, accept);
       } catch (error) {
         if (attempt >= this.policy.attempts) {
           throw new SyncNetworkError(
@@ -258,7 +280,7 @@ export class SyncHttpTransport implements SyncTransport {
         await sleep(backoffDelay(this.policy, attempt, this.random));
         continue;
       }
-      if (result.status === expected) return result.text;
+      if (result.status === expected) return result;
       const error = apiError(method, url, result, attempt);
       if (!isRetryableStatus(result.status) || attempt >= this.policy.attempts) throw error;
       await sleep(backoffDelay(this.policy, attempt, this.random, result.retryAfterMs));
@@ -270,12 +292,13 @@ export class SyncHttpTransport implements SyncTransport {
     url: string,
     body: string | undefined,
     timeoutMs: number,
+    accept: string,
   ): Promise<Attempt> {
     // One signal for the whole exchange: a server that stalls mid-body times out too.
     const response = await this.fetchImpl(url, {
       method,
       headers: {
-        accept: 'application/json',
+        accept,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...this.headers,
       },
@@ -287,6 +310,7 @@ export class SyncHttpTransport implements SyncTransport {
     return {
       status: response.status,
       text,
+      contentType: response.headers.get('content-type') ?? '',
       retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
     };
   }
@@ -335,6 +359,31 @@ function parsePage(text: string, url: string): { items: unknown[]; nextCursor: s
     throw new SyncProtocolError(`${url}: answer is not {items, nextCursor}`);
   }
   return { items, nextCursor };
+}
+
+/** The NDJSON feed form: item lines, then `{"type":"end","items","nextCursor"}`. */
+function parseNdjsonPage(
+  text: string,
+  url: string,
+): { items: unknown[]; nextCursor: string | null } {
+  let lines: unknown[];
+  try {
+    lines = text
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as unknown);
+  } catch {
+    throw new SyncProtocolError(`${url}: a line of the NDJSON feed is not JSON`);
+  }
+  const end = lines.pop();
+  if (!isObject(end) || end['type'] !== 'end' || end['items'] !== lines.length) {
+    throw new SyncProtocolError(`${url}: NDJSON feed without its end line (incomplete)`);
+  }
+  const nextCursor = end['nextCursor'];
+  if (!(nextCursor === null || typeof nextCursor === 'string')) {
+    throw new SyncProtocolError(`${url}: end line without a nextCursor`);
+  }
+  return { items: lines, nextCursor };
 }
 
 function parseOffset(value: unknown, what: string): bigint {

@@ -45,6 +45,11 @@ export interface ServerDigest {
   relations: number;
 }
 
+export interface SnapshotOptions {
+  /** Called as lines arrive, with how many record, relation and pending lines were read. */
+  onProgress?: (lines: number) => void;
+}
+
 /** How a SyncNode reaches the service; SyncHttpTransport is the real one. */
 export interface SyncTransport {
   /** Publishes a batch all or nothing; re-sending the same ops is safe (duplicates, D1). */
@@ -55,7 +60,7 @@ export interface SyncTransport {
    */
   pull(libraryId: string, request: PullRequest): Promise<FeedPage>;
   /** GET /libraries/{id}/snapshot (view=full), decoded; optional (see SyncNode.bootstrapFromSnapshot). */
-  snapshot?(libraryId: string): Promise<SnapshotContents>;
+  snapshot?(libraryId: string, options?: SnapshotOptions): Promise<SnapshotContents>;
   /** The server's state digest as of an offset; optional (sync() then reports verified: null). */
   digest?(libraryId: string, asOf: bigint): Promise<ServerDigest>;
   /**

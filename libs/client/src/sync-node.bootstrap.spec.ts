@@ -1,0 +1,234 @@
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import { type Operation } from '@sync/protocol';
+import {
+  BASE_MS,
+  NODE_A,
+  NODE_B,
+  NODE_C,
+  createOp,
+  deleteOp,
+  relCreateOp,
+  relDeleteOp,
+  relUpdateOp,
+  rid,
+  updateOp,
+} from '@sync/protocol/testing';
+import type { StoredReplica } from './store/local-store';
+import { MemoryStore } from './store/memory-store';
+import { type SyncProgress, SyncNode } from './sync-node';
+import { InMemorySyncServer } from './testing';
+import { SyncHttpTransport } from './transport/http-transport';
+
+/*
+ * The fast paths of initial sync change nothing: a node that bootstraps from the snapshot
+ * (rows decoded in bulk, clocks interned, identities of other nodes' ops not kept) ends with
+ * exactly the rows, field clocks and pending ops of a node that replayed every op one by one,
+ * its HLC past every op as the replayer's is, and both keep merging alike. A snapshot cut mid-stream changes nothing local.
+ */
+
+const LIB = '22222222-2222-4222-8222-222222222222';
+const READER = '0d000000-0000-4000-8000-00000000000d';
+
+const opArb: fc.Arbitrary<Operation> = fc
+  .tuple(
+    fc.nat(10),
+    fc.constantFrom(NODE_A, NODE_B, NODE_C),
+    fc.integer({ min: 0, max: 40 }),
+    fc.constantFrom('a', 'b', null),
+    fc.nat(3),
+  )
+  .map(([dice, node, tick, value, n]) => {
+    const tag = rid(1 + n);
+    const object = rid(10 + (n % 2));
+    const location = rid(20);
+    switch (dice) {
+      case 0:
+        return createOp(tag, 'Tag', { name: value, color: value }, node, tick);
+      case 1:
+        return createOp(object, 'Object', { note: value }, node, tick);
+      case 2:
+        return createOp(location, 'Location', { name: value }, node, tick);
+      case 3:
+        return updateOp(tag, 'name', value, node, tick);
+      case 4:
+        return updateOp(location, 'name', value, node, tick, 'Location');
+      case 5:
+        return deleteOp(n % 2 ? tag : object, node, tick);
+      case 6:
+        return relCreateOp('TagOnObject', object, tag, node, tick, { date_created: null });
+      case 7:
+        return relUpdateOp('TagOnObject', object, tag, 'date_created', '2024-01-01', node, tick);
+      case 8:
+        return relDeleteOp('TagOnObject', object, tag, node, tick);
+      case 9:
+        return updateOp(object, 'note', value, node, tick, 'Object');
+      default:
+        return updateOp(tag, 'color', value, node, tick, 'Tag');
+    }
+  });
+
+/** Ops pushed in batches (cut at `cuts`), as several writers would. */
+async function publish(server: InMemorySyncServer, ops: Operation[], cuts: number[]) {
+  const points = [...new Set(cuts.map((c) => Math.min(c, ops.length)))].sort((a, b) => a - b);
+  let start = 0;
+  for (const end of [...points, ops.length]) {
+    if (end > start) await server.push(LIB, ops.slice(start, end));
+    start = end;
+  }
+}
+
+/**
+ * The node's saved confirmed rows, in a comparable order. Accepted identities aside, and the
+ * cursor: the snapshot's offset may be past the feed's last op (a duplicate or rejection ends
+ * the log), and both are complete through where they stand.
+ */
+async function savedRows(store: MemoryStore) {
+  const replica = (await store.load()).replica as StoredReplica;
+  const byKey = <T>(rows: T[], key: (row: T) => string) =>
+    [...rows].sort((a, b) => (key(a) < key(b) ? -1 : 1));
+  return {
+    records: byKey(replica.slice.records, (r) => r.recordId),
+    relations: byKey(replica.slice.relations, (r) => `${r.relation}/${r.item}/${r.group}`),
+    pending: byKey(replica.slice.pending, ([id]) => id),
+  };
+}
+
+const open = (server: InMemorySyncServer, store: MemoryStore, pullPageSize = 1000) =>
+  SyncNode.open({
+    libraryId: LIB,
+    transport: server,
+    store,
+    nodeId: READER,
+    now: () => BASE_MS,
+    pullPageSize,
+  });
+
+describe('initial sync fast paths', () => {
+  it('bootstrap from the snapshot ends exactly where a one-by-one replay ends, and keeps merging alike', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(opArb, { maxLength: 40 }),
+        fc.array(fc.nat(40), { maxLength: 5 }),
+        fc.array(opArb, { maxLength: 10 }),
+        async (ops, cuts, later) => {
+          const server = new InMemorySyncServer({ now: () => BASE_MS + 3_600_000 });
+          await publish(server, ops, cuts);
+          const fastStore = new MemoryStore();
+          const slowStore = new MemoryStore();
+          const fast = await open(server, fastStore);
+          const slow = await open(server, slowStore, 1);
+          const progress: SyncProgress[] = [];
+          await fast.bootstrapFromSnapshot({ onProgress: (p) => progress.push(p) });
+          await fast.sync();
+          await slow.sync();
+          await Promise.all([fast.flush(), slow.flush()]);
+          expect(await savedRows(fastStore)).toEqual(await savedRows(slowStore));
+          expect(fast.state()).toEqual(slow.state());
+          // The HLCs: the replay ticked once per op received, the bootstrap once for the
+          // snapshot's greatest hybrid; both are past every op of the feed, so the next own op of either
+          // orders after everything it has seen.
+          const feed = await server.pull(LIB, { after: null, limit: 1000 });
+          const greatest = feed.items.reduce((max, { operation }) => {
+            const hybrid = BigInt(operation.timestamp.hybrid);
+            return hybrid > max ? hybrid : max;
+          }, 0n);
+          expect(BigInt(fast.clockValue())).toBeGreaterThanOrEqual(greatest);
+          expect(BigInt(slow.clockValue())).toBeGreaterThanOrEqual(greatest);
+          expect(progress[progress.length - 1]).toEqual({
+            phase: 'snapshot',
+            done: progress[progress.length - 1].done,
+            total: progress[progress.length - 1].done,
+          });
+
+          // Both merge what follows the same way.
+          await publish(server, later, []);
+          await fast.sync();
+          await slow.sync();
+          await Promise.all([fast.flush(), slow.flush()]);
+          expect(await savedRows(fastStore)).toEqual(await savedRows(slowStore));
+          expect(fast.state()).toEqual(slow.state());
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('keeps accepted identities only of its own ops and of pending ones', async () => {
+    const server = new InMemorySyncServer({ now: () => BASE_MS + 3_600_000 });
+    const early = updateOp(rid(9), 'name', 'early', NODE_B, 3, 'Tag'); // pending: no CREATE yet
+    await server.push(LIB, [
+      createOp(rid(1), 'Tag', { name: 'a' }, NODE_A, 1),
+      updateOp(rid(1), 'name', 'b', NODE_B, 2),
+      early,
+    ]);
+    const store = new MemoryStore();
+    const node = await open(server, store);
+    const mine = await node.create('Tag', { name: 'mine' });
+    await node.sync();
+    await node.flush();
+    expect(node.unconfirmed()).toEqual([]);
+    const identities = (await store.load()).replica?.slice.accepted.map(([key]) => key);
+    expect(identities?.sort()).toEqual(
+      [`${NODE_B}@${early.timestamp.hybrid}`, `${mine.node}@${mine.timestamp.hybrid}`].sort(),
+    );
+  });
+});
+
+describe('a snapshot cut mid-stream', () => {
+  let server: Server;
+  let url: string;
+  let body = '';
+  let cutAt: number | null = null;
+
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      if (cutAt === null) {
+        res.end(body);
+        return;
+      }
+      res.write(body.slice(0, cutAt));
+      setTimeout(() => res.destroy(), 20);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('leaves the node as it was, and a retry succeeds', async () => {
+    const source = new InMemorySyncServer({ now: () => BASE_MS + 3_600_000 });
+    const ops: Operation[] = [];
+    for (let i = 0; i < 200; i++)
+      ops.push(createOp(rid(100 + i), 'Tag', { name: `t${i}` }, NODE_A, i));
+    await source.push(LIB, ops);
+    body = source.snapshotText(LIB);
+    const transport = new SyncHttpTransport({
+      ingestUrl: url,
+      queryUrl: url,
+      retry: { attempts: 1 },
+    });
+    const store = new MemoryStore();
+    const node = await SyncNode.open({ libraryId: LIB, transport, store, nodeId: READER });
+    const mine = await node.create('Tag', { name: 'offline edit' });
+    const before = { state: node.state(), saved: await store.load() };
+
+    cutAt = Math.floor(body.length / 2);
+    await expect(node.bootstrapFromSnapshot()).rejects.toThrow();
+    expect(node.state()).toEqual(before.state);
+    expect(node.pulledThrough).toBeNull();
+    expect(node.outbox()).toEqual([mine]);
+    await node.flush();
+    expect(await store.load()).toEqual(before.saved);
+
+    cutAt = null;
+    const boot = await node.bootstrapFromSnapshot();
+    expect(boot.records).toBe(200);
+    expect(node.state().records).toHaveLength(201);
+    expect(node.outbox()).toEqual([mine]);
+  });
+});
