@@ -55,7 +55,11 @@ export async function request(
     throw new ApiError(0, 'NETWORK', `the server did not answer (${String(error)})`);
   }
   if (response.ok) return response;
-  const body = (await response.json().catch(() => ({}))) as {
+  const body = (await response.json().catch((error: unknown) => {
+    // A request its view abandoned while the body was read: not an answer to report.
+    if (init.signal?.aborted) throw error;
+    return {};
+  })) as {
     error?: string;
     message?: string;
     details?: unknown[];
