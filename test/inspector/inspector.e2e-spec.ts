@@ -609,6 +609,8 @@ describe('inspector in a real browser', () => {
     // A deleted record is no longer visible, and its history still says why.
     await page.goto(`${queryUrl}/inspector/#/library/${lib}/record/${tags[4]}`);
     await page.waitForSelector('#history li[data-offset]');
+    // The record and its history are two requests: the notice may render after the timeline.
+    await page.waitForSelector('.notice');
     expect(await page.$eval('.notice', (p) => p.textContent)).toContain('No visible record');
     const deletedHistory = await api(`/libraries/${lib}/records/${tags[4]}/history`);
     expect(deletedHistory.items.map((e: Json) => e.operation.type)).toEqual(['CREATE', 'DELETE']);
