@@ -154,6 +154,8 @@ export class OwnCluster {
       clientId: 'fault-cluster',
       brokers: this.brokers,
       logLevel: logLevel.NOTHING,
+      // kafkajs allows 1 s to connect by default: too little on a machine busy with the load.
+      connectionTimeout: 10_000,
     }).admin();
     await admin.connect();
     try {
