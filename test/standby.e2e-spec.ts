@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { migrateDatabase } from '@sync/persistence';
-import { Client } from 'pg';
+import { Client, type QueryResultRow } from 'pg';
 import { hybridAt } from './ingest-fixtures';
 import {
   type FaultTopics,
@@ -101,19 +101,23 @@ describe('query on a streaming standby', () => {
           node,
           timestamp: { hybrid: hybridAt() },
         };
-  /** The projector's own position of a partition, on the primary. */
-  const primaryNextOffset = async (partition: number): Promise<bigint> => {
+  /** A statement on the primary (the projector's database), not through the query service. */
+  const onPrimary = async <T extends QueryResultRow>(sql: string, params: unknown[]) => {
     const client = new Client({ connectionString: primaryUrl });
     await client.connect();
     try {
-      const { rows } = await client.query<{ next_offset: string }>(
-        'SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2',
-        [topics.operationsTopic, partition],
-      );
-      return BigInt(rows[0]?.next_offset ?? '0');
+      return (await client.query<T>(sql, params)).rows;
     } finally {
       await client.end();
     }
+  };
+  /** The projector's own position of a partition. */
+  const primaryNextOffset = async (partition: number): Promise<bigint> => {
+    const rows = await onPrimary<{ next_offset: string }>(
+      'SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2',
+      [topics.operationsTopic, partition],
+    );
+    return BigInt(rows[0]?.next_offset ?? '0');
   };
 
   it('knows it reads a standby: no LISTEN there, the standby is polled', async () => {
@@ -255,4 +259,20 @@ describe('query on a streaming standby', () => {
     const pipeline = await get('/pipeline');
     expect(pipeline.body.replica).toMatchObject({ standby: true, lagBytes: expect.any(Number) });
   }, 120_000);
+
+  it('writes what the query service writes, a node feed position, to the primary', async () => {
+    const library = randomUUID();
+    const node = randomUUID();
+    const offset = await post(library, [tag(randomUUID(), node, 'pulled', true)]);
+    const feed = await get(
+      `/libraries/${library}/operations?after=-1&node=${node}&minOffset=${offset}`,
+    );
+    expect(feed.status).toBe(200);
+    expect(feed.body.items).toHaveLength(1);
+    const rows = await onPrimary<{ pulled_through: string }>(
+      'SELECT pulled_through FROM node_positions WHERE library_id = $1 AND node = $2',
+      [library, node],
+    );
+    expect(rows).toEqual([{ pulled_through: '-1' }]);
+  });
 });

@@ -24,6 +24,7 @@ import { OperationsRepository } from './operations.repository';
 import { PartitionLocator } from './partition-locator.service';
 import { PipelineController } from './pipeline.controller';
 import { PipelineService } from './pipeline.service';
+import { PrimaryDatabase } from './primary-database.service';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
@@ -107,6 +108,7 @@ export class QueryModule {
         LibraryReadInterceptor,
         PipelineService,
         ReplicaLagService,
+        PrimaryDatabase,
       ],
     };
   }

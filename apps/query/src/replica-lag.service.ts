@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { STORED_OFFSET_SQL, createPgPool } from '@sync/persistence';
-import type { Pool } from 'pg';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { STORED_OFFSET_SQL } from '@sync/persistence';
+import { PrimaryDatabase } from './primary-database.service';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
@@ -13,22 +13,20 @@ import {
   replicaLag,
 } from './replica-lag';
 
-/** The primary is asked on the side: a slow or absent primary must not hold a status read. */
-const PRIMARY_TIMEOUT_MS = 2000;
-
 /**
  * Measures the read database against the projector's (DATABASE_URL). The standby is asked
  * first, then the primary, so a lag is never understated. The primary is only ever asked when
- * the read database is a standby, on a small pool of its own opened on first use.
+ * the read database is a standby; when it does not answer (in PrimaryDatabase's short timeouts)
+ * the lag is unknown (null), and the read still answers.
  */
 @Injectable()
-export class ReplicaLagService implements OnApplicationShutdown {
+export class ReplicaLagService {
   private readonly logger = new Logger('ReplicaLagService');
-  private primary?: Pool;
 
   constructor(
     @Inject(QUERY_CONFIG) private readonly config: QueryConfig,
     private readonly database: QueryDatabase,
+    private readonly primary: PrimaryDatabase,
   ) {}
 
   /** Lag of the whole database (GET /pipeline). */
@@ -64,16 +62,8 @@ export class ReplicaLagService implements OnApplicationShutdown {
 
   /** The primary's WAL position and the partition's applied position there; null if it failed. */
   private async primaryPosition(partition: number | null): Promise<PrimaryPosition | null> {
-    this.primary ??= createPgPool({
-      url: this.config.primaryDatabaseUrl,
-      poolSize: 1,
-      applicationName: 'sync-query-replica-lag',
-      onIdleError: (error) => this.logger.warn(`idle primary connection failed: ${error.message}`),
-      connectionTimeoutMs: PRIMARY_TIMEOUT_MS,
-      statementTimeoutMs: PRIMARY_TIMEOUT_MS,
-    });
     try {
-      const { rows } = await this.primary.query<{ lsn: string; next_offset: string | null }>(
+      const rows = await this.primary.query<{ lsn: string; next_offset: string | null }>(
         `SELECT pg_current_wal_lsn()::text AS lsn, (${STORED_OFFSET_SQL}) AS next_offset`,
         [this.config.kafka.operationsTopic, partition],
       );
@@ -88,9 +78,5 @@ export class ReplicaLagService implements OnApplicationShutdown {
       );
       return null;
     }
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.primary?.end();
   }
 }
