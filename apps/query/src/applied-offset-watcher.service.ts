@@ -18,10 +18,13 @@ const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5000;
 
 /**
- * Read-your-writes without polling per request: one dedicated connection LISTENs on the
- * projector's commit notifications and wakes in-memory waiters. A slow re-read of
- * partition_offsets (only while someone waits) and a full re-read after every reconnect cover
- * notifications that were missed.
+ * Read-your-writes without polling per request: one dedicated connection to the read database
+ * wakes in-memory waiters. On a primary it LISTENs on the projector's commit notifications. On a
+ * streaming standby (pg_is_in_recovery(), asked at every connect) NOTIFY never fires, so it reads
+ * the standby's own partition_offsets every QUERY_STANDBY_POLL_MS while anyone waits or follows:
+ * one statement for all waiters, and only offsets the standby has replayed ever let a read
+ * through (see the README, "Read-your-writes on a standby"). A slow re-read (only while someone
+ * waits) and a full re-read after every reconnect cover notifications that were missed.
  */
 @Injectable()
 export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -29,6 +32,10 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
   private readonly offsets = new AppliedOffsets();
   private client?: Client;
   private listening = false;
+  /** The connected read database is a standby: its offsets are polled. */
+  private standby = false;
+  private pollTimer?: NodeJS.Timeout;
+  private polling = false;
   private closed = false;
   private reconnectDelayMs = RECONNECT_MIN_MS;
   private reconnectTimer?: NodeJS.Timeout;
@@ -56,6 +63,7 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
     });
     const offsets = this.offsets;
     const isListening = (): boolean => this.listening;
+    const isStandby = (): boolean => this.standby;
     new Gauge({
       name: 'query_min_offset_waiters',
       help: 'Requests currently waiting for their minOffset to be applied',
@@ -72,15 +80,25 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
         this.set(isListening() ? 1 : 0);
       },
     });
+    new Gauge({
+      name: 'query_read_database_standby',
+      help: '1 while the read database is a streaming standby (applied offsets are polled)',
+      registers: [registry],
+      collect() {
+        this.set(isStandby() ? 1 : 0);
+      },
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
     this.recheckTimer = setInterval(() => this.recheck(), this.config.offsetRecheckMs);
     this.recheckTimer.unref();
+    this.pollTimer = setInterval(() => this.poll(), this.config.standbyPollMs);
+    this.pollTimer.unref();
     try {
       await this.connect();
     } catch (error) {
-      this.logger.warn(`LISTEN connection failed, retrying: ${describe(error)}`);
+      this.logger.warn(`applied-offset connection failed, retrying: ${describe(error)}`);
       this.scheduleReconnect();
     }
   }
@@ -88,11 +106,13 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.recheckTimer);
+    clearInterval(this.pollTimer);
     clearTimeout(this.reconnectTimer);
     this.offsets.rejectAll(new SyncError('NOT_YET_APPLIED', 'the query service is shutting down'));
     const client = this.client;
     this.client = undefined;
     this.listening = false;
+    this.standby = false;
     if (client) await client.end().catch(() => undefined);
   }
 
@@ -103,7 +123,7 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
 
   /**
    * Calls `listener` whenever the observed applied position of `partition` rises (from the one
-   * LISTEN connection, no connection per subscriber); returns the unsubscribe function.
+   * watcher connection, no connection per subscriber); returns the unsubscribe function.
    */
   subscribe(partition: number, listener: (nextOffset: bigint) => void): () => void {
     return this.offsets.subscribe(partition, listener);
@@ -164,6 +184,22 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
     for (const row of rows) this.offsets.observe(row.partition, BigInt(row.next_offset));
   }
 
+  /** On a standby: the replayed offsets, on the dedicated connection (never queued behind reads). */
+  private poll(): void {
+    const client = this.client;
+    if (!this.standby || !client || this.polling || !this.offsets.watched) return;
+    this.polling = true;
+    client
+      .query<{ partition: number; next_offset: string }>(storedOffsetsSql(), [
+        this.config.kafka.operationsTopic,
+      ])
+      .then(({ rows }) => {
+        for (const row of rows) this.offsets.observe(row.partition, BigInt(row.next_offset));
+      })
+      .catch((error: unknown) => this.logger.warn(`polling the standby failed: ${describe(error)}`))
+      .finally(() => (this.polling = false));
+  }
+
   private recheck(): void {
     if (this.closed || this.rechecking || this.offsets.waiting === 0) return;
     this.rechecking = true;
@@ -183,9 +219,14 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
     client.on('error', (error: Error) => this.onLost(client, error));
     client.on('end', () => this.onLost(client));
     this.client = client;
+    let standby: boolean;
     try {
       await client.connect();
-      await client.query(`LISTEN ${APPLIED_CHANNEL}`);
+      const { rows } = await client.query<{ standby: boolean }>(
+        'SELECT pg_is_in_recovery() AS standby',
+      );
+      standby = rows[0].standby;
+      if (!standby) await client.query(`LISTEN ${APPLIED_CHANNEL}`);
     } catch (error) {
       this.client = undefined;
       await client.end().catch(() => undefined);
@@ -195,7 +236,15 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
       await client.end().catch(() => undefined);
       return;
     }
-    this.listening = true;
+    if (standby !== this.standby) {
+      this.logger.log(
+        standby
+          ? `the read database is a standby: polling its applied offsets every ${this.config.standbyPollMs} ms while requests wait`
+          : 'the read database is a primary: listening for applied offsets',
+      );
+    }
+    this.standby = standby;
+    this.listening = !standby;
     this.reconnectDelayMs = RECONNECT_MIN_MS;
     // Anything committed before LISTEN took effect was not notified to us.
     await this.refreshAll().catch((error: unknown) =>
@@ -221,7 +270,9 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
     this.listening = false;
     client.end().catch(() => undefined);
     if (this.closed) return;
-    this.logger.warn(`LISTEN connection lost${error ? `: ${error.message}` : ''}; reconnecting`);
+    this.logger.warn(
+      `applied-offset connection lost${error ? `: ${error.message}` : ''}; reconnecting`,
+    );
     this.scheduleReconnect();
   }
 
@@ -232,7 +283,7 @@ export class AppliedOffsetWatcher implements OnApplicationBootstrap, OnApplicati
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect().catch((error: unknown) => {
-        this.logger.warn(`LISTEN reconnect failed: ${describe(error)}`);
+        this.logger.warn(`applied-offset reconnect failed: ${describe(error)}`);
         this.scheduleReconnect();
       });
     }, delay);

@@ -13,6 +13,20 @@ describe('AppliedOffsets', () => {
     expect(offsets.isApplied(1, 0n)).toBe(false);
   });
 
+  it('is watched while anyone waits or follows a partition', () => {
+    const offsets = new AppliedOffsets();
+    expect(offsets.watched).toBe(false);
+    const waiting = offsets.waitFor(0, 3n, 10_000);
+    expect(offsets.watched).toBe(true);
+    offsets.observe(0, 4n);
+    expect(offsets.watched).toBe(false);
+    const unsubscribe = offsets.subscribe(1, () => undefined);
+    expect(offsets.watched).toBe(true);
+    unsubscribe();
+    expect(offsets.watched).toBe(false);
+    return waiting;
+  });
+
   it('never moves a position back', () => {
     const offsets = new AppliedOffsets();
     offsets.observe(2, 10n);

@@ -34,6 +34,11 @@ export class AppliedOffsets {
     return next !== undefined && next > minOffset;
   }
 
+  /** True while anyone waits for or follows a partition's position (a standby is then polled). */
+  get watched(): boolean {
+    return this.waiters.size > 0 || this.listeners.size > 0;
+  }
+
   get waiting(): number {
     let count = 0;
     for (const set of this.waiters.values()) count += set.size;

@@ -1,13 +1,20 @@
 import { Controller, Get, Query, UseInterceptors } from '@nestjs/common';
 import { Access } from '@sync/platform';
-import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { libraryCursor } from './cursor';
 import { LibrariesRepository } from './libraries.repository';
 import { PartitionLocator } from './partition-locator.service';
 import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
-import { ParamReader, type RawQuery } from './query-params';
+import { BOOLEANS, ParamReader, type RawQuery } from './query-params';
 import { ErrorBodyDto, LibraryPageDto, LibraryStatusDto } from './query.dto';
+import { ReplicaLagService } from './replica-lag.service';
 
 @ApiTags('libraries')
 @UseInterceptors(LibraryReadInterceptor)
@@ -16,6 +23,7 @@ export class LibrariesController {
   constructor(
     private readonly libraries: LibrariesRepository,
     private readonly locator: PartitionLocator,
+    private readonly replicaLag: ReplicaLagService,
   ) {}
 
   @Get()
@@ -45,9 +53,16 @@ export class LibrariesController {
       'A library never seen gets the partition its ops would go to (default partitioner over the topic partition count) and zero counts.',
   })
   @ApiLibraryRoute()
+  @ApiQuery({
+    name: 'replica',
+    required: false,
+    enum: BOOLEANS,
+    description: 'true: add `replica`, how far the database this instance reads trails the primary',
+  })
   @ApiOkResponse({ type: LibraryStatusDto })
   async status(@Library() read: LibraryRead): Promise<LibraryStatusDto> {
     const { libraryId } = read;
+    const replica = read.params.flag('replica');
     await read.ready();
     const status = await this.libraries.status(libraryId);
     let { partition, nextOffset } = status;
@@ -63,6 +78,7 @@ export class LibrariesController {
       relations: status.relations,
       pending: status.pending,
       rejected: status.rejected,
+      ...(replica ? { replica: await this.replicaLag.ofPartition(partition, next) } : {}),
     };
   }
 }

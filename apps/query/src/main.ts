@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const app = await createQueryApp(config);
   await listen(app, config.port, config.host);
   console.log(
-    `query: database ${redactUrl(config.databaseUrl)}, topic ${config.kafka.operationsTopic}, schema ${config.schema.source}`,
+    `query: database ${redactUrl(config.databaseUrl)}${config.databaseUrl === config.primaryDatabaseUrl ? '' : ` (primary ${redactUrl(config.primaryDatabaseUrl)})`}, topic ${config.kafka.operationsTopic}, schema ${config.schema.source}`,
   );
 }
 

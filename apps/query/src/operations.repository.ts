@@ -4,6 +4,7 @@ import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { copyLines } from './copy-lines';
 import { operationCursor, rejectedCursor } from './cursor';
+import { PrimaryDatabase } from './primary-database.service';
 import { QueryDatabase } from './query-database.service';
 import type { FeedEntryDto, RejectedEntryDto } from './query.dto';
 import { type Page, toPage } from './views';
@@ -34,7 +35,10 @@ interface RejectedRow extends FeedRow {
 export class OperationsRepository {
   private readonly reported = new Map<string, { position: bigint; at: number }>();
 
-  constructor(private readonly database: QueryDatabase) {}
+  constructor(
+    private readonly database: QueryDatabase,
+    private readonly primary: PrimaryDatabase,
+  ) {}
 
   /**
    * The library's op log after `after` (exclusive), in log order; primary key scan. Compacted
@@ -92,14 +96,15 @@ export class OperationsRepository {
   /**
    * Records that `node` holds the library's feed through `pulledThrough` (the `after` it asked
    * with): compaction may then drop superseded ops up to there. Repeats of the same position
-   * within a few seconds are not written again.
+   * within a few seconds are not written again. Written to the primary: the read database may
+   * be a read-only standby.
    */
   async recordPosition(libraryId: string, node: string, pulledThrough: bigint): Promise<void> {
     const key = `${libraryId}/${node}`;
     const now = Date.now();
     const last = this.reported.get(key);
     if (last?.position === pulledThrough && now - last.at < POSITION_WRITE_INTERVAL_MS) return;
-    await this.database.query(
+    await this.primary.query(
       `INSERT INTO node_positions (library_id, node, pulled_through, seen_at)
        VALUES ($1, $2, $3, now())
        ON CONFLICT (library_id, node) DO UPDATE SET

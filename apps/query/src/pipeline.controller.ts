@@ -14,7 +14,7 @@ export class PipelineController {
   @ApiOperation({
     summary: 'Projector lag per partition, dead letters and the three services’ readiness, as JSON',
     description:
-      '{topic, partitions: [{partition, appliedOffset, endOffset, lag}], deadLetters: {topic, messages}, kafkaError, services: [{name, url, ready, message}]}. Offsets are decimal strings; endOffset is the high watermark; lag = endOffset - (appliedOffset + 1). Each topic is asked on its own: when Kafka does not answer for one, its numbers are null and kafkaError names the topic and the reason.',
+      '{topic, partitions: [{partition, appliedOffset, endOffset, lag}], deadLetters: {topic, messages}, kafkaError, services: [{name, url, ready, message}], replica: {standby, replayLsn, primaryLsn, lagBytes, lagSeconds}}. Positions are those of the database this instance reads (a standby trails the primary by `replica`). Offsets are decimal strings; endOffset is the high watermark; lag = endOffset - (appliedOffset + 1). Each topic is asked on its own: when Kafka does not answer for one, its numbers are null and kafkaError names the topic and the reason.',
   })
   @ApiOkResponse({ description: 'The pipeline view' })
   view(): Promise<PipelineView> {

@@ -4,6 +4,8 @@ import { type PartitionLag, deadLetterCount, partitionLags } from './pipeline-la
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
+import type { ReplicaLag } from './replica-lag';
+import { ReplicaLagService } from './replica-lag.service';
 
 export interface ServiceHealth {
   name: 'query' | 'ingest' | 'projector';
@@ -21,6 +23,8 @@ export interface PipelineView {
   /** Why Kafka could not be asked, per topic (that topic's ends, lag or count are then null). */
   kafkaError: string | null;
   services: ServiceHealth[];
+  /** How far the database this instance reads (and whose positions `partitions` shows) trails the primary. */
+  replica: ReplicaLag;
 }
 
 const PROBE_TIMEOUT_MS = 2000;
@@ -38,6 +42,7 @@ export class PipelineService implements OnApplicationShutdown {
   constructor(
     @Inject(QUERY_CONFIG) private readonly config: QueryConfig,
     private readonly database: QueryDatabase,
+    private readonly replicaLag: ReplicaLagService,
   ) {
     this.offsets = new TopicOffsetsReader(kafkaClientConfig(config.kafka));
   }
@@ -45,8 +50,9 @@ export class PipelineService implements OnApplicationShutdown {
   async view(): Promise<PipelineView> {
     const { operationsTopic, deadLetterTopic } = this.config.kafka;
     // Each topic on its own: a missing dead-letter topic must not hide the lag.
-    const [nextOffsets, operations, deadLetters, services] = await Promise.all([
+    const [nextOffsets, replica, operations, deadLetters, services] = await Promise.all([
       this.nextOffsets(),
+      this.replicaLag.lag(),
       settle(this.offsets.ends(operationsTopic)),
       settle(this.offsets.ends(deadLetterTopic)),
       Promise.all([
@@ -68,6 +74,7 @@ export class PipelineService implements OnApplicationShutdown {
       },
       kafkaError: errors.length === 0 ? null : errors.join('; '),
       services,
+      replica,
     };
   }
 

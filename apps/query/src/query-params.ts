@@ -30,6 +30,9 @@ export function parseLibraryId(raw: unknown): string {
  * Reads query and path parameters, collecting every problem so one 400 names all of them.
  * Unknown query parameters are ignored (see apps/query/README.md).
  */
+/** Values of a boolean switch such as `explain`. */
+export const BOOLEANS: readonly string[] = ['true', 'false'];
+
 export class ParamReader {
   private readonly problems: ParamProblem[] = [];
 
@@ -95,6 +98,11 @@ export class ParamReader {
       return DEFAULT_WAIT_MS;
     }
     return value;
+  }
+
+  /** A boolean switch: `true` or `false`, absent = false. */
+  flag(param: string): boolean {
+    return this.name(param, (value) => BOOLEANS.includes(value), 'value') === 'true';
   }
 
   /** A name that must be one of `allowed` (models, relations). */

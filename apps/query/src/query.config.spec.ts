@@ -9,6 +9,7 @@ describe('readQueryConfig', () => {
       poolSize: 10,
       topicPartitions: undefined,
       offsetRecheckMs: 1000,
+      standbyPollMs: 10,
       overload: {
         maxDbQueue: 200,
         dbQueueTimeoutMs: 2000,
@@ -52,11 +53,13 @@ describe('readQueryConfig', () => {
       QUERY_DB_QUEUE_TIMEOUT_MS: '300',
       QUERY_STATEMENT_TIMEOUT_MS: '4000',
       QUERY_MAX_OFFSET_WAITERS: '9',
+      QUERY_STANDBY_POLL_MS: '25',
     });
     expect(config).toMatchObject({
       port: 4000,
       databaseUrl: 'postgres://u@db:5432/x',
       topicPartitions: 12,
+      standbyPollMs: 25,
       poolSize: 3,
       overload: {
         maxDbQueue: 7,
@@ -66,6 +69,22 @@ describe('readQueryConfig', () => {
       },
     });
     expect(config.kafka.operationsTopic).toBe('ops');
+    // Reads default to the projector's database.
+    expect(config.primaryDatabaseUrl).toBe('postgres://u@db:5432/x');
+  });
+
+  it('reads from QUERY_DATABASE_URL and writes to DATABASE_URL', () => {
+    const config = readQueryConfig({
+      DATABASE_URL: 'postgres://u@primary:5432/x',
+      QUERY_DATABASE_URL: 'postgresql://u@standby:5433/x',
+    });
+    expect(config).toMatchObject({
+      databaseUrl: 'postgresql://u@standby:5433/x',
+      primaryDatabaseUrl: 'postgres://u@primary:5432/x',
+    });
+    expect(() => readQueryConfig({ QUERY_DATABASE_URL: 'mysql://standby/x' })).toThrow(
+      /QUERY_DATABASE_URL/,
+    );
   });
 
   it('names every bad variable, the schema file included', () => {

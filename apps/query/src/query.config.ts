@@ -15,7 +15,10 @@ import { loadConfiguredSchema } from '@sync/protocol/node';
 export interface QueryConfig {
   port: number;
   host: string;
+  /** Where reads go (QUERY_DATABASE_URL): the projector's database or one streaming standby of it. */
   databaseUrl: string;
+  /** The projector's database (DATABASE_URL): writes (API keys) and the primary's side of replica lag. */
+  primaryDatabaseUrl: string;
   /** pg pool size for reads (the offset watcher holds one more, dedicated connection). */
   poolSize: number;
   /** Bounds under overload: beyond them 503 SERVER_BUSY at once instead of a longer queue. */
@@ -31,6 +34,11 @@ export interface QueryConfig {
   schema: Schema;
   /** Safety net of the read-your-writes watcher: re-read applied offsets this often while requests wait. */
   offsetRecheckMs: number;
+  /**
+   * On a standby (no LISTEN/NOTIFY there): read the replayed offsets this often while requests
+   * wait or change streams follow.
+   */
+  standbyPollMs: number;
   /** API keys (off only with SYNC_AUTH_DISABLED=true); this service also serves /admin/keys. */
   auth: AuthSettings;
   /** Where GET /pipeline asks the other two services for their readiness. */
@@ -67,7 +75,11 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
   const auth = readAuthSettings(reader);
   const port = reader.port('QUERY_PORT', DEFAULT_QUERY_PORT);
   const host = reader.string('QUERY_HOST', '0.0.0.0');
-  const databaseUrl = reader.url('DATABASE_URL', DEFAULT_DATABASE_URL, [
+  const primaryDatabaseUrl = reader.url('DATABASE_URL', DEFAULT_DATABASE_URL, [
+    'postgres:',
+    'postgresql:',
+  ]);
+  const databaseUrl = reader.url('QUERY_DATABASE_URL', primaryDatabaseUrl, [
     'postgres:',
     'postgresql:',
   ]);
@@ -88,6 +100,7 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
   const partitions = reader.int('SYNC_TOPIC_PARTITIONS', 0, 0, 1_000_000);
   const partitionCountTtlMs = reader.int('QUERY_PARTITION_COUNT_TTL_MS', 300_000, 1000);
   const offsetRecheckMs = reader.int('QUERY_OFFSET_RECHECK_MS', 1000, 50, 60_000);
+  const standbyPollMs = reader.int('QUERY_STANDBY_POLL_MS', 10, 1, 10_000);
   const ingestUrl = reader.url('QUERY_INGEST_URL', 'http://127.0.0.1:3001', ['http:', 'https:']);
   const projectorUrl = reader.url('QUERY_PROJECTOR_URL', 'http://127.0.0.1:3003', [
     'http:',
@@ -110,6 +123,7 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
     port,
     host,
     databaseUrl,
+    primaryDatabaseUrl,
     poolSize,
     overload,
     kafka,
@@ -117,6 +131,7 @@ export function readQueryConfig(env: NodeJS.ProcessEnv = process.env): QueryConf
     partitionCountTtlMs,
     schema: schema!, // done() threw if it was not read
     offsetRecheckMs,
+    standbyPollMs,
     auth,
     ingestUrl,
     projectorUrl,

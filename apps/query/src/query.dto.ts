@@ -150,6 +150,46 @@ export class RejectedPageDto {
   nextCursor!: string | null;
 }
 
+export class ReplicaLagDto {
+  @ApiProperty({ description: 'true: this instance reads a streaming standby; false: the primary' })
+  standby!: boolean;
+
+  @ApiProperty({ type: String, nullable: true, description: 'WAL position replayed here' })
+  replayLsn!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: "The primary's WAL position" })
+  primaryLsn!: string | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'WAL bytes not yet replayed here; null when the primary did not answer',
+  })
+  lagBytes!: number | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description:
+      '0 when caught up; else seconds since the primary committed the last transaction replayed here',
+  })
+  lagSeconds!: number | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: "The partition's applied offset on the primary",
+  })
+  primaryAppliedOffset!: string | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'Offsets of the partition applied on the primary and not yet visible here',
+  })
+  offsetsBehind!: number | null;
+}
+
 export class LibraryStatusDto {
   @ApiProperty({ description: 'Kafka partition of the library' })
   partition!: number;
@@ -172,6 +212,13 @@ export class LibraryStatusDto {
 
   @ApiProperty()
   rejected!: number;
+
+  @ApiPropertyOptional({
+    type: ReplicaLagDto,
+    description:
+      'Only with `replica=true` (the contract shape is unchanged without it): how far the database this instance reads trails the primary',
+  })
+  replica?: ReplicaLagDto;
 }
 
 export class HistoryEntryDto extends FeedEntryDto {

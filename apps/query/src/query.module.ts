@@ -24,6 +24,7 @@ import { OperationsRepository } from './operations.repository';
 import { PartitionLocator } from './partition-locator.service';
 import { PipelineController } from './pipeline.controller';
 import { PipelineService } from './pipeline.service';
+import { PrimaryDatabase } from './primary-database.service';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
@@ -32,6 +33,7 @@ import { RecordsController } from './records.controller';
 import { RecordsRepository } from './records.repository';
 import { RelationsController } from './relations.controller';
 import { RelationsRepository } from './relations.repository';
+import { ReplicaLagService } from './replica-lag.service';
 import { SchemaController } from './schema.controller';
 import { SnapshotController } from './snapshot.controller';
 import { SnapshotRepository } from './snapshot.repository';
@@ -70,7 +72,7 @@ export class QueryModule {
         MetricsModule.register('query'),
         AuthModule.register({
           settings: config.auth,
-          store: () => new ApiKeysRepository(config.databaseUrl, 2, 'sync-query-auth'),
+          store: () => new ApiKeysRepository(config.primaryDatabaseUrl, 2, 'sync-query-auth'),
           adminRoutes: true,
         }),
         // Ready = the database answers; Kafka is only needed to place libraries never seen.
@@ -105,6 +107,8 @@ export class QueryModule {
         DigestService,
         LibraryReadInterceptor,
         PipelineService,
+        ReplicaLagService,
+        PrimaryDatabase,
       ],
     };
   }

@@ -13,12 +13,11 @@ import { AsOfRepository } from './as-of.repository';
 import { historyCursor, recordCursor } from './cursor';
 import { HistoryRepository } from './history.repository';
 import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { BOOLEANS } from './query-params';
 import type { QueryConfig } from './query.config';
 import { ErrorBodyDto, FieldWriteDto, HistoryPageDto, RecordDto, RecordPageDto } from './query.dto';
 import { QUERY_CONFIG } from './query.tokens';
 import { RecordsRepository } from './records.repository';
-
-const BOOLEANS: readonly string[] = ['true', 'false'];
 
 @ApiTags('records')
 @ApiExtraModels(FieldWriteDto)
@@ -71,7 +70,7 @@ export class RecordsController {
   ): Promise<RecordDto> {
     const { params, libraryId } = read;
     const recordId = params.uuid('recordId', rawRecordId) as string;
-    const explain = params.name('explain', (value) => BOOLEANS.includes(value), 'value') === 'true';
+    const explain = params.flag('explain');
     const asOf = read.asOf();
     await read.ready();
     let record: RecordDto | undefined;
