@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { QUERY_READ_CLIENT_TIMEOUT_MS } from '../support/client-timeouts';
-import { createTestDatabase } from '../support/test-env';
+import { migrateDatabase } from '@sync/persistence';
+import { StreamingStandby } from '../support/streaming-standby';
 import {
   type FaultTopics,
   ingestEnv,
@@ -18,7 +19,7 @@ import { FaultWorkload } from './support/workload';
 /*
  * Scenario 11: the multi-instance topology. A three-broker cluster, two ingest instances that
  * simulated devices spread their batches over, three projectors in one consumer group and two
- * query instances. Mid-load one projector is SIGKILLed and the broker leading most partitions is
+ * query instances: one on the Postgres primary, one on a streaming hot standby of it. Mid-load one projector is SIGKILLed and the broker leading most partitions is
  * killed (and later restarted). While the load runs, every acknowledged batch is read back with
  * `minOffset` on one query instance or the other, alternating: read-your-writes must hold on
  * both. Afterwards nothing is lost, nothing doubled, and both query instances give every library
@@ -31,15 +32,15 @@ const LOAD_SECONDS = scaled(45, 100);
 /** The longest a minOffset read may wait: covers a projector's session timeout and failover. */
 const READ_WAIT_MS = 30_000;
 
-describe('scenario 11: 3 brokers, 2 ingest, 3 projectors, 2 query; a projector and a broker killed', () => {
+describe('scenario 11: 3 brokers, 2 ingest, 3 projectors, 2 query (one on a standby); a projector and a broker killed', () => {
   let cluster: OwnCluster | undefined;
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let postgres: StreamingStandby | undefined;
   const services: ServiceProcess[] = [];
 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.kill()));
     await cluster?.destroy();
-    await database?.drop();
+    await postgres?.stop();
   });
 
   it('nothing lost or doubled; read-your-writes holds on both query instances', async () => {
@@ -51,10 +52,12 @@ describe('scenario 11: 3 brokers, 2 ingest, 3 projectors, 2 query; a projector a
       consumerGroup: `fault-topology-${suffix}-projector`,
       partitions: 6,
     };
-    [cluster, database] = await Promise.all([
+    [cluster, postgres] = await Promise.all([
       OwnCluster.start({ ...topics }),
-      createTestDatabase('fault_topology'),
+      StreamingStandby.start(),
     ]);
+    const database = { url: postgres.primaryUrl('sync') };
+    await migrateDatabase(database.url);
     const brokers = cluster.brokers;
     const start = (kind: 'ingest' | 'projector' | 'query', name: string, env: object) =>
       ServiceProcess.start(kind, { name, env: env as Record<string, string> }).then((s) => {
@@ -74,11 +77,13 @@ describe('scenario 11: 3 brokers, 2 ingest, 3 projectors, 2 query; a projector a
         ),
       ),
     );
-    const queries = await Promise.all(
-      ['query-a', 'query-b'].map((name) =>
-        start('query', name, queryEnv(brokers, topics, database.url)),
-      ),
-    );
+    const queries = await Promise.all([
+      start('query', 'query-primary', queryEnv(brokers, topics, database.url)),
+      start('query', 'query-standby', {
+        ...queryEnv(brokers, topics, database.url),
+        QUERY_DATABASE_URL: postgres.standbyUrl('sync'),
+      }),
+    ]);
     await Promise.all([...ingests, ...projectors, ...queries].map((s) => s.ready()));
 
     const workload = new FaultWorkload({
@@ -100,12 +105,12 @@ describe('scenario 11: 3 brokers, 2 ingest, 3 projectors, 2 query; a projector a
 
     // Read-your-writes: each acknowledged batch, read back through one query instance or the
     // other with minOffset = its last offset; the answer must show the library applied through it.
-    const reads = { a: 0, b: 0 };
+    const reads = { primary: 0, standby: 0 };
     const violations: string[] = [];
     let checked = 0;
     let loadOver = false;
     const readBack = async (batch: BatchRecord, n: number) => {
-      const which = n % 2 === 0 ? 'a' : 'b';
+      const which = n % 2 === 0 ? 'primary' : 'standby';
       const query = queries[n % 2];
       const path =
         `/libraries/${batch.library}/status?minOffset=${batch.lastOffset}` +
@@ -158,8 +163,8 @@ describe('scenario 11: 3 brokers, 2 ingest, 3 projectors, 2 query; a projector a
     ).toEqual([]);
     expect(violations).toEqual([]);
     // Both query instances served read-your-writes reads.
-    expect(reads.a).toBeGreaterThan(10);
-    expect(reads.b).toBeGreaterThan(10);
+    expect(reads.primary).toBeGreaterThan(10);
+    expect(reads.standby).toBeGreaterThan(10);
 
     const report = await verifyPipeline({
       scenario: 'topology: projector and broker killed',
@@ -169,7 +174,8 @@ describe('scenario 11: 3 brokers, 2 ingest, 3 projectors, 2 query; a projector a
       ledger,
       queryUrl: queries[0].url,
     });
-    // The two query instances agree on every library's state.
+    // The two query instances agree on every library's state (the standby once it caught up).
+    await postgres.caughtUp();
     const digestsDiffer: string[] = [];
     for (const library of ledger.libraries) {
       const [a, b] = await Promise.all(
@@ -179,7 +185,7 @@ describe('scenario 11: 3 brokers, 2 ingest, 3 projectors, 2 query; a projector a
         digestsDiffer.push(`${library}: ${a.text} / ${b.text}`);
     }
     reportResult({
-      scenario: '11 topology 3 brokers, 2 ingest, 3 projectors, 2 query',
+      scenario: '11 topology 3 brokers, 2 ingest, 3 projectors, 2 query (1 on a standby)',
       scale: scaled('ci', 'full'),
       load: `${OPS} ops / ${LIBRARIES} libraries over ~${LOAD_SECONDS} s over 2 ingest instances, publish mode ${publishMode()}`,
       faults: `SIGKILL of projector-1; SIGKILL of broker ${victim} (leader of ${leaders.get(victim)}/6 partitions), restarted`,
