@@ -466,6 +466,9 @@ async function main(): Promise<void> {
           SYNC_TOPIC: TOPIC,
           SYNC_TOPIC_PARTITIONS: '1',
           SYNC_AUTH_DISABLED: 'true',
+          // A snapshot's COPY of a large library runs longer than the default 10 s statement
+          // timeout (overload protection), which cuts the stream: measured here is streaming.
+          QUERY_STATEMENT_TIMEOUT_MS: '600000',
         },
         60_000,
         PROFILE_ARGS,
