@@ -1,13 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { MemoryStore, SyncHttpTransport, SyncNode } from '@sync/client';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LocalStore, MemoryStore, SyncHttpTransport, SyncNode } from '@sync/client';
+import { JsonFileStore } from '@sync/client/node';
 
 /**
  * The client side of bench/bootstrap.bench.ts, in its own process so that its peak RSS is the
- * client's alone: a fresh SyncNode on a MemoryStore either bootstraps from the snapshot or
- * syncs the whole feed from empty, then checks it holds what the library holds.
+ * client's alone: a fresh SyncNode either bootstraps from the snapshot or syncs the whole feed
+ * from empty, then checks it holds what the library holds. Its store is a JsonFileStore in a
+ * fresh temp directory (removed after; what a Node app keeps its replica in) or a MemoryStore
+ * (which holds the stored replica in memory beside the node's own: the RSS of both).
  *
  *   node dist/bench/bootstrap-client.js <snapshot|sync> <queryUrl> <libraryId> <records> <relations>
- *     [pullPageSize]
+ *     <file|memory> [pullPageSize]
  *
  * Prints one JSON line {ms, peakRssMb, records, relations}; exits non-zero on any failure (after
  * the transport's usual retries) or when the counts differ from those expected.
@@ -19,7 +25,15 @@ function peakRssMb(): number {
 }
 
 async function main(): Promise<void> {
-  const [mode, queryUrl, libraryId, records, relations, pullPageSize] = process.argv.slice(2);
+  const [mode, queryUrl, libraryId, records, relations, storeKind, pullPageSize] =
+    process.argv.slice(2);
+  let store: LocalStore;
+  let directory: string | undefined;
+  if (storeKind === 'file') {
+    directory = await mkdtemp(join(tmpdir(), 'bench-bootstrap-client-'));
+    store = new JsonFileStore(directory);
+  } else if (storeKind === 'memory') store = new MemoryStore();
+  else throw new Error(`unknown store ${storeKind}`);
   const transport = new SyncHttpTransport({
     // Never used: the node has nothing to push.
     ingestUrl: 'http://127.0.0.1:9',
@@ -28,11 +42,27 @@ async function main(): Promise<void> {
     // server closed while the client was busy merging is reused now and then.
     timeoutMs: 120_000,
   });
+  try {
+    await run(mode, transport, libraryId, store, records, relations, pullPageSize);
+  } finally {
+    if (directory !== undefined) await rm(directory, { recursive: true, force: true });
+  }
+}
+
+async function run(
+  mode: string,
+  transport: SyncHttpTransport,
+  libraryId: string,
+  store: LocalStore,
+  records: string,
+  relations: string,
+  pullPageSize: string | undefined,
+): Promise<void> {
   const started = performance.now();
   const node = await SyncNode.open({
     libraryId,
     transport,
-    store: new MemoryStore(),
+    store,
     ...(pullPageSize === undefined ? {} : { pullPageSize: Number(pullPageSize) }),
   });
   if (mode === 'snapshot') await node.bootstrapFromSnapshot();

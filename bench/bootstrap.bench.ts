@@ -52,13 +52,15 @@ import { REPO_DIST, freePort, median, startService } from './query-bench-support
  * ingest and projector (bench/projector.bench.ts does), not initial sync, and take far longer.
  *
  *   npm run build && node dist/bench/bootstrap.bench.js [--sizes 10000,100000] [--huge]
- *     [--runs 3] [--smoke] [--feed-page N] [--pull-page N] [--cpu-prof DIR]
+ *     [--runs 3] [--smoke] [--feed-page N] [--pull-page N] [--client-store file|memory]
+ *     [--cpu-prof DIR]
  *
  * --huge adds a 1,000,000-record library; --cpu-prof DIR writes CPU profiles of the query
  * service and of the client processes there; --smoke is one 300-record library, one run (CI, see
  * test/bootstrap-bench.e2e-spec.ts); --feed-page N also pulls the feed in pages of N through
  * its NDJSON form (Accept: application/x-ndjson; services that have it); --pull-page N adds a
- * client sync() with pullPageSize N (clients that allow more than 1000). Exits non-zero when any request or check fails.
+ * client sync() with pullPageSize N (clients that allow more than 1000); --client-store is the
+ * clients' store: a JsonFileStore in a temp directory (default) or a MemoryStore. Exits non-zero when any request or check fails.
  * DATABASE_URL names the server; each size gets its own database sync_bench_boot_<random>.
  */
 
@@ -90,6 +92,10 @@ const SIZES = SMOKE
 const RUNS = SMOKE ? 1 : positive('runs', 3);
 const FEED_PAGE = option('feed-page') === undefined ? undefined : positive('feed-page', 1);
 const PULL_PAGE = option('pull-page') === undefined ? undefined : positive('pull-page', 1);
+const CLIENT_STORE = option('client-store') ?? 'file';
+if (CLIENT_STORE !== 'file' && CLIENT_STORE !== 'memory') {
+  throw new Error('--client-store needs file or memory');
+}
 const PROFILE_DIR = option('cpu-prof');
 const PROFILE_ARGS =
   PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
@@ -412,6 +418,7 @@ function runClient(
     library.libraryId,
     String(library.records),
     String(library.relations),
+    CLIENT_STORE,
     ...(pullPageSize === undefined ? [] : [String(pullPageSize)]),
   ];
   return new Promise((resolve, reject) => {
@@ -459,6 +466,9 @@ async function main(): Promise<void> {
           SYNC_TOPIC: TOPIC,
           SYNC_TOPIC_PARTITIONS: '1',
           SYNC_AUTH_DISABLED: 'true',
+          // A snapshot's COPY of a large library runs longer than the default 10 s statement
+          // timeout (overload protection), which cuts the stream: measured here is streaming.
+          QUERY_STATEMENT_TIMEOUT_MS: '600000',
         },
         60_000,
         PROFILE_ARGS,
@@ -599,7 +609,8 @@ async function main(): Promise<void> {
   }
   console.log(
     `\n${startedAt}; machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
-      `load 1m ${loadavg()[0].toFixed(1)}; ${RUNS} run(s) per step; node ${process.version}\n`,
+      `load 1m ${loadavg()[0].toFixed(1)}; ${RUNS} run(s) per step; client store ${CLIENT_STORE}; ` +
+      `node ${process.version}\n`,
   );
   console.log(
     '| records | step | median s | min–max s | rate vs raw COPY | wire MB | service RSS at start MB | service peak RSS MB | client peak RSS MB |',

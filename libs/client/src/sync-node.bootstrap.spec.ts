@@ -126,6 +126,7 @@ describe('initial sync fast paths', () => {
           await Promise.all([fast.flush(), slow.flush()]);
           expect(await savedRows(fastStore)).toEqual(await savedRows(slowStore));
           expect(fast.state()).toEqual(slow.state());
+          expect(fast.digest()).toEqual(slow.digest());
           // The HLCs: the replay ticked once per op received, the bootstrap once for the
           // snapshot's greatest hybrid; both are past every op of the feed, so the next own op of either
           // orders after everything it has seen.
@@ -149,6 +150,7 @@ describe('initial sync fast paths', () => {
           await Promise.all([fast.flush(), slow.flush()]);
           expect(await savedRows(fastStore)).toEqual(await savedRows(slowStore));
           expect(fast.state()).toEqual(slow.state());
+          expect(fast.digest()).toEqual(slow.digest());
         },
       ),
       { numRuns: 150 },

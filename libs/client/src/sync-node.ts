@@ -41,12 +41,18 @@ import {
   validateOperation,
 } from './protocol';
 import { LocalReplica, type RelationFilter } from './replica/local-replica';
-import { changeSize, decodeSlice, encodeSlice, encodeSliceChange } from './replica/slice-codec';
+import {
+  changeSize,
+  decodeSlice,
+  encodeSlice,
+  encodeSliceChange,
+  encodeSliceRows,
+} from './replica/slice-codec';
 import {
   type LocalStore,
   STORE_FORMAT_VERSION,
   type StoredJournal,
-  type StoredReplica,
+  type StoredReplicaHeader,
 } from './store/local-store';
 import { MemoryStore } from './store/memory-store';
 import { Mutex, SaveQueue } from './store/save-queue';
@@ -818,7 +824,12 @@ export class SyncNode<
         }
       }
       this.replicaSaved = false;
-      await this.store.saveReplica(this.replicaSnapshot());
+      const header: StoredReplicaHeader = { version: STORE_FORMAT_VERSION, cursor };
+      const slice = this.replica.confirmedSlice;
+      // Rows encoded as the store writes them: every caller awaits the save before merging on.
+      await (this.store.saveReplicaRows === undefined
+        ? this.store.saveReplica({ ...header, slice: encodeSlice(slice) })
+        : this.store.saveReplicaRows(header, encodeSliceRows(slice)));
       this.replicaSaved = true;
       this.appendedRows = 0;
     } catch (error) {
@@ -826,14 +837,6 @@ export class SyncNode<
       this.replicaSaved = false;
       throw error;
     }
-  }
-
-  private replicaSnapshot(): StoredReplica {
-    return {
-      version: STORE_FORMAT_VERSION,
-      cursor: this.cursor === null ? null : this.cursor.toString(),
-      slice: encodeSlice(this.replica.confirmedSlice),
-    };
   }
 }
 

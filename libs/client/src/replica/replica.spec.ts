@@ -19,7 +19,7 @@ import {
   rid,
   updateOp,
 } from '@sync/protocol/testing';
-import { decodeSlice, encodeSlice } from './slice-codec';
+import { decodeSlice, encodeSlice, encodeSliceRows, storedSliceRows } from './slice-codec';
 import { OverlayTable, SliceTable, mergeRows } from './slice-rows';
 
 /*
@@ -156,6 +156,16 @@ describe('slice codec', () => {
         const next = logged(more, 100n);
         expect(mergeBatch(schema, decoded, next)).toEqual(mergeBatch(schema, slice, next));
         expect(materializeSlice(schema, decoded)).toEqual(materializeSlice(schema, slice));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('encodes a slice row by row exactly as it encodes it whole', () => {
+    fc.assert(
+      fc.property(chunkedArb, ({ all }) => {
+        const slice = mergeBatch(schema, emptySlice(), all).slice;
+        expect([...encodeSliceRows(slice)]).toEqual([...storedSliceRows(encodeSlice(slice))]);
       }),
       { numRuns: 200 },
     );

@@ -94,6 +94,34 @@ const encodeRelation = (r: RelationState): StoredRelation => ({
   fields: encodeFields(r.fields),
 });
 
+/** One row of a stored slice, for stores that write rows one at a time. */
+export type StoredSliceRow =
+  | ['record', StoredRecord]
+  | ['relation', StoredRelation]
+  | ['pending', recordId: string, ops: StoredLoggedOperation[]]
+  | ['accepted', identity: string, offset: string, contentHash: string];
+
+/**
+ * The rows of encodeSlice(slice), each encoded only when reached: a store that writes them as
+ * they come never holds the replica encoded whole. The slice must not change meanwhile.
+ */
+export function* encodeSliceRows(slice: LibrarySlice): Generator<StoredSliceRow> {
+  for (const r of slice.records.values()) yield ['record', encodeRecord(r)];
+  for (const r of slice.relations.values()) yield ['relation', encodeRelation(r)];
+  for (const [id, list] of slice.pending) yield ['pending', id, list.map(encodeLogged)];
+  for (const [key, a] of slice.accepted) {
+    yield ['accepted', key, a.offset.toString(), a.contentHash];
+  }
+}
+
+/** The rows of a stored slice, in the order encodeSliceRows gives them. */
+export function* storedSliceRows(stored: StoredSlice): Generator<StoredSliceRow> {
+  for (const r of stored.records) yield ['record', r];
+  for (const r of stored.relations) yield ['relation', r];
+  for (const [id, list] of stored.pending) yield ['pending', id, list];
+  for (const a of stored.accepted) yield ['accepted', ...a];
+}
+
 export function encodeSlice(slice: LibrarySlice): StoredSlice {
   return {
     records: [...slice.records.values()].map(encodeRecord),

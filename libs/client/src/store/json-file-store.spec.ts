@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BASE_MS, NODE_A, createOp, rid, updateOp } from '@sync/protocol/testing';
@@ -8,9 +8,9 @@ import { JsonFileStore } from './json-file-store';
 import { STORE_FORMAT_VERSION, type StoredReplica } from './local-store';
 
 /*
- * The JSON-file store appends the rows a pull changed instead of rewriting replica.json, and a
+ * The JSON-file store appends the rows a pull changed instead of rewriting replica.ndjson, and a
  * node reopened from it holds exactly what it held; full saves compact; crashes between the
- * two files or mid-append lose nothing that was acknowledged.
+ * two files, mid-append or mid-compaction lose nothing that was acknowledged.
  */
 
 const LIB = '33333333-3333-4333-8333-333333333333';
@@ -55,11 +55,11 @@ describe('JsonFileStore', () => {
     for (let i = 60; i < 120; i++) {
       await server.push(LIB, [createOp(rid(i), 'Tag', { name: `t${i}` }, NODE_A, 1000 + i)]);
     }
-    const base = await readFile(join(dir, 'replica.json'), 'utf8');
+    const base = await readFile(join(dir, 'replica.ndjson'), 'utf8');
     await node.sync();
     await node.flush();
-    // The pull appended its checkpoints; replica.json was not rewritten.
-    expect(await readFile(join(dir, 'replica.json'), 'utf8')).toBe(base);
+    // The pull appended its checkpoints; replica.ndjson was not rewritten.
+    expect(await readFile(join(dir, 'replica.ndjson'), 'utf8')).toBe(base);
     const lines = (await readFile(join(dir, 'replica.changes'), 'utf8')).trim().split('\n');
     expect(lines.length).toBeGreaterThan(1);
 
@@ -93,7 +93,7 @@ describe('JsonFileStore', () => {
     const changesFile = join(dir, 'replica.changes');
     const oldGeneration = await readFile(changesFile, 'utf8');
 
-    // A crash after a full save wrote replica.json but before it emptied replica.changes.
+    // A crash after a full save wrote replica.ndjson but before it emptied replica.changes.
     await store.saveReplica(emptyReplica('3'));
     await writeFile(changesFile, `${oldGeneration}{"torn":`);
     const reloaded = new JsonFileStore(dir);
@@ -112,4 +112,87 @@ describe('JsonFileStore', () => {
       slice: { records: [record], pending: [], relations: [], accepted: [] },
     });
   });
+
+  it('keeps the previous replica and its changes when a full save fails midway', async () => {
+    const store = new JsonFileStore(dir);
+    await store.load();
+    const rows = Array.from({ length: 3000 }, (_, i) => tagRow(i));
+    await store.saveReplica({
+      ...emptyReplica('1'),
+      slice: { ...emptyReplica('1').slice, records: rows },
+    });
+    await store.appendReplica({
+      version: STORE_FORMAT_VERSION,
+      cursor: '2',
+      changes: { records: [tagRow(5000)], relations: [], pending: [], accepted: [] },
+    });
+    const before = await new JsonFileStore(dir).load();
+    expect(before.replica?.slice.records).toHaveLength(3001);
+
+    // A compaction of a replica far larger than one write chunk that dies after some chunks
+    // reached the temp file (a row that cannot be encoded stands in for the crash).
+    const failing = Array.from({ length: 20_000 }, (_, i) => tagRow(i));
+    Object.defineProperty(failing[15_000], 'fields', {
+      enumerable: true,
+      get: () => {
+        throw new Error('killed mid-compaction');
+      },
+    });
+    await expect(
+      store.saveReplica({
+        ...emptyReplica('9'),
+        slice: { ...emptyReplica('9').slice, records: failing },
+      }),
+    ).rejects.toThrow('killed mid-compaction');
+    expect((await new JsonFileStore(dir).load()).replica).toEqual(before.replica);
+
+    // A crash leaves a partial temp file behind: never read, removed on the next load.
+    await writeFile(join(dir, `replica.ndjson.${'0'.repeat(8)}.tmp`), '{"version":1,"cur');
+    expect((await new JsonFileStore(dir).load()).replica).toEqual(before.replica);
+    expect((await readdir(dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('writes the replica one row per line, and still reads the single-JSON file of earlier versions', async () => {
+    const replica: StoredReplica = {
+      ...emptyReplica('7'),
+      slice: { ...emptyReplica('7').slice, records: [tagRow(1), tagRow(2)] },
+    };
+    const store = new JsonFileStore(dir);
+    await store.load();
+    await store.saveReplica(replica);
+    const lines = (await readFile(join(dir, 'replica.ndjson'), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(JSON.parse(lines[1])).toEqual(['record', tagRow(1)]);
+    expect((await new JsonFileStore(dir).load()).replica).toEqual(replica);
+
+    await rm(join(dir, 'replica.ndjson'));
+    await writeFile(join(dir, 'replica.json'), JSON.stringify({ ...replica, generation: 4 }));
+    await writeFile(
+      join(dir, 'replica.changes'),
+      `${JSON.stringify({
+        version: STORE_FORMAT_VERSION,
+        cursor: '8',
+        changes: { records: [tagRow(3)], relations: [], pending: [], accepted: [] },
+        generation: 4,
+      })}\n`,
+    );
+    const legacy = new JsonFileStore(dir);
+    const loaded = await legacy.load();
+    expect(loaded.replica?.cursor).toBe('8');
+    expect(loaded.replica?.slice.records).toEqual([tagRow(1), tagRow(2), tagRow(3)]);
+    // The next full save moves it to the new form.
+    await legacy.saveReplica(loaded.replica!);
+    expect(await readdir(dir)).not.toContain('replica.json');
+    expect((await new JsonFileStore(dir).load()).replica).toEqual(loaded.replica);
+  });
 });
+
+function tagRow(i: number) {
+  return {
+    recordId: rid(i),
+    model: 'Tag',
+    owner: null,
+    deleted: false,
+    fields: { name: { value: `tag ${i}`, clock: [String(100 + i), NODE_A] as [string, string] } },
+  };
+}

@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import {
+  appendFile,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type LocalStore,
@@ -7,20 +18,33 @@ import {
   type StoredNodeState,
   type StoredReplica,
   type StoredReplicaChange,
+  type StoredReplicaHeader,
   replayReplica,
 } from './local-store';
+import { type StoredSliceRow, storedSliceRows } from '../replica/slice-codec';
+import { ReplicaLineReader, replicaLines } from './replica-lines';
 
 type Generation = { generation?: number };
 
+const REPLICA = 'replica.ndjson';
+const CHANGES = 'replica.changes';
+/** The whole-JSON replica file of earlier versions, read when there is no REPLICA yet. */
+const LEGACY_REPLICA = 'replica.json';
+/** Characters of lines gathered before each write of a full save. */
+const WRITE_CHUNK = 1 << 20;
+
 /**
- * Files in a directory: journal.json (the node's own state, small), replica.json (the confirmed
- * replica as of its last full save) and replica.changes (rows changed since, one JSON line per
- * append). Whole files are replaced atomically (write-to-temp, fsync, rename); appends are
- * fsynced lines. So a pull checkpoint writes only what it changed, and the node compacts by a
- * full save once the changes outgrow the replica (SyncNode decides).
+ * Files in a directory: journal.json (the node's own state, small), replica.ndjson (the
+ * confirmed replica as of its last full save, one row per line: see replica-lines) and
+ * replica.changes (rows changed since, one JSON line per append). A full save streams the
+ * replica to a temp file in chunks (never one string: a million-record replica is larger than
+ * V8's longest string), fsyncs it and renames it over the old one, so a crash mid-save leaves
+ * the previous replica and its changes as they were; appends are fsynced lines. So a pull
+ * checkpoint writes only what it changed, and the node compacts by a full save once the
+ * changes outgrow the replica (SyncNode decides).
  *
  * Each full save starts a new generation and change lines carry theirs: lines of an older
- * generation (a crash between the new replica.json and emptying replica.changes) are ignored,
+ * generation (a crash between the new replica file and emptying replica.changes) are ignored,
  * and a torn last line (a crash mid-append) is cut off when loading.
  */
 export class JsonFileStore implements LocalStore {
@@ -30,47 +54,110 @@ export class JsonFileStore implements LocalStore {
 
   async load(): Promise<StoredNodeState> {
     await mkdir(this.directory, { recursive: true });
-    const journal = await this.read('journal.json');
-    const base = await this.read('replica.json');
-    if (base === undefined) return { journal: journal as StoredJournal | undefined };
-    const { generation = 0, ...replica } = base as StoredReplica & Generation;
-    this.generation = generation;
-    const changes = (await this.readChanges()).filter((c) => c.generation === generation);
-    return {
-      journal: journal as StoredJournal | undefined,
-      replica: replayReplica(replica, changes),
-    };
+    await this.removeTempFiles();
+    const text = await this.readText('journal.json');
+    const journal = text === undefined ? undefined : (JSON.parse(text) as StoredJournal);
+    const base = (await this.readReplica()) ?? (await this.readLegacyReplica());
+    if (base === undefined) return { journal };
+    this.generation = base.generation;
+    const changes = await this.readChanges(base.generation);
+    return { journal, replica: replayReplica(base.replica, changes) };
   }
 
-  saveJournal(journal: StoredJournal): Promise<void> {
-    return this.write('journal.json', journal);
+  async saveJournal(journal: StoredJournal): Promise<void> {
+    await this.replace('journal.json', [JSON.stringify(journal)]);
   }
 
-  async saveReplica(replica: StoredReplica): Promise<void> {
+  saveReplica(replica: StoredReplica): Promise<void> {
+    return this.saveReplicaRows(replica, storedSliceRows(replica.slice));
+  }
+
+  async saveReplicaRows(
+    header: StoredReplicaHeader,
+    rows: Iterable<StoredSliceRow>,
+  ): Promise<void> {
     const generation = this.generation + 1;
-    await this.write('replica.json', { ...replica, generation });
+    await this.replace(REPLICA, replicaLines(header, rows, { generation }));
     this.generation = generation;
-    await writeFile(this.path('replica.changes'), '', { flush: true });
+    await writeFile(this.path(CHANGES), '', { flush: true });
+    await rm(this.path(LEGACY_REPLICA), { force: true });
   }
 
   appendReplica(change: StoredReplicaChange): Promise<void> {
     const line = JSON.stringify({ ...change, generation: this.generation });
-    return appendFile(this.path('replica.changes'), `${line}\n`, { flush: true });
+    return appendFile(this.path(CHANGES), `${line}\n`, { flush: true });
   }
 
-  private async readChanges(): Promise<(StoredReplicaChange & Generation)[]> {
-    const text = await this.readText('replica.changes');
-    if (text === undefined) return [];
-    const end = text.lastIndexOf('\n') + 1;
-    if (end < text.length) {
+  private async readReplica(): Promise<{ replica: StoredReplica; generation: number } | undefined> {
+    const reader = new ReplicaLineReader();
+    const complete = await this.readLines(REPLICA, (line) => reader.add(line));
+    if (complete === undefined) return undefined;
+    // Renamed into place only once fully written and synced: a partial file is a fault.
+    if (complete !== 'complete') throw new Error(`${this.path(REPLICA)} ends mid-line`);
+    const header = reader.headerLine as Generation | undefined;
+    return { replica: reader.finish(), generation: header?.generation ?? 0 };
+  }
+
+  private async readLegacyReplica(): Promise<
+    { replica: StoredReplica; generation: number } | undefined
+  > {
+    const text = await this.readText(LEGACY_REPLICA);
+    if (text === undefined) return undefined;
+    const { generation = 0, ...replica } = JSON.parse(text) as StoredReplica & Generation;
+    return { replica, generation };
+  }
+
+  private async readChanges(generation: number): Promise<StoredReplicaChange[]> {
+    const changes: StoredReplicaChange[] = [];
+    const complete = await this.readLines(CHANGES, (line) => {
+      const change = JSON.parse(line) as StoredReplicaChange & Generation;
+      if (change.generation === generation) changes.push(change);
+    });
+    if (typeof complete === 'number') {
       // A torn last line: never acknowledged, and later appends must not run into it.
-      await writeFile(this.path('replica.changes'), text.slice(0, end), { flush: true });
+      await truncate(this.path(CHANGES), complete);
     }
-    return text
-      .slice(0, end)
-      .split('\n')
-      .filter((line) => line.length > 0)
-      .map((line) => JSON.parse(line) as StoredReplicaChange & Generation);
+    return changes;
+  }
+
+  /**
+   * Streams a file's lines to `take` without holding the file. undefined: no such file;
+   * 'complete': it ends with a line break (or is empty); a number: the byte length of its
+   * complete lines, followed by a torn one (not passed to `take`).
+   */
+  private async readLines(
+    name: string,
+    take: (line: string) => void,
+  ): Promise<'complete' | number | undefined> {
+    // The start of a line that continues in a later chunk (long lines span many chunks).
+    let parts: Buffer[] = [];
+    let completeBytes = 0;
+    try {
+      for await (const read of createReadStream(this.path(name))) {
+        const chunk = read as Buffer;
+        let start = 0;
+        for (let end = chunk.indexOf(10); end >= 0; end = chunk.indexOf(10, start)) {
+          const piece = chunk.subarray(start, end);
+          const line = parts.length === 0 ? piece : Buffer.concat([...parts, piece]);
+          parts = [];
+          if (line.length > 0) take(line.toString('utf8'));
+          completeBytes += line.length + 1;
+          start = end + 1;
+        }
+        if (start < chunk.length) parts.push(chunk.subarray(start));
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    return parts.length === 0 ? 'complete' : completeBytes;
+  }
+
+  /** Leftovers of saves cut short by a crash: never renamed into place, so never read. */
+  private async removeTempFiles(): Promise<void> {
+    for (const name of await readdir(this.directory)) {
+      if (name.endsWith('.tmp')) await rm(this.path(name), { force: true });
+    }
   }
 
   private path(name: string): string {
@@ -86,15 +173,40 @@ export class JsonFileStore implements LocalStore {
     }
   }
 
-  private async read(name: string): Promise<unknown> {
-    const text = await this.readText(name);
-    return text === undefined ? undefined : (JSON.parse(text) as unknown);
-  }
-
-  private async write(name: string, value: unknown): Promise<void> {
+  /**
+   * Writes `lines` to a temp file a chunk at a time, fsyncs it and renames it over `name` (then
+   * fsyncs the directory, so the rename itself survives a crash): all or nothing.
+   */
+  private async replace(name: string, lines: Iterable<string>): Promise<void> {
     const target = this.path(name);
     const temp = `${target}.${randomUUID()}.tmp`;
-    await writeFile(temp, JSON.stringify(value), { flush: true });
+    const file = await open(temp, 'w');
+    try {
+      let chunk: string[] = [];
+      let size = 0;
+      for (const line of lines) {
+        chunk.push(line);
+        size += line.length + 1;
+        if (size >= WRITE_CHUNK) {
+          await file.write(`${chunk.join('\n')}\n`);
+          chunk = [];
+          size = 0;
+        }
+      }
+      if (chunk.length > 0) await file.write(`${chunk.join('\n')}\n`);
+      await file.sync();
+    } catch (error) {
+      await file.close();
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await file.close();
     await rename(temp, target);
+    const directory = await open(this.directory, 'r');
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
+    }
   }
 }

@@ -2,6 +2,7 @@ import type { Operation } from '../protocol';
 import {
   type StoredSlice,
   type StoredSliceChange,
+  type StoredSliceRow,
   applySliceChanges,
 } from '../replica/slice-codec';
 
@@ -33,6 +34,9 @@ export interface StoredReplica {
   slice: StoredSlice;
 }
 
+/** A stored replica without its rows. */
+export type StoredReplicaHeader = Omit<StoredReplica, 'slice'>;
+
 /** Rows of the confirmed replica written since the last save, and the cursor now. */
 export interface StoredReplicaChange {
   version: typeof STORE_FORMAT_VERSION;
@@ -56,6 +60,11 @@ export interface LocalStore {
   saveJournal(journal: StoredJournal): Promise<void>;
   /** Replaces the whole replica (and drops what was appended to the previous one). */
   saveReplica(replica: StoredReplica): Promise<void>;
+  /**
+   * Optional: saveReplica with the rows (in storedSliceRows order) produced as the store
+   * consumes them, once each, so the replica is never held encoded whole (large replicas).
+   */
+  saveReplicaRows?(header: StoredReplicaHeader, rows: Iterable<StoredSliceRow>): Promise<void>;
   /**
    * Optional: records rows changed since the last save without rewriting the replica (a
    * journal, compacted by the next saveReplica). Atomic per call, like the saves; a call that

@@ -4,17 +4,22 @@ import {
   type StoredNodeState,
   type StoredReplica,
   type StoredReplicaChange,
+  type StoredReplicaHeader,
   replayReplica,
 } from './local-store';
+import { type StoredSliceRow, storedSliceRows } from '../replica/slice-codec';
+import { ReplicaLineReader, replicaLines } from './replica-lines';
 
 /**
  * Keeps the state in memory, as JSON text: what is saved is exactly what a durable store would
- * write, and a node reopened on the same MemoryStore starts from it (handy in tests). Appended
- * replica changes are kept beside the replica, as a file store's journal would be.
+ * write, and a node reopened on the same MemoryStore starts from it (handy in tests). The
+ * replica is kept as one line per row (replica-lines), never as one string, which a large
+ * replica would outgrow. Appended replica changes are kept beside the replica, as a file
+ * store's journal would be.
  */
 export class MemoryStore implements LocalStore {
   private journal: string | undefined;
-  private replica: string | undefined;
+  private replica: string[] | undefined;
   private changes: string[] = [];
 
   load(): Promise<StoredNodeState> {
@@ -30,7 +35,11 @@ export class MemoryStore implements LocalStore {
   }
 
   saveReplica(replica: StoredReplica): Promise<void> {
-    this.replica = JSON.stringify(replica);
+    return this.saveReplicaRows(replica, storedSliceRows(replica.slice));
+  }
+
+  saveReplicaRows(header: StoredReplicaHeader, rows: Iterable<StoredSliceRow>): Promise<void> {
+    this.replica = [...replicaLines(header, rows)];
     this.changes = [];
     return Promise.resolve();
   }
@@ -41,9 +50,11 @@ export class MemoryStore implements LocalStore {
     return Promise.resolve();
   }
 
-  private loadReplica(text: string): StoredReplica {
+  private loadReplica(lines: readonly string[]): StoredReplica {
+    const reader = new ReplicaLineReader();
+    for (const line of lines) reader.add(line);
     return replayReplica(
-      JSON.parse(text) as StoredReplica,
+      reader.finish(),
       this.changes.map((c) => JSON.parse(c) as StoredReplicaChange),
     );
   }
