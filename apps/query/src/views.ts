@@ -1,6 +1,9 @@
 import type { JsonObject, JsonValue } from '@sync/protocol';
 
-/** `data` with every declared field, in declaration order, null where unset. */
+/**
+ * `data` with every declared field, in declaration order, null where unset. The list reads
+ * build the same in SQL (api-items.sql.ts).
+ */
 export function fillFields(
   declared: readonly string[] | undefined,
   stored: Record<string, unknown> | null,
@@ -12,6 +15,11 @@ export function fillFields(
     data[name] = Object.hasOwn(values, name) ? ((values[name] as JsonValue) ?? null) : null;
   }
   return data;
+}
+
+/** The items of a JSON array text (itemsArraySql), none for NULL. */
+export function parseItems<T>(items: string | null): T[] {
+  return items === null ? [] : (JSON.parse(items) as T[]);
 }
 
 export interface Page<T> {
