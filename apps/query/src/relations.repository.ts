@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { itemsArraySql, relationItemSql } from './api-items.sql';
 import { type RelationCursorKey, relationCursor } from './cursor';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase, type SqlReader } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
 import type { RelationDto } from './query.dto';
 import { VISIBLE_RELATION_JOINS, declaredRelationsCondition } from './visible-relations.sql';
-import { type Page, parseItems, toPage } from './views';
+import { type Page, fillFields, toPage } from './views';
 
 export interface RelationFilter {
   relation?: string;
@@ -14,20 +13,22 @@ export interface RelationFilter {
   group?: string;
 }
 
+interface RelationRow {
+  relation: string;
+  item_id: string;
+  group_id: string;
+  data: Record<string, unknown> | null;
+}
+
 @Injectable()
 export class RelationsRepository {
   private readonly visible: string;
-  /** The relation over `relations r` as its item's JSON text (api-items.sql.ts). */
-  private readonly item: string;
-  /** Page statements by filter combination (a bounded set: named prepared statements). */
-  private readonly statements = new Map<string, string>();
 
   constructor(
-    @Inject(QUERY_CONFIG) config: QueryConfig,
+    @Inject(QUERY_CONFIG) private readonly config: QueryConfig,
     private readonly database: QueryDatabase,
   ) {
     this.visible = declaredRelationsCondition(config.schema);
-    this.item = relationItemSql(config.schema);
   }
 
   /** Visible relations ordered by (relation, item, group): the primary key order, keyset on it. */
@@ -55,25 +56,25 @@ export class RelationsRepository {
         after.group,
       );
     }
-    const conditions = where.join(' AND ');
-    let sql = this.statements.get(conditions);
-    if (sql === undefined) {
-      sql = itemsArraySql(
-        `SELECT r.relation, r.item_id, r.group_id, ${this.item} AS item
-           FROM relations r ${VISIBLE_RELATION_JOINS}
-          WHERE ${conditions}
-          ORDER BY r.relation, r.item_id, r.group_id
-          LIMIT $2`,
-        's.relation, s.item_id, s.group_id',
-      );
-      this.statements.set(conditions, sql);
-    }
-    const rows = await reader.query<{ items: string | null }>(sql, params);
+    const rows = await reader.query<RelationRow>(
+      `SELECT r.relation, r.item_id, r.group_id, r.data
+         FROM relations r ${VISIBLE_RELATION_JOINS}
+        WHERE ${where.join(' AND ')}
+        ORDER BY r.relation, r.item_id, r.group_id
+        LIMIT $2`,
+      params,
+    );
     return toPage(
-      parseItems<RelationDto>(rows[0].items),
+      rows,
       limit,
-      (item) => item,
-      (item) => relationCursor.encode(item),
+      (row) => ({
+        relation: row.relation,
+        item: row.item_id,
+        group: row.group_id,
+        data: fillFields(this.config.schema.relation(row.relation)?.fieldNames, row.data),
+      }),
+      (row) =>
+        relationCursor.encode({ relation: row.relation, item: row.item_id, group: row.group_id }),
     );
   }
 }

@@ -1,9 +1,6 @@
 import type { JsonObject, JsonValue } from '@sync/protocol';
 
-/**
- * `data` with every declared field, in declaration order, null where unset. The list reads
- * build the same in SQL (api-items.sql.ts).
- */
+/** `data` with every declared field, in declaration order, null where unset. */
 export function fillFields(
   declared: readonly string[] | undefined,
   stored: Record<string, unknown> | null,
@@ -15,11 +12,6 @@ export function fillFields(
     data[name] = Object.hasOwn(values, name) ? ((values[name] as JsonValue) ?? null) : null;
   }
   return data;
-}
-
-/** The items of a JSON array text (itemsArraySql), none for NULL. */
-export function parseItems<T>(items: string | null): T[] {
-  return items === null ? [] : (JSON.parse(items) as T[]);
 }
 
 export interface Page<T> {
