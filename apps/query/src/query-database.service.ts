@@ -40,16 +40,24 @@ export class QueryDatabase implements SqlReader, OnApplicationShutdown {
    * Runs a statement as a named prepared statement: Postgres parses and plans it once per
    * connection. Every statement text this service sends is one of a bounded set of variants
    * (parameters carry all values; schema names are fixed at start), so the names are bounded.
+   * Statements run in a snapshot (inSnapshot) are prepared the same way.
    */
   async query<T extends QueryResultRow>(sql: string, parameters: unknown[] = []): Promise<T[]> {
+    const statement = this.prepared(sql, parameters);
+    const result = await this.admitted(() => this.pool.query<T>(statement));
+    return result.rows;
+  }
+
+  private prepared(
+    sql: string,
+    values: unknown[],
+  ): { name: string; text: string; values: unknown[] } {
     let name = this.statementNames.get(sql);
     if (name === undefined) {
       name = `query_${this.statementNames.size + 1}`;
       this.statementNames.set(sql, name);
     }
-    const statement = { name, text: sql, values: parameters };
-    const result = await this.admitted(() => this.pool.query<T>(statement));
-    return result.rows;
+    return { name, text: sql, values };
   }
 
   /** A dedicated connection for multi-statement work (snapshots); release it when done. */
@@ -82,7 +90,7 @@ export class QueryDatabase implements SqlReader, OnApplicationShutdown {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const result = await work({
         query: async <R extends QueryResultRow>(sql: string, parameters: unknown[] = []) =>
-          (await client.query<R>(sql, parameters)).rows,
+          (await client.query<R>(this.prepared(sql, parameters))).rows,
       });
       await client.query('COMMIT');
       client.release();

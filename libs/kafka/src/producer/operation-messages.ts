@@ -1,4 +1,4 @@
-import { type Operation, canonicalJson, normalizeUuid } from '@sync/protocol';
+import { type Operation, normalizeUuid, operationJson } from '@sync/protocol';
 
 export interface OperationMessage {
   key: string;
@@ -18,5 +18,5 @@ export function operationMessages(
   ops: readonly Operation[],
 ): OperationMessage[] {
   const key = libraryKey(libraryId);
-  return ops.map((op) => ({ key, value: canonicalJson(op) }));
+  return ops.map((op) => ({ key, value: operationJson(op) }));
 }

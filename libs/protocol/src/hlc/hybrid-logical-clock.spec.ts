@@ -104,8 +104,29 @@ describe('HybridLogicalClock.update (receive rule)', () => {
 
   it('honours a configured maxDriftMs', () => {
     const hlc = new HybridLogicalClock({ wallClock: manualClock(T0).source, maxDriftMs: 1500 });
-    expect(hlc.checkDrift(hybridFromMillis(T0 + 1500)).ok).toBe(true);
-    expect(hlc.checkDrift(hybridFromMillis(T0 + 1501)).ok).toBe(false);
+    expect(hlc.driftsOf([hybridFromMillis(T0 + 1500)])).toEqual([]);
+    expect(hlc.driftsOf([hybridFromMillis(T0 + 1501)])).toEqual([
+      { ok: false, error: 'TIMESTAMP_DRIFT', driftMs: 1501, index: 0 },
+    ]);
+  });
+
+  it('judges a whole batch at one wall clock reading, reporting every drifted index', () => {
+    const clock = manualClock(T0);
+    let readings = 0;
+    const hlc = new HybridLogicalClock({
+      wallClock: () => {
+        readings++;
+        return clock.source();
+      },
+      maxDriftMs: 1000,
+    });
+    const remotes = [T0, T0 + 1001, T0 + 1000, T0 + 5000].map((ms) => hybridFromMillis(ms));
+    expect(hlc.driftsOf(remotes)).toEqual([
+      { ok: false, error: 'TIMESTAMP_DRIFT', driftMs: 1001, index: 1 },
+      { ok: false, error: 'TIMESTAMP_DRIFT', driftMs: 5000, index: 3 },
+    ]);
+    expect(readings).toBe(1);
+    expect(hlc.current()).toBe(0n);
   });
 
   it('never throws, even for the largest 64-bit value', () => {

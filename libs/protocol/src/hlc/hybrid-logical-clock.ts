@@ -63,15 +63,25 @@ export class HybridLogicalClock {
    */
   update(remote: Ntp64): HlcUpdateResult {
     const wall = this.wall();
-    const drift = this.drift(remote, wall);
+    const drift = this.drift(remote, hybridToMillis(wall));
     if (drift !== null) return drift;
     this.merge(remote, wall);
     return { ok: true, hybrid: this.last };
   }
 
   /** Drift check only; never moves the clock. */
-  checkDrift(remote: Ntp64): { ok: true } | DriftError {
-    return this.drift(remote, this.wall()) ?? { ok: true };
+  /**
+   * The values of a batch more than maxDriftMs ahead (as `update` judges them), by index, all
+   * judged at one reading of the wall clock; none when the batch is fine. Moves nothing.
+   */
+  driftsOf(remotes: readonly Ntp64[]): (DriftError & { index: number })[] {
+    const wallMs = hybridToMillis(this.wall());
+    const drifts: (DriftError & { index: number })[] = [];
+    for (let index = 0; index < remotes.length; index++) {
+      const drift = this.drift(remotes[index], wallMs);
+      if (drift !== null) drifts.push({ ...drift, index });
+    }
+    return drifts;
   }
 
   /**
@@ -80,9 +90,10 @@ export class HybridLogicalClock {
    */
   updateBatch(remotes: readonly Ntp64[]): HlcBatchUpdateResult {
     const wall = this.wall();
+    const wallMs = hybridToMillis(wall);
     let max: Ntp64 | null = null;
     for (const [index, remote] of remotes.entries()) {
-      const drift = this.drift(remote, wall);
+      const drift = this.drift(remote, wallMs);
       if (drift !== null) return { ...drift, index };
       if (max === null || remote > max) max = remote;
     }
@@ -94,9 +105,10 @@ export class HybridLogicalClock {
     return this.wallClock() & PHYSICAL_MASK;
   }
 
-  private drift(remote: Ntp64, wall: Ntp64): DriftError | null {
+  /** `wallMs`: hybridToMillis of the wall clock reading the value is judged against. */
+  private drift(remote: Ntp64, wallMs: number): DriftError | null {
     // Whole milliseconds on both sides so that "exactly at the bound" is unambiguous.
-    const driftMs = hybridToMillis(remote & PHYSICAL_MASK) - hybridToMillis(wall);
+    const driftMs = hybridToMillis(remote & PHYSICAL_MASK) - wallMs;
     return driftMs > this.maxDriftMs ? { ok: false, error: 'TIMESTAMP_DRIFT', driftMs } : null;
   }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { NODE_A, createOp, relCreateOp, rid } from '../testing/operation-builders';
-import { canonicalJson, contentHash } from './canonical-json';
+import { canonicalJson, contentHash, operationJson } from './canonical-json';
 import type { Operation } from './operation.types';
 
 /** The original, straightforward definition: the fast one must give the same text for anything. */
@@ -41,6 +41,35 @@ describe('canonicalJson / contentHash', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+
+  it('operationJson gives canonicalJson of any object, op-shaped or not', () => {
+    const keys = ['data', 'field', 'model', 'node', 'recordId', 'relation', 'relationGroup'];
+    const opKeys = [...keys, 'relationItem', 'timestamp', 'type', 'value'];
+    const value = fc.oneof(fc.jsonValue(), fc.constant(undefined));
+    const opLike = fc.oneof(
+      // Only op keys, in any order and any subset, undefined values included.
+      fc
+        .shuffledSubarray(opKeys)
+        .chain((chosen) =>
+          fc
+            .tuple(...chosen.map(() => value))
+            .map((values) => Object.fromEntries(chosen.map((key, i) => [key, values[i]]))),
+        ),
+      // Op keys plus others (the general path).
+      fc.dictionary(fc.oneof(fc.constantFrom(...opKeys), fc.string()), value),
+    );
+    fc.assert(
+      fc.property(opLike, (op) => {
+        expect(operationJson(op as unknown as Operation)).toBe(canonicalJson(op));
+      }),
+      { numRuns: 3000 },
+    );
+    const ops = [
+      createOp(rid(1), 'Tag', { name: 'x', color: 'red' }, NODE_A, 1),
+      relCreateOp('TagOnObject', rid(1), rid(2), NODE_A, 2),
+    ];
+    for (const op of ops) expect(operationJson(op)).toBe(canonicalJson(op));
   });
 
   // Hashes are stored (operations.content_hash) and compared with ops that arrive later: pinned.

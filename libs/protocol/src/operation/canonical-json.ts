@@ -48,14 +48,56 @@ export function canonicalJson(value: unknown): string {
   return canonicalize(value);
 }
 
+/** Every key an op can have, in code-unit order: the order canonical JSON writes them in. */
+const OPERATION_KEYS = [
+  'data',
+  'field',
+  'model',
+  'node',
+  'recordId',
+  'relation',
+  'relationGroup',
+  'relationItem',
+  'timestamp',
+  'type',
+  'value',
+] as const;
+const QUOTED_OPERATION_KEYS = OPERATION_KEYS.map((key) => `${JSON.stringify(key)}:`);
+const OPERATION_KEY_SLOTS = new Map<string, number>(OPERATION_KEYS.map((key, slot) => [key, slot]));
+
+/**
+ * canonicalJson(op), faster for the one object every message and content hash starts with: its
+ * keys are known, so they are written in their fixed order instead of sorted per op. Anything
+ * with another key takes the general path, so the text is canonicalJson's for any input.
+ */
+export function operationJson(op: Operation): string {
+  const obj = op as unknown as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  let present = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const slot = OPERATION_KEY_SLOTS.get(keys[i]);
+    if (slot === undefined) return canonicalize(obj);
+    present |= 1 << slot;
+  }
+  let out = '{';
+  for (let slot = 0; slot < OPERATION_KEYS.length; slot++) {
+    if ((present & (1 << slot)) === 0) continue;
+    const item = obj[OPERATION_KEYS[slot]];
+    if (item === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += QUOTED_OPERATION_KEYS[slot] + canonicalize(item);
+  }
+  return `${out}}`;
+}
+
 /**
  * SHA-256 (hex) of the op's canonical JSON, used to tell duplicates from conflicts (D1).
  * A relation CREATE without `data` hashes like one with `data: {}`: they mean the same thing.
  */
 export function contentHash(op: Operation): string {
-  let subject: unknown = op;
+  let subject = op;
   if ('relationItem' in op && op.type === 'CREATE' && op.data === undefined) {
     subject = { ...op, data: {} };
   }
-  return sha256Hex(canonicalize(subject));
+  return sha256Hex(operationJson(subject));
 }
