@@ -125,6 +125,10 @@ export class SnapshotRepository {
     const client = await this.database.connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      // A snapshot's COPY lasts as long as its data and its reader (a million records take
+      // longer than any per-statement bound), so the read pool's statement_timeout is lifted
+      // for this transaction only; the header query below still answers before the first line.
+      await client.query('SET LOCAL statement_timeout = 0');
       const head = await client.query<{ next_offset: string | null; clock: string | null }>(
         `SELECT (SELECT next_offset FROM partition_offsets WHERE topic = $1 AND partition = $2)
                   AS next_offset,
