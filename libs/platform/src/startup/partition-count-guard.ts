@@ -1,0 +1,69 @@
+import { KafkaTopicProbe, type KafkaSettings, kafkaClientConfig } from '@sync/kafka';
+import { TopicPartitionsRepository, createPgPool, redactUrl } from '@sync/persistence';
+
+/** Tries of the start-up metadata request: a broker that is still starting gets a few seconds. */
+const PROBE_RETRIES = 8;
+
+/**
+ * The refusal when the operations topic's partition count is not the one recorded for it, or
+ * undefined when they agree. Names both counts and the two ways out.
+ */
+export function partitionCountMismatch(
+  service: string,
+  topic: string,
+  actual: number,
+  recorded: number,
+): string | undefined {
+  if (actual === recorded) return undefined;
+  return (
+    `${service} refuses to run: topic ${topic} has ${actual} partitions, but ${recorded} were ` +
+    `recorded for it when it was first used (table topic_partitions). A library's partition is ` +
+    `murmur2(library id) mod the partition count, so with ${actual} libraries would move to ` +
+    `other partitions and lose their order, their offsets and read-your-writes. Either point ` +
+    `SYNC_TOPIC at a topic with ${recorded} partitions, or copy the topic into a new one with ` +
+    `\`npm run cli -- repartition --to ${actual}\` and switch the services over as ` +
+    `docs/SCALING.md (Partition growth) says.`
+  );
+}
+
+/**
+ * Start-up check of ingest, projector and query: reads the operations topic's partition count
+ * from Kafka, records it in Postgres when this database has none for the topic yet, and throws
+ * (the service exits non-zero with the message) when the two differ. Returns the count.
+ */
+export async function verifyTopicPartitions(
+  service: string,
+  kafka: KafkaSettings,
+  databaseUrl: string,
+): Promise<number> {
+  const topic = kafka.operationsTopic;
+  const probe = new KafkaTopicProbe(kafkaClientConfig(kafka), topic, PROBE_RETRIES);
+  const pool = createPgPool({
+    url: databaseUrl,
+    poolSize: 1,
+    applicationName: `sync-${service}-partitions`,
+    onIdleError: () => undefined,
+  });
+  try {
+    const actual = await probe.partitionCount().catch((error: unknown) => {
+      throw new Error(`cannot read the partition count of topic ${topic}: ${reason(error)}`);
+    });
+    const recorded = await new TopicPartitionsRepository(pool)
+      .recordFirst(topic, actual)
+      .catch((error: unknown) => {
+        throw new Error(
+          `cannot read the recorded partition count of topic ${topic} from ` +
+            `${redactUrl(databaseUrl)} (migrated? npm run migrate): ${reason(error)}`,
+        );
+      });
+    const mismatch = partitionCountMismatch(service, topic, actual, recorded);
+    if (mismatch !== undefined) throw new Error(mismatch);
+    return actual;
+  } finally {
+    await Promise.all([probe.close().catch(() => undefined), pool.end()]);
+  }
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
