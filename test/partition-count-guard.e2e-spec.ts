@@ -1,5 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
-import { TopicPartitionsRepository, createPgPool } from '@sync/persistence';
+import { type TopicRecord, TopicPartitionsRepository, createPgPool } from '@sync/persistence';
 import { ServiceProcess, type ServiceKind } from './faults/support/services';
 import {
   type TestTopics,
@@ -37,7 +37,7 @@ describe('partition-count guard', () => {
     await database?.drop();
   });
 
-  async function recorded(): Promise<number | undefined> {
+  async function recorded(): Promise<TopicRecord | undefined> {
     const pool = createPgPool({ url: database.url, poolSize: 1, applicationName: 'test' });
     try {
       return await new TopicPartitionsRepository(pool).recorded(topics.operationsTopic);
@@ -51,7 +51,7 @@ describe('partition-count guard', () => {
     const ingest = await ServiceProcess.start('ingest', { env: env() });
     started.push(ingest);
     await ingest.ready();
-    expect(await recorded()).toBe(3);
+    expect((await recorded())?.partitions).toBe(3);
     await ingest.stop();
     // A second start on the same count passes the check.
     const again = await ServiceProcess.start('ingest', { env: env() });
@@ -77,7 +77,7 @@ describe('partition-count guard', () => {
       );
       expect(failure).toContain('npm run cli -- repartition --to 4');
       // The record is not overwritten by the refused start.
-      expect(await recorded()).toBe(3);
+      expect((await recorded())?.partitions).toBe(3);
     },
     120_000,
   );

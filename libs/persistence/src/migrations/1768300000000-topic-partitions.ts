@@ -5,6 +5,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * its offsets and read-your-writes hang on that partition. The count a topic had when the
  * services first used it with this database is recorded here; a service refuses to start when
  * the topic's count differs (docs/SCALING.md, Partition growth). One row per topic name.
+ * replaced_by: the topic `cli repartition` copied this one into, set when the projection
+ * switched to it (rebuild --from-topic); no service runs on a replaced topic any more.
  */
 export class TopicPartitions1768300000000 implements MigrationInterface {
   name = 'TopicPartitions1768300000000';
@@ -14,7 +16,8 @@ export class TopicPartitions1768300000000 implements MigrationInterface {
       CREATE TABLE IF NOT EXISTS topic_partitions (
         topic       text PRIMARY KEY,
         partitions  int NOT NULL CHECK (partitions > 0),
-        recorded_at timestamptz NOT NULL DEFAULT now()
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        replaced_by text
       )`);
   }
 

@@ -1,19 +1,33 @@
 import { KafkaTopicProbe, type KafkaSettings, kafkaClientConfig } from '@sync/kafka';
-import { TopicPartitionsRepository, createPgPool, redactUrl } from '@sync/persistence';
+import {
+  type TopicRecord,
+  TopicPartitionsRepository,
+  createPgPool,
+  redactUrl,
+} from '@sync/persistence';
 
 /** Tries of the start-up metadata request: a broker that is still starting gets a few seconds. */
 const PROBE_RETRIES = 8;
 
 /**
- * The refusal when the operations topic's partition count is not the one recorded for it, or
- * undefined when they agree. Names both counts and the two ways out.
+ * The refusal when the operations topic's partition count is not the one recorded for it (or
+ * the topic was replaced by a repartition), or undefined when the service may run. Names both
+ * counts and the ways out.
  */
 export function partitionCountMismatch(
   service: string,
   topic: string,
   actual: number,
-  recorded: number,
+  record: TopicRecord,
 ): string | undefined {
+  const recorded = record.partitions;
+  if (record.replacedBy !== null) {
+    return (
+      `${service} refuses to run: topic ${topic} was repartitioned into ${record.replacedBy} ` +
+      `and the projection follows that topic now; ops written to ${topic} would never be ` +
+      `applied. Set SYNC_TOPIC=${record.replacedBy} (docs/SCALING.md, Partition growth).`
+    );
+  }
   if (actual === recorded) return undefined;
   return (
     `${service} refuses to run: topic ${topic} has ${actual} partitions, but ${recorded} were ` +
@@ -48,7 +62,7 @@ export async function verifyTopicPartitions(
     const actual = await probe.partitionCount().catch((error: unknown) => {
       throw new Error(`cannot read the partition count of topic ${topic}: ${reason(error)}`);
     });
-    const recorded = await new TopicPartitionsRepository(pool)
+    const record = await new TopicPartitionsRepository(pool)
       .recordFirst(topic, actual)
       .catch((error: unknown) => {
         throw new Error(
@@ -56,7 +70,7 @@ export async function verifyTopicPartitions(
             `${redactUrl(databaseUrl)} (migrated? npm run migrate): ${reason(error)}`,
         );
       });
-    const mismatch = partitionCountMismatch(service, topic, actual, recorded);
+    const mismatch = partitionCountMismatch(service, topic, actual, record);
     if (mismatch !== undefined) throw new Error(mismatch);
     return actual;
   } finally {
