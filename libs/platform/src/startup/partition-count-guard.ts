@@ -6,8 +6,8 @@ import {
   redactUrl,
 } from '@sync/persistence';
 
-/** Tries of the start-up metadata request: a broker that is still starting gets a few seconds. */
-const PROBE_RETRIES = 8;
+/** Tries of one start-up metadata request (kafkajs backoff); the whole check is tried again. */
+const PROBE_RETRIES = 2;
 
 /**
  * The refusal when the operations topic's partition count is not the one recorded for it (or
@@ -43,9 +43,38 @@ export function partitionCountMismatch(
 /**
  * Start-up check of ingest, projector and query: reads the operations topic's partition count
  * from Kafka, records it in Postgres when this database has none for the topic yet, and throws
- * (the service exits non-zero with the message) when the two differ. Returns the count.
+ * (the service exits non-zero with the message) when the two differ. A broker or database that
+ * is down is waited for (the service starts once both answer), as the services wait for them
+ * at any other time; an unmigrated database is an error. Returns the count.
  */
 export async function verifyTopicPartitions(
+  service: string,
+  kafka: KafkaSettings,
+  databaseUrl: string,
+  log: (line: string) => void = (line) => console.warn(line),
+): Promise<number> {
+  let lastReason: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await checkOnce(service, kafka, databaseUrl);
+    } catch (error) {
+      if (!(error instanceof Unreachable)) throw error;
+      if (error.message !== lastReason) {
+        log(`${service}: waiting to check the partition count: ${error.message}`);
+        lastReason = error.message;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt)));
+    }
+  }
+}
+
+/** Kafka or Postgres did not answer: worth another try. */
+class Unreachable extends Error {}
+
+/** Postgres: undefined_table (the migrations have not run). */
+const UNDEFINED_TABLE = '42P01';
+
+async function checkOnce(
   service: string,
   kafka: KafkaSettings,
   databaseUrl: string,
@@ -60,15 +89,16 @@ export async function verifyTopicPartitions(
   });
   try {
     const actual = await probe.partitionCount().catch((error: unknown) => {
-      throw new Error(`cannot read the partition count of topic ${topic}: ${reason(error)}`);
+      throw new Unreachable(`cannot read the partition count of topic ${topic}: ${reason(error)}`);
     });
     const record = await new TopicPartitionsRepository(pool)
       .recordFirst(topic, actual)
       .catch((error: unknown) => {
-        throw new Error(
-          `cannot read the recorded partition count of topic ${topic} from ` +
-            `${redactUrl(databaseUrl)} (migrated? npm run migrate): ${reason(error)}`,
-        );
+        const where = `the recorded partition count of topic ${topic} in ${redactUrl(databaseUrl)}`;
+        if ((error as { code?: unknown }).code === UNDEFINED_TABLE) {
+          throw new Error(`cannot read ${where}: run the migrations (npm run migrate)`);
+        }
+        throw new Unreachable(`cannot read ${where}: ${reason(error)}`);
       });
     const mismatch = partitionCountMismatch(service, topic, actual, record);
     if (mismatch !== undefined) throw new Error(mismatch);
