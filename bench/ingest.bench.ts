@@ -5,6 +5,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, Partitioners, type Producer, logLevel } from 'kafkajs';
 import { type OperationMessage, operationMessages } from '@sync/kafka';
+import { dropDatabase, migrateDatabase } from '@sync/persistence';
 import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@sync/protocol';
 import { processCpuMs } from './proc-stats';
 import { createBenchTopics } from './bench-topics';
@@ -28,7 +29,9 @@ import { createBenchTopics } from './bench-topics';
  * figure much less sensitive to other load than throughput.
  *
  * KAFKA_BROKERS names the broker (default 127.0.0.1:9092); the benchmark creates and deletes
- * its own topic bench.ingest.<random>.
+ * its own topic bench.ingest.<random>, and its own database sync_bench_ingest_<random> on the
+ * DATABASE_URL server (default postgres://postgres@127.0.0.1:5432/postgres), where the ingest
+ * records the topic's partition count at start.
  */
 
 const args = new Map<string, string>();
@@ -224,7 +227,7 @@ interface Service {
   child: ChildProcess;
 }
 
-async function startIngest(topic: string, mode: string): Promise<Service> {
+async function startIngest(topic: string, mode: string, databaseUrl: string): Promise<Service> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -236,6 +239,8 @@ async function startIngest(topic: string, mode: string): Promise<Service> {
         INGEST_HOST: '127.0.0.1',
         KAFKA_BROKERS: BROKERS.join(','),
         SYNC_TOPIC: topic,
+        // The start-up check records the topic's partition count there.
+        DATABASE_URL: databaseUrl,
         INGEST_PUBLISH_MODE: mode,
         INGEST_PRODUCERS: PRODUCERS,
         INGEST_MAX_RECORD_BATCH_BYTES: String(15 * 1024 * 1024),
@@ -324,10 +329,17 @@ async function main(): Promise<void> {
       configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024 * 1024) }],
     },
   ]);
+  const database = new URL(
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  );
+  database.pathname = `/sync_bench_ingest_${randomUUID().slice(0, 8)}`;
+  await migrateDatabase(database.toString());
   const results: Result[] = [];
   const services = new Map<string, Service>();
   try {
-    for (const mode of MODES) services.set(mode, await startIngest(topic, mode));
+    for (const mode of MODES) {
+      services.set(mode, await startIngest(topic, mode, database.toString()));
+    }
     for (const size of BATCHES) {
       const batches = buildBatches(size, Math.max(64, Math.min(2000, Math.ceil(20_000 / size))));
       const variants: (() => Promise<Result>)[] = [
@@ -353,6 +365,7 @@ async function main(): Promise<void> {
     }
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await admin.disconnect();
+    await dropDatabase(database.toString());
   }
   report(results);
 }

@@ -68,6 +68,12 @@ describe('security: API keys, roles, node binding, revocation, limits', () => {
   let ingestUrl: string;
   let queryUrl: string;
   let adminKey: string;
+  let ingestEnv: Record<string, string>;
+  const rateLimits = {
+    INGEST_RATE_LIMIT_RPS: '2',
+    INGEST_RATE_LIMIT_BURST: '3',
+    INGEST_RATE_LIMIT_OPS_PER_SEC: '100',
+  };
 
   /** A new key through the admin route, remembered for the log scan. */
   async function createKey(request: {
@@ -111,12 +117,11 @@ describe('security: API keys, roles, node binding, revocation, limits', () => {
     expect(adminKey).toMatch(/^sk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     issuedKeys.push(adminKey);
 
+    ingestEnv = env;
     ingest = await createIngestApp(
       readIngestConfig({
         ...env,
-        INGEST_RATE_LIMIT_RPS: '2',
-        INGEST_RATE_LIMIT_BURST: '3',
-        INGEST_RATE_LIMIT_OPS_PER_SEC: '100',
+        ...rateLimits,
         INGEST_MAX_JSON_DEPTH: '6',
         INGEST_MAX_STRING_LENGTH: '1000',
       }),
@@ -353,6 +358,28 @@ describe('security: API keys, roles, node binding, revocation, limits', () => {
     const over = await postOps(library, tagCreates(1), bulk.key);
     expect(over.status).toBe(429);
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(2);
+  });
+
+  it('keeps rate limits per instance, as documented: a second ingest instance has its own buckets', async () => {
+    // Same settings as the first instance (burst 3, then 2 per second), same key store.
+    const second = await createIngestApp(readIngestConfig({ ...ingestEnv, ...rateLimits }));
+    try {
+      await second.listen(0, '127.0.0.1');
+      const secondUrl = `http://127.0.0.1:${(second.getHttpServer().address() as { port: number }).port}`;
+      const library = randomUUID();
+      const { key } = await createKey({ libraryId: library, roles: ['write'] });
+      const onFirst: number[] = [];
+      for (let i = 0; i < 4; i++) onFirst.push((await postOps(library, tagCreates(1), key)).status);
+      expect(onFirst).toEqual([202, 202, 202, 429]);
+      // The key's budget on the first instance is spent; the second one never saw it.
+      const onSecond = await call(secondUrl, 'POST', `/libraries/${library}/operations`, {
+        key,
+        body: tagCreates(1),
+      });
+      expect(onSecond.status).toBe(202);
+    } finally {
+      await second.close();
+    }
   });
 
   it('makes a revocation through the admin route effective within a second on every instance', async () => {

@@ -5,7 +5,7 @@
 //   node scripts/kafka/kafka-admin.cjs [--bootstrap host:port[,host:port]] COMMAND [options]
 //     ready          [--brokers N] [--timeout MS] [--quiet]
 //                    exit 0 once >= N brokers are registered and a controller is known
-//     ensure-topics  [--partitions P] [--replication-factor R] [--config k=v]... [--timeout MS] topic...
+//     ensure-topics  [--partitions P (12)] [--replication-factor R] [--config k=v]... [--timeout MS] topic...
 //                    create the missing topics, then wait until every partition has a leader;
 //                    existing topics are left alone (a different partition count or config
 //                    only gets a warning)
@@ -137,7 +137,7 @@ async function cmdReady(bootstrap, opts) {
 
 async function cmdEnsureTopics(bootstrap, opts, names) {
   if (names.length === 0) throw new Error('ensure-topics: no topic names given');
-  const numPartitions = Number(opts.partitions ?? 6);
+  const numPartitions = Number(opts.partitions ?? 12);
   const replicationFactor = Number(opts['replication-factor'] ?? 1);
   const configEntries = (opts.config ?? []).map((kv) => {
     const i = kv.indexOf('=');

@@ -21,7 +21,10 @@ MARKER="$LIBS/.fetched"
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
-KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-6}"
+# Projectors can never outnumber partitions, and the count is fixed once the services recorded
+# it (changing it means `cli repartition`): 12 leaves room for 12 projectors and splits evenly
+# over 1, 2, 3, 4, 6 or 12 of them (docs/SCALING.md, Partition growth).
+KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-12}"
 SYNC_TOPIC="${SYNC_TOPIC:-sync.operations}"
 SYNC_DLQ_TOPIC="${SYNC_DLQ_TOPIC:-sync.operations.dlq}"
 # the ingest publishes a batch of up to 10 MB as one record batch (broker default: ~1 MB)

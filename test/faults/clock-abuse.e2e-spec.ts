@@ -55,7 +55,7 @@ describe('scenario 7: clock abuse', () => {
     topics = await createTopics(brokers, 'fault-clock', 3);
     const [i, projector] = await Promise.all([
       ServiceProcess.start('ingest', {
-        env: ingestEnv(brokers, topics, { MAX_DRIFT_MS: String(MAX_DRIFT_MS) }),
+        env: ingestEnv(brokers, topics, database.url, { MAX_DRIFT_MS: String(MAX_DRIFT_MS) }),
       }),
       ServiceProcess.start('projector', { env: projectorEnv(brokers, topics, database.url) }),
     ]);

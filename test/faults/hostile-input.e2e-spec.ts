@@ -52,16 +52,21 @@ const KNOWN_CODES = new Set([
 describe('scenario 6a: hostile HTTP input to the ingest', () => {
   let ingest: ServiceProcess | undefined;
   let topics: FaultTopics;
+  let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
 
   afterAll(async () => {
     await ingest?.stop();
+    await database?.drop();
   });
 
   it('at least 200 malformed requests: each a 4xx with a contract code, no crash, nothing published', async () => {
     const began = Date.now();
     const brokers = kafkaBrokers();
     topics = await createTopics(brokers, 'fault-hostile-http', 3);
-    ingest = await ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics) });
+    database = await createTestDatabase('fault_hostile_http');
+    ingest = await ServiceProcess.start('ingest', {
+      env: ingestEnv(brokers, topics, database.url),
+    });
     await ingest.ready();
     const pid = ingest.pid;
 

@@ -63,7 +63,7 @@ describe('scenario 5: three-broker cluster, one broker killed mid-load', () => {
     await expectReplicated(brokers, topics.operationsTopic);
 
     const [ingest, projector] = await Promise.all([
-      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics) }),
+      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics, database.url) }),
       ServiceProcess.start('projector', { env: projectorEnv(brokers, topics, database.url) }),
     ]);
     services.push(ingest, projector);

@@ -70,7 +70,9 @@ describe('scenario 3: Kafka broker restarted during load', () => {
     topics = await createTopics(brokers, 'fault-kafka', 3);
     const [ingest, projector] = await Promise.all([
       ServiceProcess.start('ingest', {
-        env: ingestEnv(brokers, topics, { INGEST_PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS) }),
+        env: ingestEnv(brokers, topics, database.url, {
+          INGEST_PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS),
+        }),
       }),
       ServiceProcess.start('projector', { env: projectorEnv(brokers, topics, database.url) }),
     ]);

@@ -52,7 +52,7 @@ describe('scenario 4: Postgres restarted during load', () => {
     await migrateDatabase(databaseUrl);
     topics = await createTopics(brokers, 'fault-pg', 6);
     const [ingest, projector] = await Promise.all([
-      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics) }),
+      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics, databaseUrl) }),
       ServiceProcess.start('projector', { env: projectorEnv(brokers, topics, databaseUrl) }),
     ]);
     services.push(ingest, projector);

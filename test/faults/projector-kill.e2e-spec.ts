@@ -51,7 +51,7 @@ describe('scenario 1: projector killed (SIGKILL) at random moments under load', 
         env: projectorEnv(brokers, topics, database.url, { KAFKA_CLIENT_ID: `projector-${n}` }),
       });
     [ingest, projector] = await Promise.all([
-      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics) }),
+      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics, database.url) }),
       startProjector(0),
     ]);
     await ingest.ready();

@@ -50,7 +50,7 @@ describe('scenario 2: scale out and in during load (1 -> 3 -> 1 projectors)', ()
       return service;
     };
     const [ingest, first] = await Promise.all([
-      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics) }),
+      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics, database.url) }),
       startProjector('projector-a'),
     ]);
     services.push(ingest);

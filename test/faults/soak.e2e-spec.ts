@@ -70,7 +70,7 @@ soakDescribe('scenario 8: soak (steady load, memory and lag sampled)', () => {
       database = await createTestDatabase('fault_soak');
       topics = await createTopics(brokers, 'fault-soak', 6);
       const [ingest, projector, query] = await Promise.all([
-        ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics) }),
+        ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics, database.url) }),
         ServiceProcess.start('projector', { env: projectorEnv(brokers, topics, database.url) }),
         ServiceProcess.start('query', { env: queryEnv(brokers, topics, database.url) }),
       ]);

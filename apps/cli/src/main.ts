@@ -6,6 +6,7 @@ import { DIGEST_OPTIONS, DIGEST_USAGE, digest } from './digest.command';
 import { HISTORY_USAGE, history } from './history.command';
 import { PRODUCE_OPTIONS, PRODUCE_USAGE, produce } from './produce.command';
 import { REBUILD_USAGE, rebuildCommand } from './rebuild.command';
+import { REPARTITION_OPTIONS, REPARTITION_USAGE, repartition } from './repartition.command';
 import { SEED_DEMO_OPTIONS, SEED_DEMO_USAGE, seedDemo } from './seed-demo.command';
 import { STATUS_OPTIONS, STATUS_USAGE, status } from './status.command';
 import { TAIL_OPTIONS, TAIL_USAGE, tail } from './tail.command';
@@ -19,6 +20,7 @@ ${STATUS_USAGE}
 ${SEED_DEMO_USAGE}
 ${REBUILD_USAGE}
 ${COMPACT_USAGE}
+${REPARTITION_USAGE}
 ${HISTORY_USAGE}
 ${DIGEST_USAGE}
 
@@ -40,6 +42,7 @@ const OPTIONS = {
   ...STATUS_OPTIONS,
   ...SEED_DEMO_OPTIONS,
   ...COMPACT_OPTIONS,
+  ...REPARTITION_OPTIONS,
   ...DIGEST_OPTIONS,
 } as const;
 
@@ -84,6 +87,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
         break;
       case 'compact':
         await compact(args, values, io);
+        break;
+      case 'repartition':
+        await repartition(args, values, io);
         break;
       case 'history':
         await history(http, args, values, io);

@@ -1,4 +1,4 @@
-import { listen } from '@sync/platform';
+import { listen, verifyTopicPartitions } from '@sync/platform';
 import { createIngestApp } from './ingest.app';
 import { type IngestConfig, readIngestConfig } from './ingest.config';
 
@@ -10,6 +10,8 @@ async function main(): Promise<void> {
     console.error(error instanceof Error ? error.message : String(error));
     process.exit(2);
   }
+  // Refuses to run on a topic whose partition count is not the recorded one (docs/SCALING.md).
+  await verifyTopicPartitions('ingest', config.kafka, config.databaseUrl);
   const app = await createIngestApp(config);
   await listen(app, config.port, config.host);
   console.log(

@@ -1,5 +1,5 @@
 import { redactUrl } from '@sync/persistence';
-import { listen } from '@sync/platform';
+import { listen, verifyTopicPartitions } from '@sync/platform';
 import { createProjectorApp } from './projector.app';
 import { type ProjectorConfig, readProjectorConfig } from './projector.config';
 
@@ -11,6 +11,8 @@ async function main(): Promise<void> {
     console.error(error instanceof Error ? error.message : String(error));
     process.exit(2);
   }
+  // Refuses to run on a topic whose partition count is not the recorded one (docs/SCALING.md).
+  await verifyTopicPartitions('projector', config.kafka, config.databaseUrl);
   const app = await createProjectorApp(config);
   await listen(app, config.port, config.host);
   console.log(

@@ -1,4 +1,4 @@
-import { listen } from '@sync/platform';
+import { listen, verifyTopicPartitions } from '@sync/platform';
 import { redactUrl } from '@sync/persistence';
 import { createQueryApp } from './query.app';
 import { type QueryConfig, readQueryConfig } from './query.config';
@@ -11,6 +11,8 @@ async function main(): Promise<void> {
     console.error(error instanceof Error ? error.message : String(error));
     process.exit(2);
   }
+  // Refuses to run on a topic whose partition count is not the recorded one (docs/SCALING.md).
+  await verifyTopicPartitions('query', config.kafka, config.databaseUrl);
   const app = await createQueryApp(config);
   await listen(app, config.port, config.host);
   console.log(

@@ -11,3 +11,4 @@ export * from './producer/publish-plan';
 export * from './producer/operation-producer';
 export * from './consumer/batch-consumer.transport';
 export * from './client/topic-offsets';
+export * from './client/topic-copier';

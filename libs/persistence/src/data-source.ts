@@ -5,6 +5,7 @@ import { ChangeStreamIndexes1765000000000 } from './migrations/1765000000000-cha
 import { OpLogRetention1766100000000 } from './migrations/1766100000000-op-log-retention';
 import { OpLogHistoryIndexes1767300000000 } from './migrations/1767300000000-op-log-history-indexes';
 import { CompactedThrough1767300000001 } from './migrations/1767300000001-compacted-through';
+import { TopicPartitions1768300000000 } from './migrations/1768300000000-topic-partitions';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sync';
 
@@ -18,6 +19,7 @@ export const MIGRATIONS = [
   OpLogRetention1766100000000,
   OpLogHistoryIndexes1767300000000,
   CompactedThrough1767300000001,
+  TopicPartitions1768300000000,
 ];
 
 export interface DataSourceSettings {

@@ -6,3 +6,4 @@ export * from './projection/projection.repository';
 export * from './projection/partition-offsets.repository';
 export * from './api-keys/api-keys.repository';
 export * from './retention/retention.repository';
+export * from './topics/topic-partitions.repository';

@@ -12,3 +12,4 @@ export * from './http/http-app';
 export * from './http/answer-deadlines';
 export * from './http/cors';
 export * from './auth';
+export * from './startup/partition-count-guard';

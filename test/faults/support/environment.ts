@@ -79,10 +79,13 @@ export async function createTopics(
 export function ingestEnv(
   brokers: string[],
   topics: FaultTopics,
+  databaseUrl: string,
   extra: Record<string, string> = {},
 ) {
   return {
     KAFKA_BROKERS: brokers.join(','),
+    // API keys are off here, but the start-up check reads the topic's recorded partition count.
+    DATABASE_URL: databaseUrl,
     SYNC_TOPIC: topics.operationsTopic,
     SYNC_DLQ_TOPIC: topics.deadLetterTopic,
     INGEST_TRANSACTIONAL_ID: `fault-ingest-${randomUUID().slice(0, 8)}`,

@@ -39,7 +39,9 @@ export async function startOverloadStack(options: {
   try {
     services.push(
       ...(await Promise.all([
-        ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics, options.ingestEnv) }),
+        ServiceProcess.start('ingest', {
+          env: ingestEnv(brokers, topics, database.url, options.ingestEnv),
+        }),
         ServiceProcess.start('projector', { env: projectorEnv(brokers, topics, database.url) }),
         ServiceProcess.start('query', { env: queryEnv(brokers, topics, database.url) }),
       ])),

@@ -1,5 +1,5 @@
 import { type KafkaConfig, TopicAdmin } from '@sync/kafka';
-import { APPLIED_CHANNEL, quoteIdent } from '@sync/persistence';
+import { APPLIED_CHANNEL, TopicPartitionsRepository, quoteIdent } from '@sync/persistence';
 import type { Schema } from '@sync/protocol';
 import { Client, Pool } from 'pg';
 import { ProjectionService } from '../projection.service';
@@ -44,6 +44,11 @@ export interface RebuildOptions {
   catchUpTimeoutMs: number;
   /** Switch attempts before giving up (a lock not granted, a catch-up too slow). */
   attempts: number;
+  /**
+   * The topic the live tables follow when it is not SYNC_TOPIC: the source `cli repartition`
+   * copied into SYNC_TOPIC. The switch marks it replaced (no service starts on it again).
+   */
+  fromTopic?: string;
 }
 
 export const DEFAULT_REBUILD_OPTIONS: RebuildOptions = {
@@ -107,6 +112,8 @@ const REBUILD_LOCK_KEY = 'sync-projection-rebuild';
  */
 export class ProjectionRebuild {
   private readonly stamp: string;
+  /** Partition count of options.fromTopic, read by the preflight. */
+  private fromTopicPartitions = 0;
 
   constructor(
     private readonly settings: RebuildSettings,
@@ -184,8 +191,13 @@ export class ProjectionRebuild {
       this.hooks.log(`rebuild: dropped schema ${nspname}, left by a rebuild that did not finish`);
     }
     const { rows: topics } = await admin.query<{ topic: string }>(
-      `SELECT DISTINCT topic FROM public.partition_offsets WHERE topic <> $1`,
-      [this.settings.topic],
+      `SELECT DISTINCT topic FROM public.partition_offsets WHERE topic <> ALL($1::text[])`,
+      [
+        [
+          this.settings.topic,
+          ...(this.options.fromTopic === undefined ? [] : [this.options.fromTopic]),
+        ],
+      ],
     );
     if (topics.length > 0) {
       throw new Error(
@@ -195,6 +207,20 @@ export class ProjectionRebuild {
     }
     const kafkaAdmin = new TopicAdmin(this.kafka);
     try {
+      if (this.options.fromTopic !== undefined) {
+        // A projector still on the old topic would find no position for it after the switch
+        // and apply that topic again into the new tables.
+        const members = await kafkaAdmin.groupMembers(this.settings.liveGroupId);
+        if (members > 0) {
+          throw new Error(
+            `consumer group ${this.settings.liveGroupId} has ${members} member(s): stop the ` +
+              `projectors of ${this.options.fromTopic} before switching topics`,
+          );
+        }
+        this.fromTopicPartitions = (
+          await kafkaAdmin.partitionOffsets(this.options.fromTopic)
+        ).length;
+      }
       const offsets = await kafkaAdmin.partitionOffsets(this.settings.topic);
       // Retention already deleted the start of the log: a replay would lose those ops.
       const truncated = offsets.filter((p) => p.low > 0n);
@@ -369,6 +395,13 @@ export class ProjectionRebuild {
         return { offsets: rebuilt, lockedMs: Date.now() - lockedAt, differences };
       }
       await swapTables(admin, shadow, this.retiredSchema, external);
+      if (this.options.fromTopic !== undefined) {
+        await new TopicPartitionsRepository(admin).markReplaced(
+          this.options.fromTopic,
+          this.fromTopicPartitions,
+          this.settings.topic,
+        );
+      }
       // Query services learn the positions of the new tables (equal to or past the live ones).
       for (const partition of partitions) {
         const offset = rebuilt.get(partition);

@@ -18,6 +18,8 @@ describe('rebuild options', () => {
         '3000',
         '--attempts',
         '2',
+        '--from-topic',
+        'sync.operations',
       ]),
     ).toEqual({
       help: false,
@@ -28,6 +30,7 @@ describe('rebuild options', () => {
         lockTimeoutMs: 2000,
         catchUpTimeoutMs: 3000,
         attempts: 2,
+        fromTopic: 'sync.operations',
       },
     });
     for (const flag of ['--dry-run', '--no-switch']) {
@@ -44,6 +47,8 @@ describe('rebuild options', () => {
     [['--max-lag', '-1']],
     [['--attempts', '0']],
     [['--dry-run', '--drop-old']],
+    [['--dry-run', '--from-topic', 'sync.operations']],
+    [['--from-topic', '']],
   ])('refuses %j', (argv) => {
     expect(() => parseRebuildArgs(argv)).toThrow(RebuildUsageError);
   });

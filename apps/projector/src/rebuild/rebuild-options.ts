@@ -23,6 +23,10 @@ Options:
   --catch-up-timeout <ms>  Longest the live tables stay locked while the new ones catch up
                            (default ${DEFAULT_REBUILD_OPTIONS.catchUpTimeoutMs})
   --attempts <n>           Switch attempts before giving up (default ${DEFAULT_REBUILD_OPTIONS.attempts})
+  --from-topic <topic>     After \`cli repartition\`: the live tables follow <topic>, the new ones
+                           SYNC_TOPIC (the copy). Needs the projectors of <topic> stopped; the
+                           switch marks <topic> replaced, so no service starts on it again
+                           (docs/SCALING.md, Partition growth)
   -h, --help
 
 Environment: the projector's (DATABASE_URL, KAFKA_BROKERS and KAFKA_* security, SYNC_TOPIC,
@@ -52,6 +56,7 @@ export function parseRebuildArgs(argv: readonly string[]): ParsedRebuildArgs {
         'lock-timeout': { type: 'string' },
         'catch-up-timeout': { type: 'string' },
         attempts: { type: 'string' },
+        'from-topic': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -61,6 +66,12 @@ export function parseRebuildArgs(argv: readonly string[]): ParsedRebuildArgs {
   const dryRun = values['dry-run'] === true || values['no-switch'] === true;
   if (dryRun && values['drop-old'] === true) {
     throw new RebuildUsageError('--drop-old has nothing to drop in a dry run');
+  }
+  const fromTopic = values['from-topic'];
+  if (typeof fromTopic === 'string' && (dryRun || fromTopic === '')) {
+    throw new RebuildUsageError(
+      '--from-topic needs a topic name and a switch: a dry run would compare tables of two topics',
+    );
   }
   const defaults = DEFAULT_REBUILD_OPTIONS;
   return {
@@ -84,6 +95,7 @@ export function parseRebuildArgs(argv: readonly string[]): ParsedRebuildArgs {
         600_000,
       ),
       attempts: integer(values.attempts, '--attempts', defaults.attempts, 1, 1000),
+      ...(typeof fromTopic === 'string' ? { fromTopic } : {}),
     },
   };
 }

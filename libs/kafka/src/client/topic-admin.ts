@@ -30,6 +30,13 @@ export class TopicAdmin {
       .sort((a, b) => a.partition - b.partition);
   }
 
+  /** Members of a consumer group now (0 when it is empty or unknown). */
+  async groupMembers(groupId: string): Promise<number> {
+    await this.admin.connect();
+    const { groups } = await this.admin.describeGroups([groupId]);
+    return groups[0]?.members.length ?? 0;
+  }
+
   async deleteGroup(groupId: string): Promise<void> {
     await this.admin.connect();
     await this.admin.deleteGroups([groupId]);
