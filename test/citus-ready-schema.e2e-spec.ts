@@ -15,6 +15,8 @@ const NOT_PER_LIBRARY: Record<string, string> = {
   api_keys:
     'local table on the coordinator: a key spans all libraries or names one (library_id may be null); never joined',
   typeorm_migrations: "local table on the coordinator: TypeORM's record of applied migrations",
+  topic_partitions:
+    'local table on the coordinator: the partition count recorded per topic, read at start-up',
 };
 
 interface KeyRow {

@@ -47,7 +47,7 @@ describe('query on a streaming standby', () => {
     topics = await createTopics(brokers, 'standby', 3);
     let projector: ServiceProcess;
     [ingest, projector, query] = await Promise.all([
-      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics) }),
+      ServiceProcess.start('ingest', { env: ingestEnv(brokers, topics, primaryUrl) }),
       ServiceProcess.start('projector', { env: projectorEnv(brokers, topics, primaryUrl) }),
       ServiceProcess.start('query', {
         env: {

@@ -66,7 +66,9 @@ describe('scenario 11: 3 brokers, 2 ingest, 3 projectors, 2 query (one on a stan
       });
 
     const ingests = await Promise.all(
-      ['ingest-a', 'ingest-b'].map((name) => start('ingest', name, ingestEnv(brokers, topics))),
+      ['ingest-a', 'ingest-b'].map((name) =>
+        start('ingest', name, ingestEnv(brokers, topics, database.url)),
+      ),
     );
     const projectors = await Promise.all(
       [0, 1, 2].map((n) =>
