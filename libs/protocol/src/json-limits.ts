@@ -20,39 +20,50 @@ export interface JsonLimitIssue {
   message: string;
 }
 
-interface Visit {
-  value: unknown;
-  depth: number;
-  parent: Visit | null;
-  key: string;
-}
-
-/** The dotted path of a visited value; built only for an issue, never on the way. */
-function pathOf(visit: Visit): string {
-  const keys: string[] = [];
-  for (let at: Visit | null = visit; at?.parent; at = at.parent) keys.push(at.key);
-  return keys.reverse().join('.');
-}
-
 /**
  * Checks every element of a batch against the limits, without recursing past maxDepth (so a
  * hostile body cannot blow the stack here or in anything that walks it later). The one check of
  * JSON limits: the ingest runs it with its configured limits, the projector with MAX_JSON_LIMITS.
+ * It runs on every op, so it allocates little: values wait on parallel stacks, and a path is
+ * built only for an issue, from the containers entered on the way (`frames`).
  */
 export function checkJsonLimits(batch: readonly unknown[], limits: JsonLimits): JsonLimitIssue[] {
   const issues: JsonLimitIssue[] = [];
-  batch.forEach((element, index) => {
-    const stack: Visit[] = [{ value: element, depth: 1, parent: null, key: '' }];
-    while (stack.length > 0) {
-      const visit = stack.pop()!;
-      const { value, depth } = visit;
+  // Waiting values: the value, its depth, the frame holding it (-1: none) and its key there.
+  const values: unknown[] = [];
+  const depths: number[] = [];
+  const parents: number[] = [];
+  const keys: string[] = [];
+  // Entered objects and arrays: the frame holding each and its key there.
+  const frameParents: number[] = [];
+  const frameKeys: string[] = [];
+  const pathOf = (parent: number, key: string): string => {
+    if (parent === -1) return '';
+    const parts = [key];
+    for (let frame = parent; frameParents[frame] !== -1; frame = frameParents[frame]) {
+      parts.push(frameKeys[frame]);
+    }
+    return parts.reverse().join('.');
+  };
+  const tooLong = (index: number, path: string, length: number, what: string) =>
+    issues.push({
+      index,
+      path,
+      message: `${what} of ${length} characters; at most ${limits.maxStringLength} are accepted`,
+    });
+  for (let index = 0; index < batch.length; index++) {
+    values.push(batch[index]);
+    depths.push(1);
+    parents.push(-1);
+    keys.push('');
+    while (values.length > 0) {
+      const value = values.pop();
+      const depth = depths.pop()!;
+      const parent = parents.pop()!;
+      const key = keys.pop()!;
       if (typeof value === 'string') {
         if (value.length > limits.maxStringLength) {
-          issues.push({
-            index,
-            path: pathOf(visit),
-            message: `string of ${value.length} characters; at most ${limits.maxStringLength} are accepted`,
-          });
+          tooLong(index, pathOf(parent, key), value.length, 'string');
         }
         continue;
       }
@@ -60,35 +71,39 @@ export function checkJsonLimits(batch: readonly unknown[], limits: JsonLimits): 
       if (depth > limits.maxDepth) {
         issues.push({
           index,
-          path: pathOf(visit),
+          path: pathOf(parent, key),
           message: `nested deeper than ${limits.maxDepth} levels`,
         });
         continue;
       }
+      const frame = frameParents.push(parent) - 1;
+      frameKeys.push(key);
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
-          stack.push({ value: value[i], depth: depth + 1, parent: visit, key: String(i) });
+          values.push(value[i]);
+          depths.push(depth + 1);
+          parents.push(frame);
+          keys.push(String(i));
         }
         continue;
       }
-      for (const key of Object.keys(value)) {
-        if (key.length > limits.maxStringLength) {
-          const path = pathOf(visit);
-          issues.push({
+      for (const name of Object.keys(value)) {
+        if (name.length > limits.maxStringLength) {
+          const path = pathOf(parent, key);
+          tooLong(
             index,
-            path: `${path === '' ? '' : `${path}.`}${key.slice(0, 32)}…`,
-            message: `property name of ${key.length} characters; at most ${limits.maxStringLength} are accepted`,
-          });
+            `${path === '' ? '' : `${path}.`}${name.slice(0, 32)}…`,
+            name.length,
+            'property name',
+          );
           continue;
         }
-        stack.push({
-          value: (value as Record<string, unknown>)[key],
-          depth: depth + 1,
-          parent: visit,
-          key,
-        });
+        values.push((value as Record<string, unknown>)[name]);
+        depths.push(depth + 1);
+        parents.push(frame);
+        keys.push(name);
       }
     }
-  });
+  }
   return issues;
 }
