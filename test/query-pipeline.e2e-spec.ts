@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { partitionForLibrary } from '@sync/kafka';
-import { formatHybrid, hybridFromMillis } from '@sync/protocol';
 import request from 'supertest';
 import { sortedIds } from './query-fixtures';
+import { op } from './snapshot-fixtures';
 import { type TestStack, startTestStack } from './support/test-stack';
 
 /**
@@ -33,53 +33,7 @@ describe('query service end to end: ingest -> Kafka -> projector -> query', () =
     await stack?.close();
   });
 
-  let lastMillis = 0;
-  let counter = 0;
-  /** Increasing hybrids near now (the ingest refuses clocks far ahead of its own). */
-  function hybrid(): string {
-    const now = Date.now();
-    if (now > lastMillis) {
-      lastMillis = now;
-      counter = 0;
-    }
-    return formatHybrid(hybridFromMillis(lastMillis) + BigInt(counter++));
-  }
-  const create = (
-    node: string,
-    recordId: string,
-    model: string,
-    data: Record<string, unknown>,
-  ) => ({
-    type: 'CREATE',
-    recordId,
-    model,
-    data,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const update = (node: string, recordId: string, field: string, value: unknown) => ({
-    type: 'UPDATE',
-    recordId,
-    field,
-    value,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const remove = (node: string, recordId: string) => ({
-    type: 'DELETE',
-    recordId,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const relate = (node: string, relation: string, item: string, group: string, data?: object) => ({
-    type: 'CREATE',
-    relationItem: item,
-    relationGroup: group,
-    relation,
-    ...(data ? { data } : {}),
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
+  const { create, update, remove, link: relate } = op;
 
   async function accepted(libraryId: string, ops: unknown[]) {
     const res = await post(libraryId, ops);

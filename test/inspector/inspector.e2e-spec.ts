@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Browser, Page } from 'puppeteer-core';
-import { formatHybrid, hybridFromMillis } from '@sync/protocol';
 import { createQueryApp } from '../../apps/query/src/query.app';
 import { readQueryConfig } from '../../apps/query/src/query.config';
 import { runKeysCli } from '../../scripts/keys-cli';
 import { type PageWatch, launchChromium, shown, tableCells, watchedPage } from './browser';
+import { op } from '../snapshot-fixtures';
 import { eventually, kafkaBrokers } from '../support/test-env';
 import { type TestStack, startTestStack, urlOf } from '../support/test-stack';
 
@@ -49,41 +49,9 @@ describe('inspector in a real browser', () => {
   let firstBatchEnd: string;
   let lastOffset: string;
 
-  let lastMillis = 0;
-  let counter = 0;
-  function hybrid(): string {
-    const now = Date.now();
-    if (now > lastMillis) {
-      lastMillis = now;
-      counter = 0;
-    }
-    return formatHybrid(hybridFromMillis(lastMillis) + BigInt(counter++));
-  }
-  const create = (node: string, recordId: string, model: string, data: Json) => ({
-    type: 'CREATE',
-    recordId,
-    model,
-    data,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const update = (node: string, recordId: string, field: string, value: unknown) => ({
-    type: 'UPDATE',
-    recordId,
-    field,
-    value,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const relate = (item: string, group: string, data?: Json) => ({
-    type: 'CREATE',
-    relationItem: item,
-    relationGroup: group,
-    relation: 'TagOnObject',
-    ...(data ? { data } : {}),
-    node: nodeA,
-    timestamp: { hybrid: hybrid() },
-  });
+  const { create, update } = op;
+  const relate = (item: string, group: string, data?: Json) =>
+    op.link(nodeA, 'TagOnObject', item, group, data);
 
   async function post(ops: unknown[]): Promise<string> {
     const response = await fetch(`${ingestUrl}/libraries/${lib}/operations`, {
@@ -135,7 +103,7 @@ describe('inspector in a real browser', () => {
     lastOffset = await post([
       update(nodeB, tags[0], 'color', 'red'),
       update(nodeA, tags[1], 'name', 'renamed'),
-      { type: 'DELETE', recordId: tags[4], node: nodeA, timestamp: { hybrid: hybrid() } },
+      op.remove(nodeA, tags[4]),
       relate(objects[0], tags[0], { date_created: '2024-05-01T10:00:00Z' }),
       relate(objects[0], tags[1]),
       relate(objects[1], tags[0]),
@@ -460,9 +428,7 @@ describe('inspector in a real browser', () => {
     });
 
     // And a delete takes the row away.
-    lastOffset = await post([
-      { type: 'DELETE', recordId: fresh, node: nodeA, timestamp: { hybrid: hybrid() } },
-    ]);
+    lastOffset = await post([op.remove(nodeA, fresh)]);
     await page.waitForFunction(
       (id) => document.querySelector(`#records tr[data-id="${id}"]`) === null,
       { timeout: 2000 },
