@@ -80,7 +80,7 @@ async function create(
   const role = flags.get('role');
   const node = flags.get('node');
   const label = flags.get('label');
-  const { request, issues } = checkApiKeyRequest({
+  const { request, issues } = await checkApiKeyRequest({
     libraryId: all ? null : library,
     roles: typeof role === 'string' ? role.split(',').map((r) => r.trim()) : [],
     ...(node === undefined ? {} : { node }),

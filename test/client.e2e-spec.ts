@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
 import {
   type RecordView,
   SyncApiError,
@@ -9,20 +7,9 @@ import {
   SyncNode,
 } from '@sync/client';
 import { FlakyTransport } from '@sync/client/testing';
-import { createIngestApp } from '../apps/ingest/src/ingest.app';
-import { readIngestConfig } from '../apps/ingest/src/ingest.config';
-import { createProjectorApp } from '../apps/projector/src/projector.app';
-import { readProjectorConfig } from '../apps/projector/src/projector.config';
-import { createQueryApp } from '../apps/query/src/query.app';
-import { readQueryConfig } from '../apps/query/src/query.config';
 import { runThreeNodes } from '../examples/three-nodes/scenario';
 import { TRANSPORT_CLIENT_TIMEOUT_MS } from './support/client-timeouts';
-import {
-  type TestTopics,
-  createTestDatabase,
-  createTestTopics,
-  kafkaBrokers,
-} from './support/test-env';
+import { type TestStack, startTestStack } from './support/test-stack';
 
 /**
  * The client library against the real stack (ingest -> Kafka -> projector -> Postgres -> query),
@@ -30,43 +17,17 @@ import {
  * and the ingest's drift refusal.
  */
 describe('client library against the real stack', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let topics: TestTopics;
-  let ingest: INestApplication;
-  let projector: INestApplication;
-  let query: INestApplication;
+  let stack: TestStack;
   let ingestUrl: string;
   let queryUrl: string;
 
-  const urlOf = (app: INestApplication): string =>
-    `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-
   beforeAll(async () => {
-    database = await createTestDatabase('client');
-    topics = await createTestTopics('client', 3);
-    const env = {
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      SYNC_TOPIC: topics.operationsTopic,
-      SYNC_DLQ_TOPIC: topics.deadLetterTopic,
-      DATABASE_URL: database.url,
-    };
-    ingest = await createIngestApp(readIngestConfig(env));
-    projector = await createProjectorApp(
-      readProjectorConfig({ ...env, PROJECTOR_GROUP: topics.consumerGroup }),
-    );
-    await projector.init();
-    query = await createQueryApp(readQueryConfig(env));
-    await ingest.listen(0, '127.0.0.1');
-    await query.listen(0, '127.0.0.1');
-    ingestUrl = urlOf(ingest);
-    queryUrl = urlOf(query);
+    stack = await startTestStack('client');
+    ({ ingestUrl, queryUrl } = stack);
   }, 120_000);
 
   afterAll(async () => {
-    await query?.close();
-    await ingest?.close();
-    await projector?.close();
-    await database?.drop();
+    await stack?.close();
   });
 
   const transport = () =>

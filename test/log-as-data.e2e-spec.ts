@@ -1,18 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
 import { MemoryStore, SyncHttpTransport, SyncNode, decodeSnapshot } from '@sync/client';
 import { RetentionRepository } from '@sync/persistence';
 import { type Operation, defaultSchema, hybridFromMillis, materializeSlice } from '@sync/protocol';
 import type { Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import { run as runCli } from '../apps/cli/src/main';
-import { createIngestApp } from '../apps/ingest/src/ingest.app';
-import { readIngestConfig } from '../apps/ingest/src/ingest.config';
-import { createProjectorApp } from '../apps/projector/src/projector.app';
-import { readProjectorConfig } from '../apps/projector/src/projector.config';
-import { createQueryApp } from '../apps/query/src/query.app';
-import { readQueryConfig } from '../apps/query/src/query.config';
 import {
   nodes,
   op,
@@ -31,12 +23,7 @@ import {
   referenceState,
   stableJson,
 } from './support/reference-model';
-import {
-  type TestTopics,
-  createTestDatabase,
-  createTestTopics,
-  kafkaBrokers,
-} from './support/test-env';
+import { type TestStack, startTestStack } from './support/test-stack';
 
 /*
  * The log as data (CONTRACT.md section 8) against the real stack: a random multi-node workload
@@ -103,20 +90,13 @@ interface HistoryItem {
 describe.each([16, 29])(
   'the log as data: history, time travel, explain, digest (workload seed %i)',
   (seed) => {
-    let database: Awaited<ReturnType<typeof createTestDatabase>>;
-    let topics: TestTopics;
-    let ingest: INestApplication;
-    let projector: INestApplication;
-    let query: INestApplication;
+    let stack: TestStack;
     let producer: Producer;
     let queryUrl: string;
     let ingestUrl: string;
     const libraryId = randomUUID();
     let log: LogEntry[] = [];
     let lastOffset: bigint;
-
-    const urlOf = (app: INestApplication): string =>
-      `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
 
     const get = async (path: string): Promise<{ status: number; body: Json }> => {
       const res = await fetch(`${queryUrl}${path}`);
@@ -143,24 +123,8 @@ describe.each([16, 29])(
     const prefix = (x: bigint): WireOp[] => log.filter((e) => e.offset <= x).map((e) => e.op);
 
     beforeAll(async () => {
-      database = await createTestDatabase('log_as_data');
-      topics = await createTestTopics('log-as-data', 3);
-      const env = {
-        KAFKA_BROKERS: kafkaBrokers().join(','),
-        SYNC_TOPIC: topics.operationsTopic,
-        SYNC_DLQ_TOPIC: topics.deadLetterTopic,
-        DATABASE_URL: database.url,
-      };
-      ingest = await createIngestApp(readIngestConfig(env));
-      projector = await createProjectorApp(
-        readProjectorConfig({ ...env, PROJECTOR_GROUP: topics.consumerGroup }),
-      );
-      await projector.init();
-      query = await createQueryApp(readQueryConfig(env));
-      await ingest.listen(0, '127.0.0.1');
-      await query.listen(0, '127.0.0.1');
-      queryUrl = urlOf(query);
-      ingestUrl = urlOf(ingest);
+      stack = await startTestStack('log-as-data');
+      ({ queryUrl, ingestUrl } = stack);
 
       // Straight to the topic: the workload's rejected ops would not pass the ingest's checks.
       const ops = withContestedRecords(
@@ -172,9 +136,9 @@ describe.each([16, 29])(
       await producer.connect();
       const admin = kafka.admin();
       await admin.connect();
-      const before = await admin.fetchTopicOffsets(topics.operationsTopic);
-      await produce(producer, topics.operationsTopic, opMessages(libraryId, ops));
-      const after = await admin.fetchTopicOffsets(topics.operationsTopic);
+      const before = await admin.fetchTopicOffsets(stack.topics.operationsTopic);
+      await produce(producer, stack.topics.operationsTopic, opMessages(libraryId, ops));
+      const after = await admin.fetchTopicOffsets(stack.topics.operationsTopic);
       await admin.disconnect();
       const grown = after.filter(
         (p) => BigInt(p.high) - BigInt(before.find((b) => b.partition === p.partition)!.high) > 0n,
@@ -194,10 +158,7 @@ describe.each([16, 29])(
 
     afterAll(async () => {
       await producer?.disconnect();
-      await query?.close();
-      await ingest?.close();
-      await projector?.close();
-      await database?.drop();
+      await stack?.close();
     });
 
     it('asOf=X equals the reference model fed the log prefix through X, record by record and relation by relation', async () => {
@@ -533,7 +494,7 @@ describe.each([16, 29])(
     }, 60_000);
 
     it('asOf below what a compaction consulted answers 410 SNAPSHOT_REQUIRED; from there on it is exact', async () => {
-      const pool = new Pool({ connectionString: database.url, max: 2 });
+      const pool = new Pool({ connectionString: stack.database.url, max: 2 });
       try {
         const result = await new RetentionRepository(pool).compact(libraryId, {
           horizon: lastOffset + 1n,

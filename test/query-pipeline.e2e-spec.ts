@@ -1,21 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { INestApplication } from '@nestjs/common';
 import { partitionForLibrary } from '@sync/kafka';
-import { formatHybrid, hybridFromMillis } from '@sync/protocol';
 import request from 'supertest';
-import { createIngestApp } from '../apps/ingest/src/ingest.app';
-import { readIngestConfig } from '../apps/ingest/src/ingest.config';
-import { createProjectorApp } from '../apps/projector/src/projector.app';
-import { readProjectorConfig } from '../apps/projector/src/projector.config';
-import { createQueryApp } from '../apps/query/src/query.app';
-import { readQueryConfig } from '../apps/query/src/query.config';
 import { sortedIds } from './query-fixtures';
-import {
-  type TestTopics,
-  createTestDatabase,
-  createTestTopics,
-  kafkaBrokers,
-} from './support/test-env';
+import { op } from './snapshot-fixtures';
+import { type TestStack, startTestStack } from './support/test-stack';
 
 /**
  * The whole path: POST through ingest (real Kafka), applied by the projector (real Postgres),
@@ -24,32 +12,15 @@ import {
  */
 describe('query service end to end: ingest -> Kafka -> projector -> query', () => {
   const PARTITIONS = 3;
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let topics: TestTopics;
-  let ingest: INestApplication;
-  let projector: INestApplication;
-  let query: INestApplication;
+  let stack: TestStack;
   let post: (libraryId: string, ops: unknown[]) => request.Test;
   let get: (path: string) => request.Test;
 
   beforeAll(async () => {
-    database = await createTestDatabase('query_pipe');
-    topics = await createTestTopics('query-pipe', PARTITIONS);
-    const env = {
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      SYNC_TOPIC: topics.operationsTopic,
-      SYNC_DLQ_TOPIC: topics.deadLetterTopic,
-      DATABASE_URL: database.url,
-    };
-    ingest = await createIngestApp(readIngestConfig(env));
-    projector = await createProjectorApp(
-      readProjectorConfig({ ...env, PROJECTOR_GROUP: topics.consumerGroup }),
-    );
-    await projector.init();
     // No SYNC_TOPIC_PARTITIONS: the partition count of unseen libraries comes from Kafka.
-    query = await createQueryApp(readQueryConfig(env));
-    const ingestHttp = request(ingest.getHttpServer());
-    const queryHttp = request(query.getHttpServer());
+    stack = await startTestStack('query-pipe', { partitions: PARTITIONS });
+    const ingestHttp = request(stack.ingest.getHttpServer());
+    const queryHttp = request(stack.query.getHttpServer());
     post = (libraryId, ops) =>
       ingestHttp
         .post(`/libraries/${libraryId}/operations`)
@@ -59,59 +30,10 @@ describe('query service end to end: ingest -> Kafka -> projector -> query', () =
   }, 120_000);
 
   afterAll(async () => {
-    await query?.close();
-    await ingest?.close();
-    await projector?.close();
-    await database?.drop();
+    await stack?.close();
   });
 
-  let lastMillis = 0;
-  let counter = 0;
-  /** Increasing hybrids near now (the ingest refuses clocks far ahead of its own). */
-  function hybrid(): string {
-    const now = Date.now();
-    if (now > lastMillis) {
-      lastMillis = now;
-      counter = 0;
-    }
-    return formatHybrid(hybridFromMillis(lastMillis) + BigInt(counter++));
-  }
-  const create = (
-    node: string,
-    recordId: string,
-    model: string,
-    data: Record<string, unknown>,
-  ) => ({
-    type: 'CREATE',
-    recordId,
-    model,
-    data,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const update = (node: string, recordId: string, field: string, value: unknown) => ({
-    type: 'UPDATE',
-    recordId,
-    field,
-    value,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const remove = (node: string, recordId: string) => ({
-    type: 'DELETE',
-    recordId,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const relate = (node: string, relation: string, item: string, group: string, data?: object) => ({
-    type: 'CREATE',
-    relationItem: item,
-    relationGroup: group,
-    relation,
-    ...(data ? { data } : {}),
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
+  const { create, update, remove, link: relate } = op;
 
   async function accepted(libraryId: string, ops: unknown[]) {
     const res = await post(libraryId, ops);

@@ -1,18 +1,7 @@
-import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { formatHybrid, hybridFromMillis } from '@sync/protocol';
-import { createIngestApp } from '../apps/ingest/src/ingest.app';
-import { readIngestConfig } from '../apps/ingest/src/ingest.config';
-import { createProjectorApp } from '../apps/projector/src/projector.app';
-import { readProjectorConfig } from '../apps/projector/src/projector.config';
-import { createQueryApp } from '../apps/query/src/query.app';
-import { readQueryConfig } from '../apps/query/src/query.config';
-import {
-  type TestTopics,
-  createTestDatabase,
-  createTestTopics,
-  kafkaBrokers,
-} from './support/test-env';
+import type { TestTopics } from './support/test-env';
+import { startTestStack } from './support/test-stack';
 
 /**
  * ingest -> real Kafka -> projector -> real Postgres -> query, in-process but listening on real
@@ -34,34 +23,17 @@ export async function startPipeline(
   partitions = 2,
   extraEnv: Record<string, string> = {},
 ): Promise<Pipeline> {
-  const database = await createTestDatabase(prefix.replace(/-/g, '_'));
-  const topics = await createTestTopics(prefix, partitions);
-  const env = {
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    SYNC_TOPIC: topics.operationsTopic,
-    SYNC_DLQ_TOPIC: topics.deadLetterTopic,
-    DATABASE_URL: database.url,
-    SYNC_AUTH_DISABLED: 'true',
-    ...extraEnv,
-  };
-  const ingest = await createIngestApp(readIngestConfig(env));
-  const projector = await createProjectorApp(
-    readProjectorConfig({ ...env, PROJECTOR_GROUP: topics.consumerGroup }),
-  );
-  await projector.init();
-  const query = await createQueryApp(readQueryConfig(env));
-  await ingest.listen(0, '127.0.0.1');
-  await query.listen(0, '127.0.0.1');
-  const url = (app: INestApplication) =>
-    `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  const ingestUrl = url(ingest);
-  const queryUrl = url(query);
+  const stack = await startTestStack(prefix, {
+    partitions,
+    env: { SYNC_AUTH_DISABLED: 'true', ...extraEnv },
+  });
+  const { ingestUrl, queryUrl } = stack;
   return {
     ingestUrl,
     queryUrl,
-    topics,
-    env,
-    query,
+    topics: stack.topics,
+    env: stack.env,
+    query: stack.query,
     async post(libraryId, ops) {
       const res = await fetch(`${ingestUrl}/libraries/${libraryId}/operations`, {
         method: 'POST',
@@ -77,12 +49,7 @@ export async function startPipeline(
       if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
       return (await res.json()) as T;
     },
-    async close() {
-      await query.close();
-      await ingest.close();
-      await projector.close();
-      await database.drop();
-    },
+    close: () => stack.close(),
   };
 }
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { Client } from 'pg';
+import type { StoredRecordColumns } from '@sync/persistence';
 import { defaultSchema } from '@sync/protocol';
 import { recordLineSql, relationLineSql } from '../apps/query/src/snapshot-lines.sql';
 import { QueryDatabase } from '../apps/query/src/query-database.service';
 import { readQueryConfig } from '../apps/query/src/query.config';
 import {
-  type RecordRow,
   type RelationRow,
   SnapshotRepository,
   recordLine,
@@ -145,7 +145,7 @@ describe('snapshot lines built in SQL', () => {
         const libraryId = randomUUID();
         await insertRecords(client, libraryId, rows);
         const { rows: stored } = await client.query<
-          RecordRow & { full: string | null; visible: string | null }
+          StoredRecordColumns & { full: string | null; visible: string | null }
         >(
           `SELECT r.record_id, r.model, r.owner, r.deleted, r.data, r.clocks,
                   ${recordLineSql(schema, true)} AS full,
@@ -223,7 +223,7 @@ describe('snapshot lines built in SQL', () => {
               await snapshot.close();
             }
             const lines = text.split('\n').slice(0, -1);
-            const { rows: storedRecords } = await client.query<RecordRow>(
+            const { rows: storedRecords } = await client.query<StoredRecordColumns>(
               `SELECT record_id, model, owner, deleted, data, clocks FROM records
                 WHERE library_id = $1 ${full ? '' : 'AND NOT deleted'} ORDER BY record_id`,
               [libraryId],

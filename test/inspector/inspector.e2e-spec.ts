@@ -6,22 +6,13 @@ import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Browser, Page } from 'puppeteer-core';
-import { formatHybrid, hybridFromMillis } from '@sync/protocol';
-import { createIngestApp } from '../../apps/ingest/src/ingest.app';
-import { readIngestConfig } from '../../apps/ingest/src/ingest.config';
-import { createProjectorApp } from '../../apps/projector/src/projector.app';
-import { readProjectorConfig } from '../../apps/projector/src/projector.config';
 import { createQueryApp } from '../../apps/query/src/query.app';
 import { readQueryConfig } from '../../apps/query/src/query.config';
 import { runKeysCli } from '../../scripts/keys-cli';
 import { type PageWatch, launchChromium, shown, tableCells, watchedPage } from './browser';
-import {
-  type TestTopics,
-  createTestDatabase,
-  createTestTopics,
-  eventually,
-  kafkaBrokers,
-} from '../support/test-env';
+import { op } from '../snapshot-fixtures';
+import { eventually, kafkaBrokers } from '../support/test-env';
+import { type TestStack, startTestStack, urlOf } from '../support/test-stack';
 
 /**
  * The inspector in a real headless Chromium against the real stack (ingest, projector and query
@@ -39,11 +30,7 @@ const FIRST_LOAD_BUDGET = 300 * 1024;
 type Json = Record<string, any>;
 
 describe('inspector in a real browser', () => {
-  let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let topics: TestTopics;
-  let ingest: INestApplication;
-  let projector: INestApplication;
-  let query: INestApplication;
+  let stack: TestStack;
   let ingestUrl: string;
   let queryUrl: string;
   let browser: Browser;
@@ -62,41 +49,9 @@ describe('inspector in a real browser', () => {
   let firstBatchEnd: string;
   let lastOffset: string;
 
-  let lastMillis = 0;
-  let counter = 0;
-  function hybrid(): string {
-    const now = Date.now();
-    if (now > lastMillis) {
-      lastMillis = now;
-      counter = 0;
-    }
-    return formatHybrid(hybridFromMillis(lastMillis) + BigInt(counter++));
-  }
-  const create = (node: string, recordId: string, model: string, data: Json) => ({
-    type: 'CREATE',
-    recordId,
-    model,
-    data,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const update = (node: string, recordId: string, field: string, value: unknown) => ({
-    type: 'UPDATE',
-    recordId,
-    field,
-    value,
-    node,
-    timestamp: { hybrid: hybrid() },
-  });
-  const relate = (item: string, group: string, data?: Json) => ({
-    type: 'CREATE',
-    relationItem: item,
-    relationGroup: group,
-    relation: 'TagOnObject',
-    ...(data ? { data } : {}),
-    node: nodeA,
-    timestamp: { hybrid: hybrid() },
-  });
+  const { create, update } = op;
+  const relate = (item: string, group: string, data?: Json) =>
+    op.link(nodeA, 'TagOnObject', item, group, data);
 
   async function post(ops: unknown[]): Promise<string> {
     const response = await fetch(`${ingestUrl}/libraries/${lib}/operations`, {
@@ -119,35 +74,18 @@ describe('inspector in a real browser', () => {
     return (await response.json()) as Json;
   }
 
-  const port = (app: INestApplication) => (app.getHttpServer().address() as { port: number }).port;
-
   beforeAll(async () => {
-    database = await createTestDatabase('inspector');
-    topics = await createTestTopics('inspector', 2);
-    const env = {
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      SYNC_TOPIC: topics.operationsTopic,
-      SYNC_DLQ_TOPIC: topics.deadLetterTopic,
-      DATABASE_URL: database.url,
-      SYNC_AUTH_DISABLED: 'true',
-    };
-    ingest = await createIngestApp(readIngestConfig(env));
-    await ingest.listen(0, '127.0.0.1');
-    projector = await createProjectorApp(
-      readProjectorConfig({ ...env, PROJECTOR_GROUP: topics.consumerGroup }),
-    );
-    await projector.listen(0, '127.0.0.1');
-    ingestUrl = `http://127.0.0.1:${port(ingest)}`;
-    query = await createQueryApp(
-      readQueryConfig({
-        ...env,
-        QUERY_INGEST_URL: ingestUrl,
-        QUERY_PROJECTOR_URL: `http://127.0.0.1:${port(projector)}`,
-        QUERY_INSPECTOR_DIR: join(__dirname, '../../dist/apps/inspector'),
+    const inspectorDir = join(__dirname, '../../dist/apps/inspector');
+    stack = await startTestStack('inspector', {
+      partitions: 2,
+      env: { SYNC_AUTH_DISABLED: 'true' },
+      queryEnv: (urls) => ({
+        QUERY_INGEST_URL: urls.ingestUrl,
+        QUERY_PROJECTOR_URL: urls.projectorUrl,
+        QUERY_INSPECTOR_DIR: inspectorDir,
       }),
-    );
-    await query.listen(0, '127.0.0.1');
-    queryUrl = `http://127.0.0.1:${port(query)}`;
+    });
+    ({ ingestUrl, queryUrl } = stack);
 
     firstBatchEnd = await post([
       ...tags.map((id, i) => create(nodeA, id, 'Tag', { name: `tag ${i}`, color: `#00${i}` })),
@@ -165,7 +103,7 @@ describe('inspector in a real browser', () => {
     lastOffset = await post([
       update(nodeB, tags[0], 'color', 'red'),
       update(nodeA, tags[1], 'name', 'renamed'),
-      { type: 'DELETE', recordId: tags[4], node: nodeA, timestamp: { hybrid: hybrid() } },
+      op.remove(nodeA, tags[4]),
       relate(objects[0], tags[0], { date_created: '2024-05-01T10:00:00Z' }),
       relate(objects[0], tags[1]),
       relate(objects[1], tags[0]),
@@ -186,7 +124,7 @@ describe('inspector in a real browser', () => {
     }).producer();
     await producer.connect();
     await producer.send({
-      topic: topics.operationsTopic,
+      topic: stack.topics.operationsTopic,
       messages: [{ key: lib, value: 'not an op' }],
     });
     await producer.disconnect();
@@ -200,10 +138,7 @@ describe('inspector in a real browser', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await query?.close();
-    await ingest?.close();
-    await projector?.close();
-    await database?.drop();
+    await stack?.close();
   });
 
   /** A watched page at `hash` of the inspector; its requests and errors are checked in afterEach. */
@@ -493,9 +428,7 @@ describe('inspector in a real browser', () => {
     });
 
     // And a delete takes the row away.
-    lastOffset = await post([
-      { type: 'DELETE', recordId: fresh, node: nodeA, timestamp: { hybrid: hybrid() } },
-    ]);
+    lastOffset = await post([op.remove(nodeA, fresh)]);
     await page.waitForFunction(
       (id) => document.querySelector(`#records tr[data-id="${id}"]`) === null,
       { timeout: 2000 },
@@ -749,7 +682,7 @@ describe('inspector in a real browser', () => {
       const out: string[] = [];
       const code = await runKeysCli(
         ['create', '--all', '--role', 'read', '--label', 'inspector'],
-        { DATABASE_URL: database.url },
+        { DATABASE_URL: stack.database.url },
         { out: (line) => out.push(line), err: () => undefined },
       );
       expect(code).toBe(0);
@@ -758,25 +691,22 @@ describe('inspector in a real browser', () => {
       expect(
         await runKeysCli(
           ['create', '--library', lib, '--role', 'read', '--label', 'one library'],
-          { DATABASE_URL: database.url },
+          { DATABASE_URL: stack.database.url },
           { out: (line) => scoped.push(line), err: () => undefined },
         ),
       ).toBe(0);
       scopedKey = scoped[0];
       securedQuery = await createQueryApp(
         readQueryConfig({
-          KAFKA_BROKERS: kafkaBrokers().join(','),
-          SYNC_TOPIC: topics.operationsTopic,
-          SYNC_DLQ_TOPIC: topics.deadLetterTopic,
-          DATABASE_URL: database.url,
+          ...stack.env,
           SYNC_AUTH_DISABLED: 'false',
-          QUERY_INGEST_URL: ingestUrl,
-          QUERY_PROJECTOR_URL: `http://127.0.0.1:${port(projector)}`,
+          QUERY_INGEST_URL: stack.ingestUrl,
+          QUERY_PROJECTOR_URL: stack.projectorUrl,
           QUERY_INSPECTOR_DIR: join(__dirname, '../../dist/apps/inspector'),
         }),
       );
       await securedQuery.listen(0, '127.0.0.1');
-      securedUrl = `http://127.0.0.1:${port(securedQuery)}`;
+      securedUrl = urlOf(securedQuery);
     });
 
     afterAll(async () => {

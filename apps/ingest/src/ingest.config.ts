@@ -12,16 +12,20 @@ import { DEFAULT_DATABASE_URL } from '@sync/persistence';
 import {
   type AuthSettings,
   type CorsSettings,
-  DEFAULT_JSON_LIMITS,
   EnvReader,
-  type JsonLimits,
   type RateLimitSettings,
   readAuthSettings,
   readCorsSettings,
   readRateLimitSettings,
   withAuthFlag,
 } from '@sync/platform';
-import { DEFAULT_MAX_DRIFT_MS, MAX_JSON_DEPTH, type Schema } from '@sync/protocol';
+import {
+  DEFAULT_JSON_LIMITS,
+  DEFAULT_MAX_DRIFT_MS,
+  type JsonLimits,
+  MAX_JSON_LIMITS,
+  type Schema,
+} from '@sync/protocol';
 import { loadConfiguredSchema } from '@sync/protocol/node';
 
 export interface PublishSettings {
@@ -97,13 +101,18 @@ export function readIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestCo
   const rateLimit = readRateLimitSettings(reader);
   const cors = readCorsSettings(reader);
   const jsonLimits: JsonLimits = {
-    // At most what the projector accepts: a deeper op would pass here and be dead-lettered there.
-    maxDepth: reader.int('INGEST_MAX_JSON_DEPTH', DEFAULT_JSON_LIMITS.maxDepth, 3, MAX_JSON_DEPTH),
+    // At most what the projector accepts: a wider op would pass here and be dead-lettered there.
+    maxDepth: reader.int(
+      'INGEST_MAX_JSON_DEPTH',
+      DEFAULT_JSON_LIMITS.maxDepth,
+      3,
+      MAX_JSON_LIMITS.maxDepth,
+    ),
     maxStringLength: reader.int(
       'INGEST_MAX_STRING_LENGTH',
       DEFAULT_JSON_LIMITS.maxStringLength,
       1,
-      1024 ** 3,
+      MAX_JSON_LIMITS.maxStringLength,
     ),
   };
   const publishTimeoutMs = reader.int(

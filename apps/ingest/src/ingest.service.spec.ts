@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { PublishError, type PublishResult } from '@sync/kafka';
 import { SyncError } from '@sync/platform';
-import { type Operation, formatHybrid, hybridFromMillis } from '@sync/protocol';
+import {
+  MAX_JSON_LIMITS,
+  type Operation,
+  checkJsonLimits,
+  formatHybrid,
+  hybridFromMillis,
+} from '@sync/protocol';
 import { Registry } from 'prom-client';
 import { AdmissionControl } from './admission-control.service';
 import { readIngestConfig } from './ingest.config';
@@ -94,6 +100,31 @@ describe('IngestService', () => {
     expect(rejected?.values).toEqual([
       { labels: { code }, value: Array.isArray(body) ? body.length : 0 },
     ]);
+  });
+
+  it('refuses ops beyond its JSON limits, which reach at most what the projector accepts', async () => {
+    const widest = {
+      INGEST_MAX_JSON_DEPTH: String(MAX_JSON_LIMITS.maxDepth),
+      INGEST_MAX_STRING_LENGTH: String(MAX_JSON_LIMITS.maxStringLength),
+    };
+    expect(readIngestConfig(widest).jsonLimits).toEqual(MAX_JSON_LIMITS);
+    expect(() =>
+      readIngestConfig({ INGEST_MAX_JSON_DEPTH: String(MAX_JSON_LIMITS.maxDepth + 1) }),
+    ).toThrow(/INGEST_MAX_JSON_DEPTH/);
+    expect(() =>
+      readIngestConfig({ INGEST_MAX_STRING_LENGTH: String(MAX_JSON_LIMITS.maxStringLength + 1) }),
+    ).toThrow(/INGEST_MAX_STRING_LENGTH/);
+
+    const { service, publisher } = setup((_, ops) => accepted(ops), widest);
+    let name: unknown = [];
+    for (let level = 3; level <= MAX_JSON_LIMITS.maxDepth; level++) name = [name];
+    const body = [tag(), tag({ data: { name } })];
+    const error = await rejection(service.ingest(randomUUID(), body));
+    expect(error.code).toBe('VALIDATION_FAILED');
+    // The projector dead-letters with this same check and these same limits (message-decoder.spec).
+    expect(error.details).toEqual(checkJsonLimits(body, MAX_JSON_LIMITS));
+    expect(error.details).toEqual([expect.objectContaining({ index: 1 })]);
+    expect(publisher.publish).not.toHaveBeenCalled();
   });
 
   it('names every drifting op and does not move the clock', async () => {

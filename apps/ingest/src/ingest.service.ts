@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PublishError, type PublishResult } from '@sync/kafka';
-import { SyncError, checkJsonLimits } from '@sync/platform';
+import { SyncError } from '@sync/platform';
 import {
   HybridLogicalClock,
   type Ntp64,
+  checkJsonLimits,
   formatHybrid,
   hybridFromMillis,
   normalizeUuid,

@@ -134,6 +134,15 @@ export function OpOrigin({ op }: { op: Operation }) {
 }
 
 /** Scrolls sideways on a narrow screen instead of squeezing columns. */
+/** A number column's cell, named by `field` for tests; an unknown value shows as a dash. */
+export function NumCell(props: { field: string; value?: number | string | null; warn?: boolean }) {
+  return (
+    <td class={props.warn ? 'num warn' : 'num'} data-field={props.field}>
+      {props.value ?? '—'}
+    </td>
+  );
+}
+
 export function TableBox({ children }: { children: ComponentChildren }) {
   return <div class="table-box">{children}</div>;
 }

@@ -1,5 +1,5 @@
-import { MAX_JSON_DEPTH as MAX_DEPTH } from '@sync/protocol';
-import { decodeMessage, findUnstorableString, jsonDepthExceeds } from './message-decoder';
+import { MAX_JSON_LIMITS, checkJsonLimits } from '@sync/protocol';
+import { decodeMessage, findUnstorableString } from './message-decoder';
 
 const library = '6f1d2c3b-4a59-4e68-8f7a-1b2c3d4e5f60';
 const create = {
@@ -78,14 +78,27 @@ describe('decodeMessage on hostile values', () => {
   });
 });
 
-describe('jsonDepthExceeds', () => {
-  it('measures nesting of arrays and objects, not brackets inside strings', () => {
-    expect(jsonDepthExceeds('{"a":[{"b":1}]}', 3)).toBe(false);
-    expect(jsonDepthExceeds('{"a":[{"b":[]}]}', 3)).toBe(true);
-    expect(jsonDepthExceeds(JSON.stringify({ s: '[[[[{{{{\\"[[[' }), 1)).toBe(false);
-    const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
-    expect(jsonDepthExceeds(nested(MAX_DEPTH), MAX_DEPTH)).toBe(false);
-    expect(jsonDepthExceeds(nested(MAX_DEPTH + 1), MAX_DEPTH)).toBe(true);
+describe('the JSON limits of a message', () => {
+  /** The create op with `data.name` nested so that the op is `depth` levels deep. */
+  const nestedTo = (depth: number) => {
+    let name: unknown = [];
+    for (let level = 3; level < depth; level++) name = [name];
+    return { ...create, data: { name } };
+  };
+
+  it("are the ingest's widest limits, checked by the same function", () => {
+    const { maxDepth } = MAX_JSON_LIMITS;
+    expect(decodeMessage(message(library, JSON.stringify(nestedTo(maxDepth))))).toMatchObject({
+      kind: 'op',
+    });
+    const deeper = nestedTo(maxDepth + 1);
+    const issues = checkJsonLimits([deeper], MAX_JSON_LIMITS);
+    expect(issues).toHaveLength(1);
+    expect(decodeMessage(message(library, JSON.stringify(deeper)))).toMatchObject({
+      kind: 'dead',
+      reason: 'INVALID_OPERATION',
+      detail: `${issues[0].path}: ${issues[0].message}`,
+    });
   });
 });
 

@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import {
-  MAX_JSON_DEPTH,
+  MAX_JSON_LIMITS,
   type Operation,
+  checkJsonLimits,
   isStorableText,
   isUuid,
   validateOperation,
@@ -79,9 +80,13 @@ export function decodeMessage(message: RawMessage): DecodedMessage {
     return dead('INVALID_JSON', error instanceof Error ? error.message : String(error));
   }
   // Validation, hashing and Postgres all recurse into values: a deep one would throw (or fail
-  // in Postgres) on every retry and block the partition.
-  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
-    return dead('INVALID_OPERATION', `nested more than ${MAX_JSON_DEPTH} levels deep`);
+  // in Postgres) on every retry and block the partition. The ingest's limits never exceed these.
+  const beyondLimits = checkJsonLimits([input], MAX_JSON_LIMITS);
+  if (beyondLimits.length > 0) {
+    return dead(
+      'INVALID_OPERATION',
+      beyondLimits.map(({ path, message: text }) => (path ? `${path}: ${text}` : text)).join('; '),
+    );
   }
   let result: ReturnType<typeof validateOperation>;
   try {
@@ -134,36 +139,4 @@ export function findUnstorableString(value: unknown, path = ''): string | null {
     if (found !== null) return found;
   }
   return null;
-}
-
-/** Whether the JSON text nests arrays/objects deeper than `max`; one pass, no recursion. */
-export function jsonDepthExceeds(text: string, max: number): boolean {
-  // Depth is at most the number of opening brackets: counting them (native indexOf) settles
-  // nearly every op without the character-by-character walk.
-  if (!hasMoreThan(text, '{', '[', max)) return false;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > max) return true;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return false;
-}
-
-/** Whether `text` holds more than `max` occurrences of `a` and `b` together. */
-function hasMoreThan(text: string, a: string, b: string, max: number): boolean {
-  let count = 0;
-  for (const char of [a, b]) {
-    for (let at = text.indexOf(char); at !== -1; at = text.indexOf(char, at + 1)) {
-      if (++count > max) return true;
-    }
-  }
-  return false;
 }

@@ -36,6 +36,42 @@ interface OpRow {
 }
 
 /**
+ * A page from batches of visible candidates, the first batch as large as the page (then larger,
+ * see keyBatches): reads until it holds `limit` + 1, so it knows whether another page follows.
+ */
+async function firstPage<T>(
+  limit: number,
+  batches: (first: number) => AsyncIterable<T[]>,
+  cursor: (item: T) => string,
+): Promise<Page<T>> {
+  const found: T[] = [];
+  for await (const items of batches(Math.min(AS_OF_BATCH, limit + 1))) {
+    found.push(...items);
+    if (found.length > limit) break;
+  }
+  return toPage(found.slice(0, limit + 1), limit, (item) => item, cursor);
+}
+
+/**
+ * Keys in keyset order from `read`, a batch at a time: `first` keys, then twice as many each
+ * round up to AS_OF_BATCH (a page reads as many candidates as it needs first).
+ */
+async function* keyBatches<K>(
+  after: K | null,
+  first: number,
+  read: (after: K | null, batch: number) => Promise<K[]>,
+): AsyncGenerator<K[]> {
+  let cursor = after;
+  for (let batch = first; ; batch = Math.min(AS_OF_BATCH, batch * 2)) {
+    const keys = await read(cursor, batch);
+    if (keys.length === 0) return;
+    yield keys;
+    if (keys.length < batch) return;
+    cursor = keys[keys.length - 1];
+  }
+}
+
+/**
  * Time travel (CONTRACT.md section 8, `asOf`). Decisions are made in log order, so the ops
  * accepted at offsets up to X are exactly those accepted when the log stood at X (an op that was
  * pending then and rejected later never had a visible effect: its record had no CREATE yet). The
@@ -89,7 +125,7 @@ export class AsOfRepository {
     recordId: string,
     explain = false,
   ): Promise<RecordDto | undefined> {
-    const ops = await this.recordOps(libraryId, asOf, [recordId]);
+    const ops = await this.opsByKey(RECORD_KEY_SQL, libraryId, asOf, [recordId]);
     const state = merge(this.config, ops).records.get(recordId);
     if (!isRecordVisible(state)) return undefined;
     const view: RecordDto = recordView(this.config.schema, state);
@@ -112,17 +148,9 @@ export class AsOfRepository {
     after: string | undefined,
     limit: number,
   ): Promise<Page<RecordView>> {
-    const found: RecordView[] = [];
-    // A page reads as many candidates as it needs first, then doubles (some may not be visible).
-    const batch = Math.min(AS_OF_BATCH, limit + 1);
-    for await (const views of this.recordBatches(libraryId, asOf, model, after, batch)) {
-      found.push(...views);
-      if (found.length > limit) break;
-    }
-    return toPage(
-      found.slice(0, limit + 1),
+    return firstPage(
       limit,
-      (view) => view,
+      (first) => this.recordBatches(libraryId, asOf, model, after, first),
       (view) => recordCursor.encode(view.id),
     );
   }
@@ -148,30 +176,23 @@ export class AsOfRepository {
     after?: string,
     first = AS_OF_BATCH,
   ): AsyncGenerator<RecordState[]> {
-    let cursor = after ?? null;
-    let batch = first;
-    for (;;) {
+    const ids = keyBatches<string>(after ?? null, first, async (cursor, batch) => {
       const where = new Conditions([libraryId, batch]);
       if (model !== undefined) where.add((ref) => `model = ${ref}`, model);
       if (cursor !== null) where.add((ref) => `record_id > ${ref}`, cursor);
-      const ids = (
-        await this.database.query<{ record_id: string }>(
-          `SELECT record_id FROM records WHERE library_id = $1 ${where.sql}
-            ORDER BY record_id LIMIT $2`,
-          where.params,
-        )
-      ).map((row) => row.record_id);
-      if (ids.length === 0) return;
-      const records = merge(this.config, await this.recordOps(libraryId, asOf, ids)).records;
-      const states: RecordState[] = [];
-      for (const id of ids) {
-        const state = records.get(id);
-        if (state !== undefined) states.push(state);
-      }
-      yield states;
-      if (ids.length < batch) return;
-      cursor = ids[ids.length - 1];
-      batch = Math.min(AS_OF_BATCH, batch * 2);
+      const rows = await this.database.query<{ record_id: string }>(
+        `SELECT record_id FROM records WHERE library_id = $1 ${where.sql}
+          ORDER BY record_id LIMIT $2`,
+        where.params,
+      );
+      return rows.map((row) => row.record_id);
+    });
+    for await (const batch of ids) {
+      const records = merge(
+        this.config,
+        await this.opsByKey(RECORD_KEY_SQL, libraryId, asOf, batch),
+      ).records;
+      yield batch.flatMap((id) => records.get(id) ?? []);
     }
   }
 
@@ -183,16 +204,9 @@ export class AsOfRepository {
     after: RelationCursorKey | undefined,
     limit: number,
   ): Promise<Page<RelationView>> {
-    const found: RelationView[] = [];
-    const batch = Math.min(AS_OF_BATCH, limit + 1);
-    for await (const views of this.relationBatches(libraryId, asOf, filter, after, batch)) {
-      found.push(...views);
-      if (found.length > limit) break;
-    }
-    return toPage(
-      found.slice(0, limit + 1),
+    return firstPage(
       limit,
-      (view) => view,
+      (first) => this.relationBatches(libraryId, asOf, filter, after, first),
       (view) => relationCursor.encode(view),
     );
   }
@@ -220,9 +234,7 @@ export class AsOfRepository {
     after?: RelationCursorKey,
     first = AS_OF_BATCH,
   ): AsyncGenerator<{ state: RelationState; visible: boolean }[]> {
-    let cursor = after ?? null;
-    let batch = first;
-    for (;;) {
+    const keys = keyBatches<RelationCursorKey>(after ?? null, first, async (cursor, batch) => {
       const where = new Conditions([libraryId, batch]);
       if (filter.relation !== undefined) where.add((ref) => `relation = ${ref}`, filter.relation);
       if (filter.item !== undefined) where.add((ref) => `item_id = ${ref}`, filter.item);
@@ -235,37 +247,30 @@ export class AsOfRepository {
           cursor.group,
         );
       }
-      const keys = await this.database.query<{
-        relation: string;
-        item_id: string;
-        group_id: string;
-      }>(
-        `SELECT relation, item_id, group_id FROM relations WHERE library_id = $1 ${where.sql}
+      return this.database.query<RelationCursorKey>(
+        `SELECT relation, item_id AS item, group_id AS "group" FROM relations
+          WHERE library_id = $1 ${where.sql}
           ORDER BY relation, item_id, group_id LIMIT $2`,
         where.params,
       );
-      if (keys.length === 0) return;
+    });
+    for await (const batch of keys) {
       const ends = new Set<string>();
-      for (const key of keys) ends.add(key.item_id).add(key.group_id);
+      for (const key of batch) ends.add(key.item).add(key.group);
       const [relationOps, recordOps] = await Promise.all([
-        this.relationOps(
+        this.opsByKey(
+          RELATION_KEY_SQL,
           libraryId,
           asOf,
-          keys.map((key) => relationKey(key.relation, key.item_id, key.group_id)),
+          batch.map((key) => relationKey(key.relation, key.item, key.group)),
         ),
-        this.recordOps(libraryId, asOf, [...ends]),
+        this.opsByKey(RECORD_KEY_SQL, libraryId, asOf, [...ends]),
       ]);
       const slice = merge(this.config, byOffset(relationOps, recordOps));
-      const states: { state: RelationState; visible: boolean }[] = [];
-      for (const key of keys) {
-        const state = slice.relations.get(relationKey(key.relation, key.item_id, key.group_id));
-        if (state !== undefined) states.push({ state, visible: this.visible(slice, state) });
-      }
-      yield states;
-      if (keys.length < batch) return;
-      batch = Math.min(AS_OF_BATCH, batch * 2);
-      const last = keys[keys.length - 1];
-      cursor = { relation: last.relation, item: last.item_id, group: last.group_id };
+      yield batch.flatMap((key) => {
+        const state = slice.relations.get(relationKey(key.relation, key.item, key.group));
+        return state === undefined ? [] : [{ state, visible: this.visible(slice, state) }];
+      });
     }
   }
 
@@ -314,24 +319,12 @@ export class AsOfRepository {
     return rows[0].clock;
   }
 
-  /** Accepted ops up to `asOf` of these records, in log order (index operations_by_record). */
-  private async recordOps(
-    libraryId: string,
-    asOf: bigint,
-    ids: string[],
-  ): Promise<LoggedOperation[]> {
-    return logged(
-      await this.database.query<OpRow>(
-        `SELECT o.log_offset::text, o.operation FROM operations o
-          WHERE o.library_id = $1 AND ${RECORD_KEY_SQL} = ANY($2::text[]) AND o.log_offset <= $3
-          ORDER BY o.log_offset`,
-        [libraryId, ids, asOf.toString()],
-      ),
-    );
-  }
-
-  /** Accepted ops up to `asOf` of these relation keys, in log order (operations_by_relation). */
-  private async relationOps(
+  /**
+   * Accepted ops up to `asOf` whose key is one of `keys`, in log order. `keySql` is the op log's
+   * key expression of records or of relations (op-log-keys.sql.ts), each backed by its index.
+   */
+  private async opsByKey(
+    keySql: string,
     libraryId: string,
     asOf: bigint,
     keys: string[],
@@ -339,7 +332,7 @@ export class AsOfRepository {
     return logged(
       await this.database.query<OpRow>(
         `SELECT o.log_offset::text, o.operation FROM operations o
-          WHERE o.library_id = $1 AND ${RELATION_KEY_SQL} = ANY($2::text[]) AND o.log_offset <= $3
+          WHERE o.library_id = $1 AND ${keySql} = ANY($2::text[]) AND o.log_offset <= $3
           ORDER BY o.log_offset`,
         [libraryId, keys, asOf.toString()],
       ),

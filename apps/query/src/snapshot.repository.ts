@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import type { StoredClock, StoredRecordColumns, StoredRelationColumns } from '@sync/persistence';
 import type { Schema } from '@sync/protocol';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
@@ -13,7 +14,7 @@ import { fillFields } from './views';
 /** Pending ops per round trip while streaming. */
 export const SNAPSHOT_BATCH = 1000;
 
-export type StoredClock = [hybrid: string, node: string];
+export type { StoredClock } from '@sync/persistence';
 
 export interface SnapshotHeader {
   type: 'snapshot';
@@ -68,25 +69,8 @@ export interface SnapshotChunk {
   text: string | Buffer;
 }
 
-export interface RecordRow {
-  record_id: string;
-  model: string;
-  owner: string | null;
-  deleted: boolean;
-  data: Record<string, unknown>;
-  clocks: Record<string, StoredClock>;
-}
-
-export interface RelationRow {
-  relation: string;
-  item_id: string;
-  group_id: string;
-  present: boolean;
-  presence_clock: StoredClock;
-  data: Record<string, unknown>;
-  clocks: Record<string, StoredClock>;
-  visible: boolean;
-}
+/** A relation row with its visibility (L1, L3) computed by the snapshot query. */
+export type RelationRow = StoredRelationColumns & { visible: boolean };
 
 interface PendingRow {
   log_offset: string;
@@ -218,7 +202,7 @@ export class OpenSnapshot {
     const full = this.header.view === 'full';
     const library = `'${this.header.libraryId}'`;
     yield* this.copy('record', this.sql.records.replaceAll(LIBRARY, library), (json) =>
-      JSON.stringify(recordLine(this.schema, JSON.parse(json) as RecordRow, full)),
+      JSON.stringify(recordLine(this.schema, JSON.parse(json) as StoredRecordColumns, full)),
     );
     yield* this.copy('relation', this.sql.relations.replaceAll(LIBRARY, library), (json) =>
       JSON.stringify(relationLine(this.schema, JSON.parse(json) as RelationRow, full)),
@@ -273,7 +257,11 @@ export class OpenSnapshot {
 }
 
 /** The record line the JS path builds from a stored row (snapshot-lines.sql.ts mirrors it). */
-export function recordLine(schema: Schema, row: RecordRow, full: boolean): SnapshotRecordLine {
+export function recordLine(
+  schema: Schema,
+  row: StoredRecordColumns,
+  full: boolean,
+): SnapshotRecordLine {
   const data = fillFields(schema.model(row.model)?.fieldNames, row.data);
   const line: SnapshotRecordLine = { type: 'record', id: row.record_id, model: row.model, data };
   if (full) {

@@ -8,11 +8,8 @@ import {
   NODE_B,
   NODE_C,
   createOp,
-  deleteOp,
-  relCreateOp,
-  relDeleteOp,
-  relUpdateOp,
   rid,
+  smallWorldOp,
   updateOp,
 } from '@sync/protocol/testing';
 import type { StoredReplica } from './store/local-store';
@@ -31,43 +28,7 @@ import { SyncHttpTransport } from './transport/http-transport';
 const LIB = '22222222-2222-4222-8222-222222222222';
 const READER = '0d000000-0000-4000-8000-00000000000d';
 
-const opArb: fc.Arbitrary<Operation> = fc
-  .tuple(
-    fc.nat(10),
-    fc.constantFrom(NODE_A, NODE_B, NODE_C),
-    fc.integer({ min: 0, max: 40 }),
-    fc.constantFrom('a', 'b', null),
-    fc.nat(3),
-  )
-  .map(([dice, node, tick, value, n]) => {
-    const tag = rid(1 + n);
-    const object = rid(10 + (n % 2));
-    const location = rid(20);
-    switch (dice) {
-      case 0:
-        return createOp(tag, 'Tag', { name: value, color: value }, node, tick);
-      case 1:
-        return createOp(object, 'Object', { note: value }, node, tick);
-      case 2:
-        return createOp(location, 'Location', { name: value }, node, tick);
-      case 3:
-        return updateOp(tag, 'name', value, node, tick);
-      case 4:
-        return updateOp(location, 'name', value, node, tick, 'Location');
-      case 5:
-        return deleteOp(n % 2 ? tag : object, node, tick);
-      case 6:
-        return relCreateOp('TagOnObject', object, tag, node, tick, { date_created: null });
-      case 7:
-        return relUpdateOp('TagOnObject', object, tag, 'date_created', '2024-01-01', node, tick);
-      case 8:
-        return relDeleteOp('TagOnObject', object, tag, node, tick);
-      case 9:
-        return updateOp(object, 'note', value, node, tick, 'Object');
-      default:
-        return updateOp(tag, 'color', value, node, tick, 'Tag');
-    }
-  });
+const opArb = smallWorldOp({ nodes: [NODE_A, NODE_B, NODE_C], maxTick: 40, tags: 4, objects: 2 });
 
 /** Ops pushed in batches (cut at `cuts`), as several writers would. */
 async function publish(server: InMemorySyncServer, ops: Operation[], cuts: number[]) {

@@ -1,4 +1,5 @@
 export * from './json';
+export * from './json-limits';
 export * from './uuid';
 export * from './hlc';
 export * from './schema';

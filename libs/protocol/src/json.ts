@@ -54,9 +54,3 @@ export function isJsonValue(value: unknown, seen: Set<object> = new Set()): valu
 export function ownValue<T>(obj: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
-
-/**
- * Deepest nesting of arrays and objects an op may have (the op object is level 1, its `data` 2):
- * the projector dead-letters deeper ones, so the ingest's configurable limit may not exceed it.
- */
-export const MAX_JSON_DEPTH = 64;

@@ -1,3 +1,4 @@
+import { v4 as uuidV4 } from 'uuid';
 import { DEFAULT_SCHEMA_JSON, hybridFromMillis } from '@sync/protocol';
 import { type WireOp, identityOf } from '../../support/reference-model';
 
@@ -22,13 +23,14 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** A version-4-shaped lowercase UUID drawn from `random`. */
+/** A version-4 lowercase UUID whose 32 hex digits are drawn from `random`, one per draw. */
 export function randomUuid(random: () => number): string {
-  const hex = Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16));
-  hex[12] = '4';
-  hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
-  const s = hex.join('');
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    bytes[i] = (Math.floor(random() * 16) << 4) | Math.floor(random() * 16);
+  }
+  // uuid sets the version and variant bits over the drawn ones.
+  return uuidV4({ random: bytes });
 }
 
 type FieldSpec = string | { type: string; model?: string };

@@ -254,6 +254,52 @@ function useLivePage<T>(
   return { rows, page, pager };
 }
 
+/**
+ * A records or relations list: a live page of `path` filtered by `filter`, folded with the
+ * library's live changes. `foldChange` only depends on the filter, so it is kept per filter.
+ */
+function useLiveList<Row>(
+  bus: ChangeBus,
+  path: string,
+  filter: Record<string, string>,
+  foldChange: (rows: Row[], change: Change, bounds: PageWindow) => Row[],
+) {
+  const key = JSON.stringify(filter);
+  const fold = useMemo(() => foldChange, [key]);
+  return useLivePage(
+    (cursor, signal) => getJson<Page<Row>>(path, { ...filter, limit: PAGE_SIZE, cursor }, signal),
+    fold,
+    bus,
+  );
+}
+
+/** The model or relation a list shows; picking another moves the route. */
+function ListPicker(props: {
+  label: string;
+  name: string;
+  value: string;
+  /** [value, text] */
+  options: [string, string][];
+  onPick: (value: string) => void;
+}) {
+  return (
+    <label>
+      {props.label}{' '}
+      <select
+        name={props.name}
+        value={props.value}
+        onChange={(event) => props.onPick(event.currentTarget.value)}
+      >
+        {props.options.map(([value, text]) => (
+          <option key={value} value={value}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function FieldCell({
   libraryId,
   field,
@@ -283,40 +329,25 @@ function RecordsTab(props: {
 }) {
   const { route, model, fields } = props;
   const libraryId = route.libraryId;
-  const fold = useMemo(
-    () => (rows: RecordRow[], change: Change, bounds: PageWindow) =>
-      change.type === 'record' ? foldRecordChange(rows, model, change, bounds) : rows,
-    [model],
-  );
-  const { rows, page, pager } = useLivePage(
-    (cursor, signal) =>
-      getJson<Page<RecordRow>>(
-        libraryPath(libraryId, '/records'),
-        { model, limit: PAGE_SIZE, cursor },
-        signal,
-      ),
-    fold,
+  const { rows, page, pager } = useLiveList<RecordRow>(
     props.bus,
+    libraryPath(libraryId, '/records'),
+    { model },
+    (rows, change, bounds) =>
+      change.type === 'record' ? foldRecordChange(rows, model, change, bounds) : rows,
   );
   return (
     <>
       <div class="toolbar">
-        <label>
-          Model{' '}
-          <select
-            name="model"
-            value={model}
-            onChange={(event) => {
-              location.hash = href({ ...route, model: event.currentTarget.value });
-            }}
-          >
-            {props.schema.models.map((m) => (
-              <option key={m.name} value={m.name}>
-                {m.name} ({m.kind})
-              </option>
-            ))}
-          </select>
-        </label>
+        <ListPicker
+          label="Model"
+          name="model"
+          value={model}
+          options={props.schema.models.map((m) => [m.name, `${m.name} (${m.kind})`])}
+          onPick={(picked) => {
+            location.hash = href({ ...route, model: picked });
+          }}
+        />
         <IdForm
           label="Record id"
           button="Find"
@@ -373,40 +404,28 @@ function RelationsTab(props: {
 }) {
   const { route, relation, fields } = props;
   const libraryId = route.libraryId;
-  const fold = useMemo(
-    () => (rows: RelationRow[], change: Change, bounds: PageWindow) =>
-      change.type === 'relation' ? foldRelationChange(rows, relation, change, bounds) : rows,
-    [relation],
-  );
-  const { rows, page, pager } = useLivePage(
-    (cursor, signal) =>
-      getJson<Page<RelationRow>>(
-        libraryPath(libraryId, '/relations'),
-        { relation, limit: PAGE_SIZE, cursor },
-        signal,
-      ),
-    fold,
+  const { rows, page, pager } = useLiveList<RelationRow>(
     props.bus,
+    libraryPath(libraryId, '/relations'),
+    { relation },
+    (rows, change, bounds) =>
+      change.type === 'relation' ? foldRelationChange(rows, relation, change, bounds) : rows,
   );
   return (
     <>
       <div class="toolbar">
-        <label>
-          Relation{' '}
-          <select
-            name="relation"
-            value={relation}
-            onChange={(event) => {
-              location.hash = href({ ...route, relation: event.currentTarget.value });
-            }}
-          >
-            {props.schema.relations.map((r) => (
-              <option key={r.name} value={r.name}>
-                {r.name} ({r.item} in {r.group})
-              </option>
-            ))}
-          </select>
-        </label>
+        <ListPicker
+          label="Relation"
+          name="relation"
+          value={relation}
+          options={props.schema.relations.map((r) => [
+            r.name,
+            `${r.name} (${r.item} in ${r.group})`,
+          ])}
+          onPick={(picked) => {
+            location.hash = href({ ...route, relation: picked });
+          }}
+        />
       </div>
       {page.error ? <ErrorNote error={page.error} what="relations" /> : null}
       <RelationTable libraryId={libraryId} rows={rows} fields={fields} id="relations" />

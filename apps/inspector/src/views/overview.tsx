@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, getJson } from '../api';
 import type { LibrarySummary, Page, PartitionLag, Pipeline } from '../api-types';
 import { href } from '../route';
-import { ErrorNote, IdForm, Notice, Pager, TableBox, useInterval, useLoad } from '../ui';
+import { ErrorNote, IdForm, Notice, NumCell, Pager, TableBox, useInterval, useLoad } from '../ui';
 
 const REFRESH_MS = 5000;
 
@@ -87,27 +87,13 @@ export function Overview() {
                             </a>
                           </td>
                           <td data-field="partition">{library.partition}</td>
-                          <td class="num" data-field="operations">
-                            {library.operations}
-                          </td>
-                          <td class="num" data-field="records">
-                            {library.records}
-                          </td>
-                          <td class="num" data-field="relations">
-                            {library.relations}
-                          </td>
-                          <td class="num" data-field="pending">
-                            {library.pending}
-                          </td>
-                          <td class="num" data-field="rejected">
-                            {library.rejected}
-                          </td>
-                          <td class="num" data-field="appliedOffset">
-                            {lag?.appliedOffset ?? '—'}
-                          </td>
-                          <td class="num" data-field="lag">
-                            {lag?.lag ?? '—'}
-                          </td>
+                          <NumCell field="operations" value={library.operations} />
+                          <NumCell field="records" value={library.records} />
+                          <NumCell field="relations" value={library.relations} />
+                          <NumCell field="pending" value={library.pending} />
+                          <NumCell field="rejected" value={library.rejected} />
+                          <NumCell field="appliedOffset" value={lag?.appliedOffset} />
+                          <NumCell field="lag" value={lag?.lag} />
                         </tr>
                       );
                     })}
@@ -171,15 +157,9 @@ function PipelinePanel({ pipeline, error }: { pipeline?: Pipeline; error?: Error
                 {pipeline.partitions.map((p) => (
                   <tr key={p.partition} data-id={String(p.partition)}>
                     <td data-field="partition">{p.partition}</td>
-                    <td class="num" data-field="appliedOffset">
-                      {p.appliedOffset ?? '—'}
-                    </td>
-                    <td class="num" data-field="endOffset">
-                      {p.endOffset ?? '—'}
-                    </td>
-                    <td class={p.lag !== null && p.lag > 0 ? 'num warn' : 'num'} data-field="lag">
-                      {p.lag ?? '—'}
-                    </td>
+                    <NumCell field="appliedOffset" value={p.appliedOffset} />
+                    <NumCell field="endOffset" value={p.endOffset} />
+                    <NumCell field="lag" value={p.lag} warn={p.lag !== null && p.lag > 0} />
                   </tr>
                 ))}
               </tbody>

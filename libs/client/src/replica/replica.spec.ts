@@ -1,24 +1,12 @@
 import fc from 'fast-check';
 import {
   type LibrarySlice,
-  type Operation,
   defaultSchema,
   emptySlice,
   materializeSlice,
   mergeBatch,
 } from '@sync/protocol';
-import {
-  NODE_A,
-  NODE_B,
-  createOp,
-  deleteOp,
-  logged,
-  relCreateOp,
-  relDeleteOp,
-  relUpdateOp,
-  rid,
-  updateOp,
-} from '@sync/protocol/testing';
+import { NODE_A, NODE_B, createOp, logged, rid, smallWorldOp } from '@sync/protocol/testing';
 import { decodeSlice, encodeSlice, encodeSliceRows, storedSliceRows } from './slice-codec';
 import { OverlayTable, SliceTable, mergeRows } from './slice-rows';
 
@@ -30,41 +18,13 @@ import { OverlayTable, SliceTable, mergeRows } from './slice-rows';
 
 const schema = defaultSchema();
 
-// Small worlds so that ops collide: pending ops (R3), owners (R5), duplicates and conflicts (D1).
-const opArb: fc.Arbitrary<Operation> = fc
-  .tuple(
-    fc.nat(9),
-    fc.constantFrom(NODE_A, NODE_B),
-    fc.integer({ min: 0, max: 30 }),
-    fc.constantFrom('a', 'b', null),
-  )
-  .map(([dice, node, tick, value]) => {
-    const tag = rid(1);
-    const object = rid(2);
-    const location = rid(3);
-    switch (dice) {
-      case 0:
-        return createOp(tag, 'Tag', { name: value }, node, tick);
-      case 1:
-        return createOp(object, 'Object', { note: value }, node, tick);
-      case 2:
-        return createOp(location, 'Location', { name: value }, node, tick);
-      case 3:
-        return updateOp(tag, 'name', value, node, tick);
-      case 4:
-        return updateOp(location, 'name', value, node, tick, 'Location');
-      case 5:
-        return deleteOp(dice % 2 ? tag : object, node, tick);
-      case 6:
-        return relCreateOp('TagOnObject', object, tag, node, tick, { date_created: null });
-      case 7:
-        return relUpdateOp('TagOnObject', object, tag, 'date_created', '2024-01-01', node, tick);
-      case 8:
-        return relDeleteOp('TagOnObject', object, tag, node, tick);
-      default:
-        return updateOp(object, 'note', value, node, tick, 'Tag');
-    }
-  });
+const opArb = smallWorldOp({
+  nodes: [NODE_A, NODE_B],
+  maxTick: 30,
+  tags: 1,
+  objects: 1,
+  schemaInvalid: true,
+});
 
 /** A random op sequence and a random cut of it into consecutive batches. */
 const chunkedArb = fc

@@ -25,7 +25,28 @@ import {
  */
 
 /** Stored clock of one field write: [hybrid as decimal string, node]. */
-export type StoredClock = [string, string];
+export type StoredClock = [hybrid: string, node: string];
+
+/** A `records` row as Postgres returns it (snake case), without its library id. */
+export interface StoredRecordColumns {
+  record_id: string;
+  model: string;
+  owner: string | null;
+  deleted: boolean;
+  data: Record<string, unknown>;
+  clocks: Record<string, StoredClock>;
+}
+
+/** A `relations` row as Postgres returns it (snake case), without its library id. */
+export interface StoredRelationColumns {
+  relation: string;
+  item_id: string;
+  group_id: string;
+  present: boolean;
+  presence_clock: StoredClock;
+  data: Record<string, unknown>;
+  clocks: Record<string, StoredClock>;
+}
 
 export interface RecordRow {
   libraryId: string;

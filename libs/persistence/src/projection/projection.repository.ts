@@ -8,7 +8,6 @@ import {
 } from '@sync/protocol';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { StoredClock } from './projection-rows';
 import {
   type LibraryDelta,
   type OperationRow,
@@ -17,6 +16,8 @@ import {
   type RecordRow,
   type RejectionRow,
   type RelationRow,
+  type StoredRecordColumns,
+  type StoredRelationColumns,
   fieldsFromStored,
   fromStoredClock,
 } from './projection-rows';
@@ -28,15 +29,7 @@ import type { SqlClient } from './sql-client';
  * batch costs a fixed handful of round trips whatever its size.
  */
 
-interface RecordDbRow {
-  library_id: string;
-  record_id: string;
-  model: string;
-  owner: string | null;
-  deleted: boolean;
-  data: Record<string, unknown>;
-  clocks: Record<string, StoredClock>;
-}
+type RecordDbRow = StoredRecordColumns & { library_id: string };
 
 interface PendingDbRow {
   library_id: string;
@@ -45,16 +38,7 @@ interface PendingDbRow {
   operation: Operation;
 }
 
-interface RelationDbRow {
-  library_id: string;
-  relation: string;
-  item_id: string;
-  group_id: string;
-  present: boolean;
-  presence_clock: StoredClock;
-  data: Record<string, unknown>;
-  clocks: Record<string, StoredClock>;
-}
+type RelationDbRow = StoredRelationColumns & { library_id: string };
 
 interface IdentityDbRow {
   library_id: string;

@@ -24,7 +24,7 @@ import {
 } from '@nestjs/swagger';
 import { SyncError } from '../errors/sync-error';
 import { ApiKeyAuthenticator } from './api-key-authenticator';
-import { checkApiKeyRequest } from './api-key-request';
+import { type ApiKeyRequest, ApiKeyRequestPipe } from './api-key-request';
 import { API_KEY_STORE, type ApiKeyRecord, type ApiKeyStore } from './api-key-store';
 import { generateApiKey } from './api-key-token';
 import { Access } from './auth.decorators';
@@ -79,13 +79,9 @@ export class ApiKeysController {
       '{"key": "sk_...", "keyId", "libraryId", "roles", "node", "label", "createdAt", "revokedAt"}',
   })
   async create(
-    @Body() body: unknown,
+    @Body(ApiKeyRequestPipe) wanted: ApiKeyRequest,
     @Req() request: AuthenticatedRequest,
   ): Promise<ApiKeyView & { key: string }> {
-    const { request: wanted, issues } = checkApiKeyRequest(body);
-    if (wanted === undefined) {
-      throw new SyncError('VALIDATION_FAILED', 'invalid key request', issues);
-    }
     const { keyId, token, secretHash } = generateApiKey();
     const record = await this.store.create({ keyId, secretHash, ...wanted });
     this.logger.log(

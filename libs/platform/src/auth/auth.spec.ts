@@ -1,7 +1,6 @@
 import { EnvReader } from '@sync/config';
 import { generateApiKey, hashSecret, parseApiKey, secretMatches } from './api-key-token';
 import { readAuthSettings, withAuthFlag } from './auth.settings';
-import { checkJsonLimits } from './json-limits';
 import { RateLimiter } from './rate-limiter';
 
 describe('API key tokens', () => {
@@ -79,31 +78,5 @@ describe('RateLimiter', () => {
     expect(limiter.take('a', 1)).toBe(3);
     now += 2600;
     expect(limiter.take('a', 1)).toBe(0);
-  });
-});
-
-describe('checkJsonLimits', () => {
-  it('reports strings, property names and nesting past the limits, with paths', () => {
-    const limits = { maxDepth: 2, maxStringLength: 5 };
-    expect(checkJsonLimits([{ a: 'short', b: [1, 'x'] }], limits)).toEqual([]);
-    const issues = checkJsonLimits(
-      [{ ok: 1 }, { data: { name: 'toolong', deep: { x: 1 } }, ['k'.repeat(6)]: 1 }],
-      limits,
-    );
-    expect(
-      issues
-        .map(({ index, path }) => ({ index, path }))
-        .sort((x, y) => x.path.localeCompare(y.path)),
-    ).toEqual([
-      { index: 1, path: 'data.deep' },
-      { index: 1, path: 'data.name' },
-      { index: 1, path: 'kkkkkk…' },
-    ]);
-  });
-
-  it('does not recurse into a hostile depth', () => {
-    let deep: unknown = 1;
-    for (let i = 0; i < 100_000; i++) deep = [deep];
-    expect(checkJsonLimits([deep], { maxDepth: 32, maxStringLength: 10 })).toHaveLength(1);
   });
 });

@@ -9,4 +9,3 @@ export * from './auth.module';
 export * from './auth.tokens';
 export * from './auth-early.middleware';
 export * from './rate-limiter';
-export * from './json-limits';

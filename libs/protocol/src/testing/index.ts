@@ -1,1 +1,2 @@
 export * from './operation-builders';
+export * from './op-arbitrary';
