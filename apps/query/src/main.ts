@@ -12,7 +12,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // Refuses to run on a topic whose partition count is not the recorded one (docs/SCALING.md).
-  await verifyTopicPartitions('query', config.kafka, config.primaryDatabaseUrl);
+  await verifyTopicPartitions('query', config.kafka, config.primaryDatabaseUrl, {
+    configured: config.topicPartitions,
+  });
   const app = await createQueryApp(config);
   await listen(app, config.port, config.host);
   console.log(

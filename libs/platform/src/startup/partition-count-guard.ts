@@ -51,12 +51,17 @@ export async function verifyTopicPartitions(
   service: string,
   kafka: KafkaSettings,
   databaseUrl: string,
-  log: (line: string) => void = (line) => console.warn(line),
+  options: {
+    /** The count the service is configured to use instead of the topic's (query: SYNC_TOPIC_PARTITIONS). */
+    configured?: number;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<number> {
+  const log = options.log ?? ((line: string) => console.warn(line));
   let lastReason: string | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await checkOnce(service, kafka, databaseUrl);
+      return await checkOnce(service, kafka, databaseUrl, options.configured);
     } catch (error) {
       if (!(error instanceof Unreachable)) throw error;
       if (error.message !== lastReason) {
@@ -78,9 +83,14 @@ async function checkOnce(
   service: string,
   kafka: KafkaSettings,
   databaseUrl: string,
+  configured: number | undefined,
 ): Promise<number> {
   const topic = kafka.operationsTopic;
-  const probe = new KafkaTopicProbe(kafkaClientConfig(kafka), topic, PROBE_RETRIES);
+  // A configured count is what the service computes partitions with: that is what must match.
+  const probe =
+    configured === undefined
+      ? new KafkaTopicProbe(kafkaClientConfig(kafka), topic, PROBE_RETRIES)
+      : { partitionCount: () => Promise.resolve(configured), close: () => Promise.resolve() };
   const pool = createPgPool({
     url: databaseUrl,
     poolSize: 1,
