@@ -10,9 +10,7 @@ import {
   type RecordState,
   type RelationState,
   type Schema,
-  contentHash,
   isRecordOp,
-  opIdentityKey,
   recordView,
   relationKey,
   relationView,
@@ -256,14 +254,13 @@ export function appendMergeResult(
     changes.pendingAdded.push({ libraryId, offset, recordId: op.recordId, operation: op });
   }
   for (const offset of result.pendingResolved) changes.pendingResolved.push({ libraryId, offset });
-  for (const { offset, op } of result.accepted) {
+  for (const { offset, op, contentHash } of result.accepted) {
     changes.operations.push({
       libraryId,
       offset,
       node: op.node,
       hybrid: op.timestamp.hybrid,
-      // The engine already hashed every op it accepted.
-      contentHash: result.slice.accepted.get(opIdentityKey(op))?.contentHash ?? contentHash(op),
+      contentHash,
       operation: op,
     });
   }

@@ -12,6 +12,7 @@ import {
 import { Schema } from '../schema/schema';
 import { FieldDef } from '../schema/schema.types';
 import {
+  AcceptedOperation,
   LibrarySlice,
   LoggedOperation,
   MergeResult,
@@ -169,7 +170,8 @@ class MergeRun {
   private readonly ownPending = new Set<string>();
   private readonly initialPending = new Set<bigint>();
 
-  readonly acceptedNow = new Map<bigint, LoggedOperation>();
+  /** This batch's accepted ops (by identity: a pending list holds the same objects) and hashes. */
+  readonly acceptedNow = new Map<LoggedOperation, string>();
   readonly rejections: Rejection[] = [];
   readonly duplicates: bigint[] = [];
   readonly revoked: bigint[] = [];
@@ -207,7 +209,7 @@ class MergeRun {
       : this.applyRelationOp(logged, op);
     if (accepted) {
       this.accepted.set(idKey, { offset: logged.offset, contentHash: hash });
-      this.acceptedNow.set(logged.offset, logged);
+      this.acceptedNow.set(logged, hash);
     }
   }
 
@@ -277,7 +279,7 @@ class MergeRun {
       const idKey = opIdentityKey(op);
       if (this.accepted.get(idKey)?.offset === logged.offset) this.accepted.delete(idKey);
       // Accepted and rejected within this batch: it never reached the feed, so nothing to revoke.
-      if (!this.acceptedNow.delete(logged.offset)) this.revoked.push(logged.offset);
+      if (!this.acceptedNow.delete(logged)) this.revoked.push(logged.offset);
     }
   }
 
@@ -377,12 +379,18 @@ class MergeRun {
       changedRelations: [...this.ownRelations].map((k) => this.relations.get(k) as RelationState),
       pendingAdded,
       pendingResolved: this.pendingResolved,
-      accepted: [...this.acceptedNow.values()],
+      accepted: acceptedList(this.acceptedNow),
       revoked: this.revoked,
       rejections: this.rejections,
       duplicates: this.duplicates,
     };
   }
+}
+
+function acceptedList(accepted: ReadonlyMap<LoggedOperation, string>): AcceptedOperation[] {
+  const list: AcceptedOperation[] = [];
+  for (const [{ offset, op }, contentHash] of accepted) list.push({ offset, op, contentHash });
+  return list;
 }
 
 /** R2/L2: does a write at `clock` beat the field's current write? */

@@ -231,6 +231,25 @@ describe('merge properties', () => {
     );
   });
 
+  it('accepted ops come in log order with the content hash their identity is stored with, none of them rejected', () => {
+    fc.assert(
+      fc.property(workloadArb, (ops) => {
+        const result = mergeBatch(schema, emptySlice(), logged(ops));
+        const rejected = new Set(result.rejections.map((r) => r.offset));
+        result.accepted.forEach(({ offset, op, contentHash: hash }, i) => {
+          if (i > 0) expect(result.accepted[i - 1].offset < offset).toBe(true);
+          expect(hash).toBe(contentHash(op));
+          expect(result.slice.accepted.get(opIdentityKey(op))).toEqual({
+            offset,
+            contentHash: hash,
+          });
+          expect(rejected.has(offset)).toBe(false);
+        });
+      }),
+      RUNS,
+    );
+  });
+
   it('splitting the stream into batches anywhere gives the same state as one batch, through a store that only loads touched rows', () => {
     const splitArb = workloadArb.chain((ops) =>
       fc.tuple(

@@ -50,6 +50,11 @@ export interface AcceptedIdentity {
   contentHash: string;
 }
 
+/** An op a batch accepted, with the content hash the merge computed for it (D1). */
+export interface AcceptedOperation extends LoggedOperation {
+  contentHash: string;
+}
+
 /** The part of a library's state a batch touches (see touchedKeys). */
 export interface LibrarySlice {
   /** By recordId; absent = no CREATE accepted yet. */
@@ -107,7 +112,7 @@ export interface MergeResult {
    * New, non-duplicate ops to append to the op log (feed), in log order; pending ones included.
    * An op of this batch that is kept pending and rejected within the same batch is not listed.
    */
-  accepted: LoggedOperation[];
+  accepted: AcceptedOperation[];
   /** Offsets of ops accepted by an earlier batch (while pending) and now rejected: remove from the feed. */
   revoked: bigint[];
   /** Every rejection of this batch, in order; revoked ops appear here with their original offset. */
