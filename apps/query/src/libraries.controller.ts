@@ -1,16 +1,15 @@
-import { Controller, Get, Query, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Query } from '@nestjs/common';
 import { Access } from '@sync/platform';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { libraryCursor } from './cursor';
 import { LibrariesRepository } from './libraries.repository';
 import { PartitionLocator } from './partition-locator.service';
-import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { Library, type LibraryRead } from './library-read';
 import { ParamReader, type RawQuery } from './query-params';
 import { ErrorBodyDto, LibraryPageDto, LibraryStatusDto } from './query.dto';
 
 @ApiTags('libraries')
-@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries')
 export class LibrariesController {
   constructor(
