@@ -57,6 +57,10 @@ const PARTITIONS = 6;
 const LIBRARIES = 64;
 const ROUNDS = Number(args.get('rounds') ?? (SMOKE ? 1 : 3));
 const WARMUP_MS = SMOKE ? 300 : 1500;
+/** `--cpu-prof DIR`: each ingest process writes a CPU profile into DIR when it stops. */
+const PROFILE_DIR = args.get('cpu-prof');
+const PROFILE_ARGS =
+  PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
 
 interface Result {
   label: string;
@@ -231,7 +235,7 @@ async function startIngest(topic: string, mode: string, databaseUrl: string): Pr
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [join(__dirname, '..', 'apps', 'ingest', 'src', 'main.js')],
+    [...PROFILE_ARGS, join(__dirname, '..', 'apps', 'ingest', 'src', 'main.js')],
     {
       env: {
         ...process.env,

@@ -24,7 +24,7 @@ import { processCpuMs } from './proc-stats';
  * projector writes them), the service in its own process, autocannon on loopback.
  *
  *   npm run build && node dist/bench/query.bench.js [--records 100000] [--duration 10]
- *     [--connections 8] [--rounds 3] [--smoke]
+ *     [--connections 8] [--rounds 3] [--smoke] [--cpu-prof DIR]
  *
  * Each scenario runs at 1 and at `connections` concurrent connections, `rounds` times,
  * interleaved; the table shows the round with the median requests/s and the p99 of every
@@ -34,6 +34,7 @@ import { processCpuMs } from './proc-stats';
  * `--smoke` is a few seconds' check that the benchmark still works (2,000 records, one short
  * round), not a measurement. Any request that does not answer 2xx fails the run (non-zero exit).
  * The service runs with SYNC_AUTH_DISABLED=true: this measures reads, not key checks.
+ * `--cpu-prof DIR` writes a CPU profile of the query service into DIR when it stops.
  *
  * DATABASE_URL names the server (default postgres://postgres@127.0.0.1:5432/postgres); the
  * benchmark creates and drops its own database sync_bench_query_<random>.
@@ -44,6 +45,9 @@ const DURATION_S = argValue('duration', SMOKE ? 1 : 10);
 const CONNECTIONS = argValue('connections', SMOKE ? 2 : 8);
 const ROUNDS = argValue('rounds', SMOKE ? 1 : 3);
 const WARMUP_S = SMOKE ? 1 : 3;
+const PROFILE_INDEX = process.argv.indexOf('--cpu-prof');
+const PROFILE_ARGS =
+  PROFILE_INDEX < 0 ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.argv[PROFILE_INDEX + 1]}`];
 const TOPIC = 'bench.query.operations';
 
 async function seed(url: string, libraryId: string): Promise<string[]> {
@@ -195,15 +199,21 @@ async function main(): Promise<void> {
     const ids = await seed(url, libraryId);
     console.log(`seeded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const port = await freePort();
-    service = await startService('query', port, {
-      QUERY_PORT: String(port),
-      QUERY_HOST: '127.0.0.1',
-      DATABASE_URL: url,
-      SYNC_TOPIC: TOPIC,
-      SYNC_TOPIC_PARTITIONS: '1',
-      // Measures reads; key checks are measured nowhere here (as in the ingest benchmark).
-      SYNC_AUTH_DISABLED: 'true',
-    });
+    service = await startService(
+      'query',
+      port,
+      {
+        QUERY_PORT: String(port),
+        QUERY_HOST: '127.0.0.1',
+        DATABASE_URL: url,
+        SYNC_TOPIC: TOPIC,
+        SYNC_TOPIC_PARTITIONS: '1',
+        // Measures reads; key checks are measured nowhere here (as in the ingest benchmark).
+        SYNC_AUTH_DISABLED: 'true',
+      },
+      60_000,
+      PROFILE_ARGS,
+    );
     const lib = `/libraries/${libraryId}`;
     const randomId = () => ids[Math.floor(Math.random() * ids.length)];
     const scenarios: [string, () => string][] = [

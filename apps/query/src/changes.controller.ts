@@ -1,4 +1,4 @@
-import { Controller, Get, Headers, Req, Res, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Headers, Req, Res } from '@nestjs/common';
 import {
   ApiHeader,
   ApiOkResponse,
@@ -11,11 +11,10 @@ import type { Request, Response } from 'express';
 import { Access } from '@sync/platform';
 import { ApiLibraryRoute } from './api-docs.decorators';
 import { ChangesService } from './changes.service';
-import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { Library, type LibraryRead } from './library-read';
 
 @ApiTags('changes')
 @Access({ role: 'read', libraryParam: 'libraryId' })
-@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId')
 export class ChangesController {
   constructor(private readonly changes: ChangesService) {}

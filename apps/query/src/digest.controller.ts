@@ -1,15 +1,14 @@
-import { Controller, Get, UseInterceptors } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Access } from '@sync/platform';
 import { ApiAsOf, ApiLibraryRoute } from './api-docs.decorators';
 import { AsOfRepository } from './as-of.repository';
 import { DigestService } from './digest.service';
-import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { Library, type LibraryRead } from './library-read';
 import { DigestDto } from './query.dto';
 
 @ApiTags('digest')
 @Access({ role: 'read', libraryParam: 'libraryId' })
-@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId')
 export class DigestController {
   constructor(

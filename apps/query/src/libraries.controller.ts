@@ -1,4 +1,4 @@
-import { Controller, Get, Query, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Query } from '@nestjs/common';
 import { Access } from '@sync/platform';
 import {
   ApiBadRequestResponse,
@@ -11,13 +11,12 @@ import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { libraryCursor } from './cursor';
 import { LibrariesRepository } from './libraries.repository';
 import { PartitionLocator } from './partition-locator.service';
-import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { Library, type LibraryRead } from './library-read';
 import { BOOLEANS, ParamReader, type RawQuery } from './query-params';
 import { ErrorBodyDto, LibraryPageDto, LibraryStatusDto } from './query.dto';
 import { ReplicaLagService } from './replica-lag.service';
 
 @ApiTags('libraries')
-@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries')
 export class LibrariesController {
   constructor(

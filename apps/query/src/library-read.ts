@@ -1,12 +1,10 @@
 import {
-  type CallHandler,
   type ExecutionContext,
   Injectable,
-  type NestInterceptor,
+  type PipeTransform,
   createParamDecorator,
 } from '@nestjs/common';
 import type { Request } from 'express';
-import type { Observable } from 'rxjs';
 import { type ConsistencyParams, ParamReader, parseLibraryId } from './query-params';
 import { ReadYourWritesService } from './read-your-writes.service';
 
@@ -56,30 +54,33 @@ export class LibraryRead {
   }
 }
 
-type WithLibraryRead = Request & { libraryRead?: LibraryRead };
+/** What the route hands to LibraryReadPipe: the raw :libraryId and the query string. */
+interface LibraryReadSource {
+  libraryId: unknown;
+  query: Record<string, unknown>;
+}
 
-/** Builds the LibraryRead of routes with a :libraryId (a bad id is 400 INVALID_LIBRARY_ID). */
+/**
+ * Builds the LibraryRead of a route with a :libraryId (a bad id is 400 INVALID_LIBRARY_ID). A
+ * parameter pipe rather than an interceptor: an interceptor wraps every request in an
+ * Observable chain and an async resource, where this is one call.
+ */
 @Injectable()
-export class LibraryReadInterceptor implements NestInterceptor {
+export class LibraryReadPipe implements PipeTransform<LibraryReadSource, LibraryRead> {
   constructor(private readonly readYourWrites: ReadYourWritesService) {}
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const request = context.switchToHttp().getRequest<WithLibraryRead>();
-    const raw = request.params?.libraryId;
-    if (raw !== undefined) {
-      request.libraryRead = new LibraryRead(
-        parseLibraryId(raw),
-        request.query,
-        this.readYourWrites,
-      );
-    }
-    return next.handle();
+  transform(source: LibraryReadSource): LibraryRead {
+    if (source.libraryId === undefined) throw new Error('@Library() needs a :libraryId route');
+    return new LibraryRead(parseLibraryId(source.libraryId), source.query, this.readYourWrites);
   }
 }
 
-/** The request's LibraryRead; the controller needs @UseInterceptors(LibraryReadInterceptor). */
-export const Library = createParamDecorator((_: unknown, context: ExecutionContext) => {
-  const read = context.switchToHttp().getRequest<WithLibraryRead>().libraryRead;
-  if (read === undefined) throw new Error('@Library() needs LibraryReadInterceptor on the route');
-  return read;
-});
+const LibrarySource = createParamDecorator(
+  (_: unknown, context: ExecutionContext): LibraryReadSource => {
+    const request = context.switchToHttp().getRequest<Request>();
+    return { libraryId: request.params?.libraryId, query: request.query };
+  },
+);
+
+/** The request's LibraryRead, for routes under /libraries/{libraryId}. */
+export const Library = (): ParameterDecorator => LibrarySource(undefined, LibraryReadPipe);

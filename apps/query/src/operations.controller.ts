@@ -1,4 +1,4 @@
-import { Controller, Get, Logger, Req, Res, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Logger, Req, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { Access, type AuthenticatedRequest, SyncError } from '@sync/platform';
 import {
@@ -12,7 +12,7 @@ import {
 } from '@nestjs/swagger';
 import { ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { operationCursor, rejectedCursor } from './cursor';
-import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { Library, type LibraryRead } from './library-read';
 import { NdjsonResponse } from './ndjson-response';
 import { OperationsRepository } from './operations.repository';
 import { MAX_LIMIT } from './query-params';
@@ -23,7 +23,6 @@ export const MAX_STREAM_LIMIT = 100_000;
 
 @ApiTags('operations')
 @Access({ role: 'read', libraryParam: 'libraryId' })
-@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId')
 export class OperationsController {
   private readonly logger = new Logger('OperationsController');

@@ -16,7 +16,7 @@ import { ChangesService } from './changes.service';
 import { DigestController } from './digest.controller';
 import { DigestService } from './digest.service';
 import { HistoryRepository } from './history.repository';
-import { LibraryReadInterceptor } from './library-read';
+import { LibraryReadPipe } from './library-read';
 import { LibrariesController } from './libraries.controller';
 import { LibrariesRepository } from './libraries.repository';
 import { OperationsController } from './operations.controller';
@@ -105,7 +105,7 @@ export class QueryModule {
         AsOfSnapshotService,
         HistoryRepository,
         DigestService,
-        LibraryReadInterceptor,
+        LibraryReadPipe,
         PipelineService,
         ReplicaLagService,
         PrimaryDatabase,

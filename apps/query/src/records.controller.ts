@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, Param, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { Access, SyncError } from '@sync/platform';
 import {
   ApiExtraModels,
@@ -12,7 +12,7 @@ import { ApiAsOf, ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { AsOfRepository } from './as-of.repository';
 import { historyCursor, recordCursor } from './cursor';
 import { HistoryRepository } from './history.repository';
-import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { Library, type LibraryRead } from './library-read';
 import { BOOLEANS } from './query-params';
 import type { QueryConfig } from './query.config';
 import { ErrorBodyDto, FieldWriteDto, HistoryPageDto, RecordDto, RecordPageDto } from './query.dto';
@@ -22,7 +22,6 @@ import { RecordsRepository } from './records.repository';
 @ApiTags('records')
 @ApiExtraModels(FieldWriteDto)
 @Access({ role: 'read', libraryParam: 'libraryId' })
-@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId/records')
 export class RecordsController {
   constructor(

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
 import { Access, SyncError } from '@sync/platform';
 import {
   ApiNotFoundResponse,
@@ -12,7 +12,7 @@ import { ApiAsOf, ApiLibraryRoute, ApiListQuery } from './api-docs.decorators';
 import { AsOfRepository } from './as-of.repository';
 import { historyCursor, relationCursor } from './cursor';
 import { HistoryRepository } from './history.repository';
-import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { Library, type LibraryRead } from './library-read';
 import type { QueryConfig } from './query.config';
 import { ErrorBodyDto, HistoryPageDto, RelationPageDto } from './query.dto';
 import { QUERY_CONFIG } from './query.tokens';
@@ -20,7 +20,6 @@ import { RelationsRepository } from './relations.repository';
 
 @ApiTags('relations')
 @Access({ role: 'read', libraryParam: 'libraryId' })
-@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId/relations')
 export class RelationsController {
   constructor(

@@ -1,11 +1,11 @@
-import { Controller, Get, Res, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Access } from '@sync/platform';
 import { ApiAsOf, ApiLibraryRoute } from './api-docs.decorators';
 import { AsOfSnapshotService } from './as-of-snapshot.service';
 import { AsOfRepository } from './as-of.repository';
-import { Library, type LibraryRead, LibraryReadInterceptor } from './library-read';
+import { Library, type LibraryRead } from './library-read';
 import type { SnapshotView } from './snapshot.repository';
 import { SnapshotService } from './snapshot.service';
 
@@ -13,7 +13,6 @@ const VIEWS: readonly SnapshotView[] = ['full', 'visible'];
 
 @ApiTags('snapshot')
 @Access({ role: 'read', libraryParam: 'libraryId' })
-@UseInterceptors(LibraryReadInterceptor)
 @Controller('libraries/:libraryId')
 export class SnapshotController {
   constructor(

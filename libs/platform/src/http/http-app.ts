@@ -3,6 +3,7 @@ import { isUtf8 } from 'node:buffer';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Registry } from 'prom-client';
 import express, {
   type NextFunction,
   type Request,
@@ -11,6 +12,8 @@ import express, {
 } from 'express';
 import { HttpErrorFilter, sendError } from '../errors/http-error.filter';
 import { SyncError } from '../errors/sync-error';
+import { httpMetricsHandler } from '../metrics/http-metrics';
+import { METRICS_REGISTRY } from '../metrics/metrics';
 import { type CorsSettings, corsHandler } from './cors';
 
 export interface HttpAppOptions {
@@ -27,8 +30,9 @@ export interface HttpAppOptions {
 
 /**
  * Creates a Nest HTTP app with the shared conventions: JSON bodies only, contract error
- * bodies (including body-parser failures, which happen before Nest routes run), OpenAPI
- * at /docs and /docs-json, and graceful shutdown.
+ * bodies (including body-parser failures, which happen before Nest routes run), request
+ * latency metrics (the module must import MetricsModule), OpenAPI at /docs and /docs-json,
+ * and graceful shutdown.
  */
 export async function createHttpApp(
   module: Type<unknown>,
@@ -42,6 +46,7 @@ export async function createHttpApp(
   app.useLogger(logger);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(httpMetricsHandler(app.get<Registry>(METRICS_REGISTRY)));
   // First: preflights carry no key and no body, and every answer (errors too) needs the headers.
   app.use(corsHandler(options.cors ?? { origins: [] }));
   for (const handler of options.beforeBody ?? []) app.use(handler);

@@ -1,6 +1,4 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { HttpMetricsInterceptor } from './http-metrics.interceptor';
 import { METRICS_REGISTRY, createMetricsRegistry } from './metrics';
 import { MetricsController } from './metrics.controller';
 
@@ -11,10 +9,7 @@ export class MetricsModule {
     return {
       module: MetricsModule,
       controllers: [MetricsController],
-      providers: [
-        { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry(service) },
-        { provide: APP_INTERCEPTOR, useClass: HttpMetricsInterceptor },
-      ],
+      providers: [{ provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry(service) }],
       exports: [METRICS_REGISTRY],
     };
   }
