@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { STORED_OFFSET_SQL } from '@sync/persistence';
 import { StateDigest, compareCodeUnits } from '@sync/protocol';
 import { AsOfRepository } from './as-of.repository';
 import type { QueryConfig } from './query.config';
@@ -37,10 +38,10 @@ export class DigestService {
   async live(libraryId: string): Promise<DigestDto> {
     const partition = await this.readYourWrites.partitionOf(libraryId);
     return this.database.inSnapshot(async (reader) => {
-      const head = await reader.query<{ next_offset: string }>(
-        `SELECT next_offset::text FROM partition_offsets WHERE topic = $1 AND partition = $2`,
-        [this.config.kafka.operationsTopic, partition],
-      );
+      const head = await reader.query<{ next_offset: string }>(STORED_OFFSET_SQL, [
+        this.config.kafka.operationsTopic,
+        partition,
+      ]);
       const next = head[0] === undefined ? 0n : BigInt(head[0].next_offset);
       const digest = new StateDigest();
       await this.hashLive(libraryId, digest, reader);
