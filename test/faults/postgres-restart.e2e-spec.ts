@@ -94,15 +94,28 @@ describe('scenario 4: Postgres restarted during load', () => {
       const pausedMs = Date.now() - down;
       const notReady = (await projector.get('/health/ready')).status === 503;
       await sleep(Math.max(0, DOWN_MS - (Date.now() - down)));
-      expect({ how, paused, running: projector.running }).toEqual({
+      expect({
+        how,
+        paused,
+        running: projector.running,
+        log: paused ? '' : projector.tail(),
+      }).toEqual({
         how,
         paused: true,
         running: true,
+        log: '',
       });
       const restart = Date.now();
       await postgres.startAgain();
       const restartMs = Date.now() - restart;
       await projector.ready(60_000);
+      // Ready only says Postgres answers; the paused partitions resume at the next recovery
+      // probe. The next outage must find them consuming, or no batch could fail there.
+      const resumed = await waitUntil(
+        async () => (await projector.metric('projector_paused_partitions')) === 0,
+        60_000,
+      );
+      expect({ how, resumed }).toEqual({ how, resumed: true });
       outages.push({ how, pausedMs, notReady, restartMs, resumedMs: Date.now() - restart });
     }
     const ledger = await load.done;
