@@ -20,6 +20,10 @@ describe('query service under overload', () => {
   const QUEUE = 3;
   // Woken together, the waiters and the watcher's re-read fit the pool and its queue.
   const WAITERS = 3;
+  const QUEUE_TIMEOUT_MS = 4000;
+  // A refusal is prompt when it comes far sooner than a queued read's timeout or a waiter's
+  // waitMs: it did not queue. The latency itself is measured by the overload benchmark.
+  const PROMPT_MS = QUEUE_TIMEOUT_MS / 4;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let pool: Pool;
   let app: INestApplication;
@@ -36,7 +40,7 @@ describe('query service under overload', () => {
         SYNC_TOPIC_PARTITIONS: String(PARTITIONS),
         QUERY_DB_POOL_SIZE: String(POOL),
         QUERY_DB_MAX_QUEUE: String(QUEUE),
-        QUERY_DB_QUEUE_TIMEOUT_MS: '4000',
+        QUERY_DB_QUEUE_TIMEOUT_MS: String(QUEUE_TIMEOUT_MS),
         QUERY_MAX_OFFSET_WAITERS: String(WAITERS),
         QUERY_OFFSET_RECHECK_MS: '200',
       }),
@@ -96,7 +100,7 @@ describe('query service under overload', () => {
     );
     for (const answer of refused) {
       expect(answer).toMatchObject({ status: 503, error: 'SERVER_BUSY', retryAfter: '1' });
-      expect(answer.ms).toBeLessThan(200);
+      expect(answer.ms).toBeLessThan(PROMPT_MS);
     }
 
     await locker.query('COMMIT');
@@ -115,7 +119,7 @@ describe('query service under overload', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const queued = await get(`/libraries/${lib}/records`);
     expect(queued).toMatchObject({ status: 503, error: 'SERVER_BUSY', retryAfter: '1' });
-    expect(queued.ms).toBeGreaterThanOrEqual(3900);
+    expect(queued.ms).toBeGreaterThanOrEqual(QUEUE_TIMEOUT_MS - 100);
     await locker.query('COMMIT');
     locker.release();
     expect((await Promise.all(running)).map((a) => a.status)).toEqual(Array(POOL).fill(200));
@@ -138,7 +142,7 @@ describe('query service under overload', () => {
     );
     for (const answer of refused) {
       expect(answer).toMatchObject({ status: 503, error: 'SERVER_BUSY', retryAfter: '1' });
-      expect(answer.ms).toBeLessThan(200);
+      expect(answer.ms).toBeLessThan(PROMPT_MS);
     }
     // A read that needs no wait is never refused.
     expect((await get(`/libraries/${lib}/status?minOffset=5`)).status).toBe(200);
