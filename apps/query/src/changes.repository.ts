@@ -56,7 +56,9 @@ interface ChangeRow {
  * relation counts as changed at the greatest updated_offset of itself, its item and its group:
  * deleting a tag shows up as its links turning invisible. Offsets only grow, so a row that
  * changes again while a window is read moves past `upper` and is reported in a later window,
- * with its newer state.
+ * with its newer state. A row a rebuild corrected also counts as changed at its correction's
+ * offset (taken past every cursor of before the rebuild); one the rebuild removed is read as a
+ * deleted record or an invisible relation.
  */
 @Injectable()
 export class ChangesRepository {
@@ -67,32 +69,48 @@ export class ChangesRepository {
     private readonly database: QueryDatabase,
   ) {
     const declared = declaredRelationsCondition(config.schema);
-    const inWindow = (alias: string) =>
-      `${alias}.library_id = $1 AND ${alias}.updated_offset > $2 AND ${alias}.updated_offset <= $3`;
+    const inWindow = (alias: string, column = 'updated_offset') =>
+      `${alias}.library_id = $1 AND ${alias}.${column} > $2 AND ${alias}.${column} <= $3`;
+    // A correction of a rebuild (record_corrections, relation_corrections) counts as a change
+    // at its change_offset; `fixed` is the greatest one in the window, -1 without any.
     this.sql = `
       SELECT x.* FROM (
-        SELECT c.updated_offset AS off, 0 AS kind, c.record_id::text AS k1, ''::text AS k2,
-               ''::text AS k3, c.model, c.deleted, NULL::boolean AS visible, c.data
-          FROM records c
-         WHERE ${inWindow('c')}
+        SELECT GREATEST(COALESCE(c.updated_offset, -1), k.fixed) AS off, 0 AS kind,
+               k.record_id::text AS k1, ''::text AS k2, ''::text AS k3,
+               COALESCE(c.model, k.model) AS model, COALESCE(c.deleted, true) AS deleted,
+               NULL::boolean AS visible, c.data
+          FROM (SELECT t.record_id, max(t.fixed) AS fixed, max(t.model) AS model
+                  FROM (SELECT c.record_id, -1::bigint AS fixed, NULL::text AS model
+                          FROM records c WHERE ${inWindow('c')}
+                        UNION ALL
+                        SELECT f.record_id, f.change_offset, f.model
+                          FROM record_corrections f WHERE ${inWindow('f', 'change_offset')}) t
+                 GROUP BY t.record_id) k
+          LEFT JOIN records c ON c.library_id = $1 AND c.record_id = k.record_id
         UNION ALL
-        SELECT GREATEST(r.updated_offset, COALESCE(i.updated_offset, -1),
-                        COALESCE(g.updated_offset, -1)) AS off,
-               1, r.relation, r.item_id::text, r.group_id::text, NULL, NULL,
+        SELECT GREATEST(COALESCE(r.updated_offset, -1), COALESCE(i.updated_offset, -1),
+                        COALESCE(g.updated_offset, -1), k.fixed) AS off,
+               1, k.relation, k.item_id::text, k.group_id::text, NULL, NULL,
                COALESCE(${declared} AND NOT i.deleted AND NOT g.deleted, false), r.data
-          FROM (SELECT t.relation, t.item_id, t.group_id FROM relations t WHERE ${inWindow('t')}
-                UNION
-                SELECT t.relation, t.item_id, t.group_id FROM records c
-                  JOIN relations t ON t.library_id = c.library_id AND t.item_id = c.record_id
-                 WHERE ${inWindow('c')}
-                UNION
-                SELECT t.relation, t.item_id, t.group_id FROM records c
-                  JOIN relations t ON t.library_id = c.library_id AND t.group_id = c.record_id
-                 WHERE ${inWindow('c')}) k
-          JOIN relations r ON r.library_id = $1 AND r.relation = k.relation
-                          AND r.item_id = k.item_id AND r.group_id = k.group_id
-          LEFT JOIN records i ON i.library_id = r.library_id AND i.record_id = r.item_id
-          LEFT JOIN records g ON g.library_id = r.library_id AND g.record_id = r.group_id
+          FROM (SELECT t.relation, t.item_id, t.group_id, max(t.fixed) AS fixed
+                  FROM (SELECT t.relation, t.item_id, t.group_id, -1::bigint AS fixed
+                          FROM relations t WHERE ${inWindow('t')}
+                        UNION ALL
+                        SELECT t.relation, t.item_id, t.group_id, -1 FROM records c
+                          JOIN relations t ON t.library_id = c.library_id AND t.item_id = c.record_id
+                         WHERE ${inWindow('c')}
+                        UNION ALL
+                        SELECT t.relation, t.item_id, t.group_id, -1 FROM records c
+                          JOIN relations t ON t.library_id = c.library_id AND t.group_id = c.record_id
+                         WHERE ${inWindow('c')}
+                        UNION ALL
+                        SELECT f.relation, f.item_id, f.group_id, f.change_offset
+                          FROM relation_corrections f WHERE ${inWindow('f', 'change_offset')}) t
+                 GROUP BY t.relation, t.item_id, t.group_id) k
+          LEFT JOIN relations r ON r.library_id = $1 AND r.relation = k.relation
+                               AND r.item_id = k.item_id AND r.group_id = k.group_id
+          LEFT JOIN records i ON i.library_id = $1 AND i.record_id = k.item_id
+          LEFT JOIN records g ON g.library_id = $1 AND g.record_id = k.group_id
       ) x
       WHERE x.off <= $3
         AND (x.off, x.kind, x.k1 COLLATE "C", x.k2 COLLATE "C", x.k3 COLLATE "C")
