@@ -23,7 +23,8 @@ export interface CorrectedLibrary {
  * Finds the rows whose content differs between `live` and `rebuilt` (changed, appeared or
  * vanished) into the temporary tables corrected_records and corrected_relations, dropped at
  * commit. A relation of a corrected record is corrected too: its visibility (rule L3) may have
- * changed with it. Runs inside the switch transaction, before the swap.
+ * changed with it (two joins, item and group, each on an index; one join on either column scans
+ * every relation). Runs inside the switch transaction, before the swap.
  */
 export async function findCorrections(
   client: SqlClient,
@@ -56,7 +57,12 @@ export async function findCorrections(
      SELECT t.library_id, t.relation, t.item_id, t.group_id
        FROM corrected_records c
        JOIN ${qualified(rebuilt, 'relations')} t
-         ON t.library_id = c.library_id AND c.record_id IN (t.item_id, t.group_id)`,
+         ON t.library_id = c.library_id AND t.item_id = c.record_id
+     UNION
+     SELECT t.library_id, t.relation, t.item_id, t.group_id
+       FROM corrected_records c
+       JOIN ${qualified(rebuilt, 'relations')} t
+         ON t.library_id = c.library_id AND t.group_id = c.record_id`,
   );
   const { rows } = await client.query<{ library_id: string; partition: number | null }>(
     `SELECT k.library_id,
