@@ -73,6 +73,7 @@ describe('a rebuild sends the rows it corrects to /changes followers (real Kafka
       op.create(A, t1, 'Tag', { name: 'pets' }),
       op.create(A, t2, 'Tag', { name: 'work' }),
       op.link(A, 'TagOnObject', kept, t1),
+      op.link(A, 'TagOnObject', vanished, t1),
     ]);
     // Another library, untouched by the corruption: the rebuild must not speak of it.
     const calm = randomUUID();
@@ -106,22 +107,30 @@ describe('a rebuild sends the rows it corrects to /changes followers (real Kafka
     // Followers read the corrupt state, up to the live position.
     const connected = await open(`/libraries/${lib}/changes`);
     const calmFollower = await open(`/libraries/${calm}/changes`);
-    await count(connected, 7); // changed, kept, phantom, t1, t2, kept/t1, kept/t2
+    // changed, kept, phantom, t1, t2; kept/t1, kept/t2, and vanished/t1 (not visible: its item
+    // is gone).
+    await count(connected, 8);
     await count(calmFollower, 1);
     const before = connected.events.length;
     const cursor = connected.lastEventId!;
     expect(cursor).toBe(posted.lastOffset);
     expect(connected.events.map(keyOf)).not.toContain(`record ${vanished}`);
+    const hidden = connected.events.find(
+      (e) => keyOf(e) === `relation TagOnObject/${vanished}/${t1}`,
+    );
+    expect(hidden?.data).toMatchObject({ visible: false });
 
     const result = await rebuild();
     expect(result.switched).toBe(true);
-    expect(result.corrected).toEqual({ records: 3, relations: 1 });
+    // The link of the restored record is filed with it: it is visible again (rule L3).
+    expect(result.corrected).toEqual({ records: 3, relations: 2 });
 
     const expected = [
       `record ${changed}`,
       `record ${vanished}`,
       `record ${phantom}`,
       `relation TagOnObject/${kept}/${t2}`,
+      `relation TagOnObject/${vanished}/${t1}`,
     ].sort();
     await count(connected, before + expected.length);
     await new Promise((resolve) => setTimeout(resolve, 500)); // nothing else may follow
@@ -162,6 +171,10 @@ describe('a rebuild sends the rows it corrects to /changes followers (real Kafka
       group: t2,
       visible: false,
       data: null,
+    });
+    expect(byKey.get(`relation TagOnObject/${vanished}/${t1}`)).toMatchObject({
+      visible: true,
+      data: { date_created: null },
     });
     expect(calmFollower.events).toHaveLength(1);
 
