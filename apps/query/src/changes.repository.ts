@@ -56,7 +56,9 @@ interface ChangeRow {
  * relation counts as changed at the greatest updated_offset of itself, its item and its group:
  * deleting a tag shows up as its links turning invisible. Offsets only grow, so a row that
  * changes again while a window is read moves past `upper` and is reported in a later window,
- * with its newer state.
+ * with its newer state. A row a rebuild corrected also counts as changed at its correction's
+ * offset (taken past every cursor of before the rebuild); one the rebuild removed is read as a
+ * deleted record or an invisible relation.
  */
 @Injectable()
 export class ChangesRepository {
@@ -67,8 +69,13 @@ export class ChangesRepository {
     private readonly database: QueryDatabase,
   ) {
     const declared = declaredRelationsCondition(config.schema);
-    const inWindow = (alias: string) =>
-      `${alias}.library_id = $1 AND ${alias}.updated_offset > $2 AND ${alias}.updated_offset <= $3`;
+    const inWindow = (alias: string, column = 'updated_offset') =>
+      `${alias}.library_id = $1 AND ${alias}.${column} > $2 AND ${alias}.${column} <= $3`;
+    const visible = `COALESCE(${declared} AND NOT i.deleted AND NOT g.deleted, false)`;
+    // A rebuild's correction (record_corrections, relation_corrections) counts as a change at its
+    // change_offset: the second branch of each kind. A row also changed by an op in the same
+    // window is then sent twice, both times with its state now; sparing that would cost every
+    // window an anti-join.
     this.sql = `
       SELECT x.* FROM (
         SELECT c.updated_offset AS off, 0 AS kind, c.record_id::text AS k1, ''::text AS k2,
@@ -76,10 +83,16 @@ export class ChangesRepository {
           FROM records c
          WHERE ${inWindow('c')}
         UNION ALL
+        SELECT GREATEST(COALESCE(c.updated_offset, -1), f.fixed), 0, f.record_id::text, '', '',
+               COALESCE(c.model, f.model), COALESCE(c.deleted, true), NULL, c.data
+          FROM (SELECT f.record_id, max(f.change_offset) AS fixed, max(f.model) AS model
+                  FROM record_corrections f WHERE ${inWindow('f', 'change_offset')}
+                 GROUP BY f.record_id) f
+          LEFT JOIN records c ON c.library_id = $1 AND c.record_id = f.record_id
+        UNION ALL
         SELECT GREATEST(r.updated_offset, COALESCE(i.updated_offset, -1),
                         COALESCE(g.updated_offset, -1)) AS off,
-               1, r.relation, r.item_id::text, r.group_id::text, NULL, NULL,
-               COALESCE(${declared} AND NOT i.deleted AND NOT g.deleted, false), r.data
+               1, r.relation, r.item_id::text, r.group_id::text, NULL, NULL, ${visible}, r.data
           FROM (SELECT t.relation, t.item_id, t.group_id FROM relations t WHERE ${inWindow('t')}
                 UNION
                 SELECT t.relation, t.item_id, t.group_id FROM records c
@@ -93,6 +106,17 @@ export class ChangesRepository {
                           AND r.item_id = k.item_id AND r.group_id = k.group_id
           LEFT JOIN records i ON i.library_id = r.library_id AND i.record_id = r.item_id
           LEFT JOIN records g ON g.library_id = r.library_id AND g.record_id = r.group_id
+        UNION ALL
+        SELECT GREATEST(COALESCE(r.updated_offset, -1), COALESCE(i.updated_offset, -1),
+                        COALESCE(g.updated_offset, -1), f.fixed),
+               1, f.relation, f.item_id::text, f.group_id::text, NULL, NULL, ${visible}, r.data
+          FROM (SELECT f.relation, f.item_id, f.group_id, max(f.change_offset) AS fixed
+                  FROM relation_corrections f WHERE ${inWindow('f', 'change_offset')}
+                 GROUP BY f.relation, f.item_id, f.group_id) f
+          LEFT JOIN relations r ON r.library_id = $1 AND r.relation = f.relation
+                               AND r.item_id = f.item_id AND r.group_id = f.group_id
+          LEFT JOIN records i ON i.library_id = $1 AND i.record_id = f.item_id
+          LEFT JOIN records g ON g.library_id = $1 AND g.record_id = f.group_id
       ) x
       WHERE x.off <= $3
         AND (x.off, x.kind, x.k1 COLLATE "C", x.k2 COLLATE "C", x.k3 COLLATE "C")

@@ -12,3 +12,4 @@ export * from './producer/operation-producer';
 export * from './consumer/batch-consumer.transport';
 export * from './client/topic-offsets';
 export * from './client/topic-copier';
+export * from './client/offset-reservation';

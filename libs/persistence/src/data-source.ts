@@ -6,6 +6,7 @@ import { OpLogRetention1766100000000 } from './migrations/1766100000000-op-log-r
 import { OpLogHistoryIndexes1767300000000 } from './migrations/1767300000000-op-log-history-indexes';
 import { CompactedThrough1767300000001 } from './migrations/1767300000001-compacted-through';
 import { TopicPartitions1768300000000 } from './migrations/1768300000000-topic-partitions';
+import { ChangeCorrections1768400000000 } from './migrations/1768400000000-change-corrections';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sync';
 
@@ -20,6 +21,7 @@ export const MIGRATIONS = [
   OpLogHistoryIndexes1767300000000,
   CompactedThrough1767300000001,
   TopicPartitions1768300000000,
+  ChangeCorrections1768400000000,
 ];
 
 export interface DataSourceSettings {

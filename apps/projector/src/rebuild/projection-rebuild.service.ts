@@ -1,8 +1,10 @@
-import { type KafkaConfig, TopicAdmin } from '@sync/kafka';
+import { type KafkaConfig, OffsetReservation, TopicAdmin } from '@sync/kafka';
 import { APPLIED_CHANNEL, TopicPartitionsRepository, quoteIdent } from '@sync/persistence';
 import type { Schema } from '@sync/protocol';
 import { Client, Pool } from 'pg';
 import { ProjectionService } from '../projection.service';
+import { findCorrections, recordCorrections } from './change-corrections';
+import { correctedPartitions, correctionOffsets } from './correction-offsets';
 import { lockLiveTables } from './live-tables-lock';
 import { type ProgressSnapshot, formatCount } from './rebuild-progress';
 import { CatchUpTimedOut, ReplayConsumer } from './replay.consumer';
@@ -75,6 +77,8 @@ export interface RebuildResult {
   lockedMs: number | null;
   seconds: number;
   differences?: TableDifference[];
+  /** Rows whose content the switch changed, filed for `/changes` followers (none on a dry run). */
+  corrected: { records: number; relations: number };
 }
 
 export interface RebuildHooks {
@@ -91,6 +95,13 @@ export class RebuildInterrupted extends Error {
     super('interrupted');
     this.name = 'RebuildInterrupted';
   }
+}
+
+interface SwitchOutcome {
+  offsets: Map<number, bigint>;
+  lockedMs: number;
+  differences?: TableDifference[];
+  corrected: { records: number; relations: number };
 }
 
 /** Switch attempts that may be retried: lock not granted in time, deadlock, catch-up too slow. */
@@ -328,6 +339,7 @@ export class ProjectionRebuild {
             lockedMs: outcome.lockedMs,
             seconds: (Date.now() - started) / 1000,
             differences: outcome.differences,
+            corrected: outcome.corrected,
           };
           phase = 'done';
           return result;
@@ -357,13 +369,22 @@ export class ProjectionRebuild {
     admin: Client,
     replay: ReplayConsumer,
     partitions: number[],
-  ): Promise<{ offsets: Map<number, bigint>; lockedMs: number; differences?: TableDifference[] }> {
+  ): Promise<SwitchOutcome> {
     const shadow = this.shadowSchema;
     await replay.hold();
     const external = this.options.dryRun ? [] : await externalForeignKeys(admin);
+    // Connected before the lock, so taking offsets under it costs one transaction's round trips.
+    const reservation = this.options.dryRun
+      ? undefined
+      : new OffsetReservation(
+          this.kafka,
+          this.settings.topic,
+          `${this.settings.liveGroupId}-rebuild.${this.settings.topic}`,
+        );
     await admin.query('BEGIN');
     let lockedAt: number | undefined;
     try {
+      await reservation?.connect();
       // Tables whose foreign keys are re-pointed are altered too: lock them with the others.
       const tables = [
         ...PROJECTION_TABLES.map((table) => `public.${quoteIdent(table)}`),
@@ -392,8 +413,14 @@ export class ProjectionRebuild {
       if (this.options.dryRun) {
         const differences = await compareTables(admin, 'public', shadow);
         await admin.query('ROLLBACK');
-        return { offsets: rebuilt, lockedMs: Date.now() - lockedAt, differences };
+        return {
+          offsets: rebuilt,
+          lockedMs: Date.now() - lockedAt,
+          differences,
+          corrected: { records: 0, relations: 0 },
+        };
       }
+      const corrected = await this.fileCorrections(admin, reservation, partitions.length);
       await swapTables(admin, shadow, this.retiredSchema, external);
       if (this.options.fromTopic !== undefined) {
         await new TopicPartitionsRepository(admin).markReplaced(
@@ -420,11 +447,41 @@ export class ProjectionRebuild {
       for (const problem of problems) {
         this.hooks.log(`rebuild: foreign key not valid against the new tables: ${problem}`);
       }
-      return { offsets: rebuilt, lockedMs };
+      if (corrected.records + corrected.relations > 0) {
+        this.hooks.log(
+          `rebuild: ${corrected.records} record(s) and ${corrected.relations} relation(s) differed from the live tables; filed for /changes followers`,
+        );
+      }
+      return { offsets: rebuilt, lockedMs, corrected };
     } catch (error) {
       await admin.query('ROLLBACK').catch(() => undefined);
       throw error;
+    } finally {
+      await reservation?.close();
     }
+  }
+
+  /**
+   * Inside the switch, live tables locked and both sets at the same position: the rows whose
+   * content the switch changes are filed as corrections at an offset reserved now in their
+   * partition. The live projector cannot have applied anything at or past it (it waits for the
+   * lock), so it lies past every `/changes` cursor handed out before; the change stream emits
+   * the rows there once the projector moves past the aborted record.
+   */
+  private async fileCorrections(
+    admin: Client,
+    reservation: OffsetReservation | undefined,
+    partitionCount: number,
+  ): Promise<{ records: number; relations: number }> {
+    const libraries = await findCorrections(admin, 'public', this.shadowSchema);
+    if (libraries.length === 0 || reservation === undefined) return { records: 0, relations: 0 };
+    const reserved = await reservation.reserve(correctedPartitions(libraries, partitionCount));
+    // The correction tables are not projection tables: the swap leaves them in place.
+    return recordCorrections(
+      admin,
+      'public',
+      correctionOffsets(libraries, partitionCount, reserved),
+    );
   }
 
   /** After a switch or a dry run: drop the schema the copies were built in, and maybe the old. */
