@@ -1,5 +1,4 @@
 import { type INestApplication, Logger, type Type } from '@nestjs/common';
-import { isUtf8 } from 'node:buffer';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -9,7 +8,7 @@ import { HttpErrorFilter, sendError } from '../errors/http-error.filter';
 import { httpMetricsHandler } from '../metrics/http-metrics';
 import { METRICS_REGISTRY } from '../metrics/metrics';
 import { type CorsSettings, corsHandler } from './cors';
-import { declaresBody, requireJsonBody } from './json-body';
+import { declaresBody, requireJsonBody, requireUtf8 } from './json-body';
 
 export interface HttpAppOptions {
   /** Service name, used in logs and the OpenAPI title. */
@@ -49,16 +48,7 @@ export async function createHttpApp(
     express.json({
       limit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
       strict: false,
-      // The parser would replace invalid UTF-8 with U+FFFD and silently change the data.
-      verify: (_req, _res, body) => {
-        if (!isUtf8(body)) {
-          throw Object.assign(new Error('request body is not valid UTF-8'), {
-            type: 'entity.parse.failed',
-            status: 400,
-            expose: true,
-          });
-        }
-      },
+      verify: (_req, _res, body) => requireUtf8(body),
     }),
   );
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) =>

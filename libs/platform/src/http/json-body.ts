@@ -173,11 +173,23 @@ function readOff(raw: Readable): Promise<void> {
   });
 }
 
+/**
+ * The bytes must be UTF-8, whatever the declared charset: a decoder would replace invalid
+ * UTF-8 with U+FFFD and silently change the data (400 INVALID_JSON).
+ */
+export function requireUtf8(body: Buffer): void {
+  if (!isUtf8(body)) {
+    throw bodyError('request body is not valid UTF-8', {
+      type: 'entity.parse.failed',
+      status: 400,
+    });
+  }
+}
+
 function parseJson(body: Buffer, decoder: TextDecoder | undefined): unknown {
   const failed = (message: string) =>
     bodyError(message, { type: 'entity.parse.failed', status: 400 });
-  // The bytes must be UTF-8 whatever the declared charset, as on the Express platform.
-  if (!isUtf8(body)) throw failed('request body is not valid UTF-8');
+  requireUtf8(body);
   const text = decoder === undefined ? body.toString('utf8') : decoder.decode(body);
   const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (json.length === 0) return {};
