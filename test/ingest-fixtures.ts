@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Kafka, logLevel } from 'kafkajs';
 import { formatHybrid, hybridFromMillis } from '@sync/protocol';
 import { createIngestApp } from '../apps/ingest/src/ingest.app';
@@ -9,7 +9,7 @@ import { eventually, kafkaBrokers } from './support/test-env';
 /** Helpers of the ingest e2e tests: a real app in-process, ops, and readers of the topic. */
 
 export interface RunningIngest {
-  app: NestExpressApplication;
+  app: NestFastifyApplication;
   config: IngestConfig;
   /** http://127.0.0.1:port */
   url: string;

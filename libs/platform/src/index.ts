@@ -13,3 +13,4 @@ export * from './http/answer-deadlines';
 export * from './http/cors';
 export * from './auth';
 export * from './startup/partition-count-guard';
+export * from './http/fastify-http-app';

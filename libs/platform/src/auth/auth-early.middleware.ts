@@ -1,27 +1,26 @@
-import type { NextFunction, RequestHandler, Response } from 'express';
-import type { ApiKeyAuthenticator } from './api-key-authenticator';
-import type { AuthenticatedRequest } from './auth.guard';
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { ApiKeyAuthenticator, Principal } from './api-key-authenticator';
 
 /**
- * Authenticates requests that carry a body before the body is read, so a caller without a valid
- * key cannot make the service parse megabytes of JSON. Authorization (library, role, node, rate)
- * stays with AuthGuard, which reuses the principal found here.
- * `authenticator` returns undefined when auth is off (or before the app exists).
+ * Authenticates requests that carry a body before the body is read (a Fastify `onRequest`
+ * hook), so a caller without a valid key cannot make the service parse megabytes of JSON.
+ * Authorization (library, role, node, rate) stays with AuthGuard, which reuses the principal
+ * found here. `authenticator` returns undefined when auth is off (or before the app exists).
  */
 export function authenticateBeforeBody(
   authenticator: () => ApiKeyAuthenticator | undefined,
-  applies: (req: AuthenticatedRequest) => boolean = (req) =>
-    !['GET', 'HEAD', 'OPTIONS'].includes(req.method),
-): RequestHandler {
-  return (req: AuthenticatedRequest, _res: Response, next: NextFunction): void => {
+  applies: (request: FastifyRequest) => boolean = (request) =>
+    !['GET', 'HEAD', 'OPTIONS'].includes(request.method),
+): onRequestHookHandler {
+  return (request, _reply, done) => {
     const auth = authenticator();
-    if (auth === undefined || !applies(req)) return next();
-    auth.authenticate(req.headers.authorization).then(
+    if (auth === undefined || !applies(request)) return done();
+    auth.authenticate(request.headers.authorization).then(
       (principal) => {
-        req.principal = principal;
-        next();
+        (request as FastifyRequest & { principal?: Principal }).principal = principal;
+        done();
       },
-      (error: unknown) => next(error),
+      (error: Error) => done(error),
     );
   };
 }

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { EnvReader } from '@sync/config';
 
 export const CORS_ORIGINS_VAR = 'SYNC_CORS_ORIGINS';
@@ -47,30 +48,51 @@ function isOrigin(entry: string): boolean {
   }
 }
 
+/** What CORS adds to one answer: its headers, and whether the request is a preflight to end with 204. */
+export interface CorsAnswer {
+  headers: readonly (readonly [string, string])[];
+  preflight: boolean;
+}
+
 /**
- * Adds CORS headers for allowed origins and answers their preflights (204) before auth and body
- * parsing run, since a preflight carries neither a key nor a body. Other origins get no CORS
- * headers, so the browser keeps the answer from the page.
+ * The CORS rule, whatever the HTTP platform: allowed origins get their origin and the exposed
+ * headers, and on a preflight the methods and headers a client sends. A preflight is answered
+ * 204 before auth and body parsing run, since it carries neither a key nor a body. Other origins
+ * get no CORS headers, so the browser keeps the answer from the page. Returns undefined when no
+ * origin is configured (no header at all, not even Vary).
  */
-export function corsHandler(settings: CorsSettings): RequestHandler {
+export function corsPolicy(
+  settings: CorsSettings,
+): ((method: string, headers: IncomingHttpHeaders) => CorsAnswer) | undefined {
   const allowed = new Set(settings.origins);
-  return (req: Request, res: Response, next: NextFunction): void => {
-    if (allowed.size === 0) return next();
-    res.vary('Origin');
-    const origin = req.headers.origin;
+  if (allowed.size === 0) return undefined;
+  const none: CorsAnswer = { headers: [], preflight: false };
+  const nonePreflight: CorsAnswer = { headers: [], preflight: true };
+  const exposed = ['Access-Control-Expose-Headers', EXPOSED_HEADERS] as const;
+  const preflightHeaders = [
+    ['Access-Control-Allow-Methods', ALLOWED_METHODS],
+    ['Access-Control-Allow-Headers', ALLOWED_HEADERS],
+    ['Access-Control-Max-Age', String(PREFLIGHT_MAX_AGE_S)],
+  ] as const;
+  return (method, headers) => {
+    const origin = headers.origin;
     const preflight =
-      req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
-    const ok = origin !== undefined && allowed.has(origin);
-    if (ok) {
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
-    }
-    if (!preflight) return next();
-    if (ok) {
-      res.setHeader('Access-Control-Allow-Methods', ALLOWED_METHODS);
-      res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
-      res.setHeader('Access-Control-Max-Age', String(PREFLIGHT_MAX_AGE_S));
-    }
+      method === 'OPTIONS' && headers['access-control-request-method'] !== undefined;
+    if (origin === undefined || !allowed.has(origin)) return preflight ? nonePreflight : none;
+    const own = [['Access-Control-Allow-Origin', origin] as const, exposed];
+    return { headers: preflight ? [...own, ...preflightHeaders] : own, preflight };
+  };
+}
+
+/** corsPolicy as an Express handler, first in the chain. */
+export function corsHandler(settings: CorsSettings): RequestHandler {
+  const policy = corsPolicy(settings);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (policy === undefined) return next();
+    res.vary('Origin');
+    const answer = policy(req.method, req.headers);
+    for (const [name, value] of answer.headers) res.setHeader(name, value);
+    if (!answer.preflight) return next();
     res.status(204).end();
   };
 }

@@ -1,20 +1,14 @@
 import { type INestApplication, Logger, type Type } from '@nestjs/common';
-import { isUtf8 } from 'node:buffer';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Registry } from 'prom-client';
-import express, {
-  type NextFunction,
-  type Request,
-  type RequestHandler,
-  type Response,
-} from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { HttpErrorFilter, sendError } from '../errors/http-error.filter';
-import { SyncError } from '../errors/sync-error';
 import { httpMetricsHandler } from '../metrics/http-metrics';
 import { METRICS_REGISTRY } from '../metrics/metrics';
 import { type CorsSettings, corsHandler } from './cors';
+import { declaresBody, requireJsonBody, requireUtf8 } from './json-body';
 
 export interface HttpAppOptions {
   /** Service name, used in logs and the OpenAPI title. */
@@ -22,17 +16,17 @@ export interface HttpAppOptions {
   description: string;
   /** Maximum JSON body size in bytes. */
   bodyLimitBytes?: number;
-  /** Express handlers run before the content-type check and body parsing (e.g. path checks). */
-  beforeBody?: RequestHandler[];
   /** Browser origins allowed to call the service (SYNC_CORS_ORIGINS); default none. */
   cors?: CorsSettings;
 }
 
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
 /**
- * Creates a Nest HTTP app with the shared conventions: JSON bodies only, contract error
- * bodies (including body-parser failures, which happen before Nest routes run), request
+ * Creates a Nest HTTP app on Express with the shared conventions: JSON bodies only, contract
+ * error bodies (including body-parser failures, which happen before Nest routes run), request
  * latency metrics (the module must import MetricsModule), OpenAPI at /docs and /docs-json,
- * and graceful shutdown.
+ * and graceful shutdown. createFastifyHttpApp (fastify-http-app.ts) gives the same on Fastify.
  */
 export async function createHttpApp(
   module: Type<unknown>,
@@ -49,47 +43,38 @@ export async function createHttpApp(
   app.use(httpMetricsHandler(app.get<Registry>(METRICS_REGISTRY)));
   // First: preflights carry no key and no body, and every answer (errors too) needs the headers.
   app.use(corsHandler(options.cors ?? { origins: [] }));
-  for (const handler of options.beforeBody ?? []) app.use(handler);
   app.use(requireJsonForBodies());
   app.use(
     express.json({
-      limit: options.bodyLimitBytes ?? 1024 * 1024,
+      limit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
       strict: false,
-      // The parser would replace invalid UTF-8 with U+FFFD and silently change the data.
-      verify: (_req, _res, body) => {
-        if (!isUtf8(body)) {
-          throw Object.assign(new Error('request body is not valid UTF-8'), {
-            type: 'entity.parse.failed',
-            status: 400,
-            expose: true,
-          });
-        }
-      },
+      verify: (_req, _res, body) => requireUtf8(body),
     }),
   );
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) =>
-    sendError(res, error, logger),
+    sendError(app.getHttpAdapter(), res, error, logger),
   );
-  app.useGlobalFilters(new HttpErrorFilter());
+  finishHttpApp(app, options);
+  return app;
+}
+
+/** What both platforms share once their request pipeline is set: errors, shutdown, OpenAPI. */
+export function finishHttpApp(app: INestApplication, options: HttpAppOptions): void {
+  app.useGlobalFilters(new HttpErrorFilter(app.getHttpAdapter()));
   app.enableShutdownHooks();
   setupOpenApi(app, options);
-  return app;
 }
 
 /** Requests that carry a body must declare it as JSON; anything else is refused before parsing. */
 function requireJsonForBodies() {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined ||
-      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
-    if (!hasBody || ['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
-    if (!req.is('application/json') && !req.is('application/*+json')) {
-      return next(
-        new SyncError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          `content type must be application/json, got ${req.headers['content-type'] ?? 'none'}`,
-        ),
-      );
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if (!declaresBody(req.headers) || ['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+      return next();
+    }
+    try {
+      requireJsonBody(req.headers['content-type']);
+    } catch (error) {
+      return next(error);
     }
     next();
   };

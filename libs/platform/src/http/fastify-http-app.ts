@@ -1,0 +1,137 @@
+import { Logger, NotFoundException, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import type { Registry } from 'prom-client';
+import { sendError } from '../errors/http-error.filter';
+import { requestDurationHistogram } from '../metrics/http-metrics';
+import { METRICS_REGISTRY } from '../metrics/metrics';
+import { corsPolicy } from './cors';
+import { type HttpAppOptions, DEFAULT_BODY_LIMIT_BYTES, finishHttpApp } from './http-app';
+import { readJsonBody } from './json-body';
+
+export interface FastifyHttpAppOptions extends HttpAppOptions {
+  /**
+   * Adds the service's own hooks, after the platform's (metrics, CORS): `onRequest` hooks run
+   * before the body is read (e.g. path and admission checks, early auth).
+   */
+  beforeBody?: (fastify: FastifyInstance) => void;
+  /**
+   * The service's check of a request by its method and path (throws to refuse it), also run for
+   * the URLs Fastify's router cannot decode, which no hook sees.
+   */
+  refuseUrl?: (request: FastifyRequest) => void;
+}
+
+/** The path of a request target, without its query. */
+export function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+interface TimedRequest extends FastifyRequest {
+  /** When handling began (process.hrtime.bigint()). */
+  syncStarted: bigint;
+  /** The request passed its hooks and body parsing: its route's handler runs. */
+  syncRouted: boolean;
+}
+
+/**
+ * createHttpApp on Nest's Fastify adapter, for the services whose per-request cost matters: the
+ * same routes, answers, error bodies, body rules, CORS, metrics, OpenAPI and shutdown, with
+ * Fastify's router and hooks in place of Express's router and middleware chain. Every
+ * Fastify-specific piece of the platform is here, but for the early-auth hook (auth-early.middleware.ts).
+ */
+export async function createFastifyHttpApp(
+  module: Type<unknown>,
+  options: FastifyHttpAppOptions,
+): Promise<NestFastifyApplication> {
+  const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const logger = new Logger(options.name);
+  const cors = corsPolicy(options.cors ?? { origins: [] });
+  /** Adds the CORS headers; true when the request was a preflight, now answered. */
+  const answerCors = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    if (cors === undefined) return false;
+    reply.header('Vary', 'Origin');
+    const answer = cors(request.method, request.headers);
+    for (const [name, value] of answer.headers) reply.header(name, value);
+    if (answer.preflight) reply.code(204).send();
+    return answer.preflight;
+  };
+  const adapter: FastifyAdapter = new FastifyAdapter({
+    // Express's routing: case-insensitive, a trailing slash allowed, no bound on a parameter
+    // beyond the URL's (Node's header size).
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
+    // Node's defaults, which the Express platform keeps (Fastify's own are 72 s and none).
+    keepAliveTimeout: 5000,
+    requestTimeout: 300_000,
+    // Requests arriving while the app closes are served, as on Express, not refused with 503.
+    return503OnClosing: false,
+    bodyLimit,
+    // A URL the router cannot decode (e.g. /libraries/%ff/operations) reaches no hook: it gets
+    // the service's refusal by path, else 404, as on Express.
+    frameworkErrors: (_error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      if (answerCors(request, reply)) return;
+      let refusal: unknown = new NotFoundException();
+      try {
+        options.refuseUrl?.(request);
+      } catch (error) {
+        refusal = error;
+      }
+      sendError(adapter, reply, refusal, logger);
+    },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
+    bodyParser: false,
+    bufferLogs: true,
+  });
+  app.useLogger(logger);
+  const fastify = app.getHttpAdapter().getInstance();
+  observeRequestDurations(fastify, app.get<Registry>(METRICS_REGISTRY));
+  // First after the metrics: preflights carry no key and no body, and every answer (errors
+  // too) needs the headers.
+  if (cors !== undefined) {
+    fastify.addHook('onRequest', (request, reply, done) => {
+      if (!answerCors(request, reply)) done();
+    });
+  }
+  options.beforeBody?.(fastify);
+  // One parser for every content type: bodies must be JSON (415 otherwise), read and parsed with
+  // the Express platform's rules; errors go through Nest's error handler to HttpErrorFilter.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (request: FastifyRequest, payload: Readable) =>
+    readJsonBody(request.method, request.headers, payload, bodyLimit),
+  );
+  finishHttpApp(app, options);
+  return app;
+}
+
+/** The request latency histogram of http-metrics.ts, recorded by hooks. */
+function observeRequestDurations(fastify: FastifyInstance, registry: Registry): void {
+  const duration = requestDurationHistogram(registry);
+  fastify.decorateRequest('syncStarted', BigInt(0));
+  fastify.decorateRequest('syncRouted', false);
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    (request as TimedRequest).syncStarted = process.hrtime.bigint();
+    done();
+  });
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    (request as TimedRequest).syncRouted = true;
+    done();
+  });
+  // The status is final only once the response is sent (the error filter may still set it).
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const timed = request as TimedRequest;
+    const route = request.routeOptions.url;
+    // Static files (Swagger UI's assets, a wildcard route) are no route of the service's, as on
+    // Express where they are served by a middleware.
+    if (timed.syncRouted && route !== undefined && !route.endsWith('*')) {
+      duration.observe(
+        { method: request.method, route, status: String(reply.statusCode) },
+        Number(process.hrtime.bigint() - timed.syncStarted) / 1e9,
+      );
+    }
+    done();
+  });
+}
