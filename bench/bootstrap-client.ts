@@ -15,7 +15,7 @@ import { JsonFileStore } from '@sync/client/node';
  *   node dist/bench/bootstrap-client.js <snapshot|sync> <queryUrl> <libraryId> <records> <relations>
  *     <file|memory> [pullPageSize]
  *
- * Prints one JSON line {ms, peakRssMb, records, relations, digest}; exits non-zero on any failure
+ * Prints one JSON line {ms, cpuMs, peakRssMb, records, relations, digest}; exits non-zero on any failure
  * (after the transport's usual retries), when sync() finds the state digest differs from the
  * server's, or when the counts differ from those expected.
  */
@@ -73,10 +73,14 @@ async function run(
   } else throw new Error(`unknown mode ${mode}`);
   await node.flush();
   const ms = performance.now() - started;
+  const cpu = process.cpuUsage();
   const peak = peakRssMb();
   const state = node.confirmedState();
   const result = {
     ms,
+    // The process's CPU time (user + system, startup included): steadier than `ms` on a busy
+    // machine.
+    cpuMs: (cpu.user + cpu.system) / 1000,
     peakRssMb: peak,
     records: state.records.length,
     relations: state.relations.length,

@@ -34,7 +34,7 @@ import { REPO_DIST } from './query-bench-support';
  *
  * --huge adds 1,000,000 records; sync() runs only for sizes up to --sync-max (the digest the
  * server answers is computed here from the whole merged library). Prints a markdown table with
- * time, peak RSS (VmHWM) and load average per run; exits non-zero on any failure.
+ * time, CPU time, peak RSS (VmHWM) and load average per run; exits non-zero on any failure.
  */
 
 function option(name: string): string | undefined {
@@ -195,6 +195,7 @@ function serve(library: Library, request: IncomingMessage, response: ServerRespo
 
 interface ClientRun {
   ms: number;
+  cpuMs: number;
   peakRssMb: number;
   digest: string;
 }
@@ -247,6 +248,7 @@ async function main(): Promise<void> {
             }
             const row =
               `| ${size.toLocaleString('en')} | ${mode} | ${run} | ${(result.ms / 1000).toFixed(2)} s | ` +
+              `${(result.cpuMs / 1000).toFixed(2)} s | ` +
               `${Math.round(result.peakRssMb)} MB | ${before} |`;
             console.log(row);
             rows.push(row);
@@ -264,8 +266,8 @@ async function main(): Promise<void> {
     `\n${new Date().toISOString()}; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB; store ${CLIENT_STORE}; pull page ${PULL_PAGE}\n`,
   );
-  console.log('| records | client | run | time | peak RSS | load (1/5/15) before |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| records | client | run | time | CPU time | peak RSS | load (1/5/15) before |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(row);
 }
 
