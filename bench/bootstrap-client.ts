@@ -15,8 +15,9 @@ import { JsonFileStore } from '@sync/client/node';
  *   node dist/bench/bootstrap-client.js <snapshot|sync> <queryUrl> <libraryId> <records> <relations>
  *     <file|memory> [pullPageSize]
  *
- * Prints one JSON line {ms, peakRssMb, records, relations}; exits non-zero on any failure (after
- * the transport's usual retries) or when the counts differ from those expected.
+ * Prints one JSON line {ms, cpuMs, peakRssMb, records, relations, digest}; exits non-zero on any failure
+ * (after the transport's usual retries), when sync() finds the state digest differs from the
+ * server's, or when the counts differ from those expected.
  */
 function peakRssMb(): number {
   // VmHWM: the process's peak resident set so far (Linux).
@@ -66,17 +67,25 @@ async function run(
     ...(pullPageSize === undefined ? {} : { pullPageSize: Number(pullPageSize) }),
   });
   if (mode === 'snapshot') await node.bootstrapFromSnapshot();
-  else if (mode === 'sync') await node.sync();
-  else throw new Error(`unknown mode ${mode}`);
+  else if (mode === 'sync') {
+    const report = await node.sync();
+    if (report.verified === false) throw new Error('the state digest differs from the server');
+  } else throw new Error(`unknown mode ${mode}`);
   await node.flush();
   const ms = performance.now() - started;
+  const cpu = process.cpuUsage();
   const peak = peakRssMb();
   const state = node.confirmedState();
   const result = {
     ms,
+    // The process's CPU time (user + system, startup included): steadier than `ms` on a busy
+    // machine.
+    cpuMs: (cpu.user + cpu.system) / 1000,
     peakRssMb: peak,
     records: state.records.length,
     relations: state.relations.length,
+    // After the peak was read: what the caller compares with the library's digest.
+    digest: node.digest().digest,
   };
   console.log(JSON.stringify(result));
   if (result.records !== Number(records) || result.relations !== Number(relations)) {

@@ -17,15 +17,8 @@ import {
   migrateDatabase,
   redactUrl,
 } from '@sync/persistence';
-import {
-  type JsonObject,
-  type LoggedOperation,
-  type Operation,
-  defaultSchema,
-  emptySlice,
-  hybridFromMillis,
-  mergeBatch,
-} from '@sync/protocol';
+import { defaultSchema, emptySlice, mergeBatch } from '@sync/protocol';
+import { libraryChunks } from './bootstrap-library';
 import { REPO_DIST, freePort, median, startService } from './query-bench-support';
 
 /**
@@ -65,7 +58,6 @@ import { REPO_DIST, freePort, median, startService } from './query-bench-support
  */
 
 const TOPIC = 'bench.bootstrap.operations';
-const CHUNK = 1000;
 const SAMPLE_MS = 20;
 
 function flag(name: string): boolean {
@@ -100,58 +92,6 @@ const PROFILE_DIR = option('cpu-prof');
 const PROFILE_ARGS =
   PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
 
-const NODES = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-const KINDS = ['Tag', 'Label', 'Object', 'Object', 'Object', 'Object'] as const;
-const FILE_PATH = 'FilePath';
-
-/** Every field of a model set, values varied by `i`. */
-function createData(model: string, i: number): JsonObject {
-  const at = new Date(1_700_000_000_000 + i * 1000).toISOString();
-  switch (model) {
-    case 'Tag':
-      return {
-        name: `tag ${i}`,
-        color: '#a0b0c0',
-        is_hidden: false,
-        date_created: at,
-        date_modified: at,
-      };
-    case 'Label':
-      return { name: `label ${i}`, date_created: at, date_modified: at };
-    case 'Object':
-      return {
-        kind: i % 20,
-        favorite: i % 7 === 0,
-        important: false,
-        hidden: false,
-        note: `note for object ${i}`,
-        date_created: at,
-        date_accessed: at,
-      };
-    default:
-      return {
-        name: `file-${i}`,
-        extension: 'jpg',
-        materialized_path: `/photos/2025/${i % 97}/`,
-        is_dir: false,
-        size_in_bytes: 1000 + i,
-        cas_id: `cas${i.toString(16).padStart(12, '0')}`,
-        location: null,
-        object: null,
-        date_created: at,
-        date_modified: at,
-      };
-  }
-}
-
-/** Fields the two UPDATEs of a record set (one model field each, both strings or ints). */
-const UPDATED: Record<string, [string, string]> = {
-  Tag: ['name', 'color'],
-  Label: ['name', 'date_modified'],
-  Object: ['note', 'kind'],
-  FilePath: ['name', 'size_in_bytes'],
-};
-
 interface Library {
   libraryId: string;
   records: number;
@@ -166,62 +106,12 @@ async function seed(url: string, size: number): Promise<Library> {
   const writer = new ProjectionRepository();
   const client = new Client({ connectionString: url });
   await client.connect();
-  let offset = 0n;
-  let hybrid = hybridFromMillis(1_764_000_000_000);
+  let operations = 0;
   let relations = 0;
-  const stamp = (node: string) => ({ node, timestamp: { hybrid: (hybrid += 16n).toString() } });
   try {
-    for (let start = 0; start < size; start += CHUNK) {
-      const count = Math.min(CHUNK, size - start);
-      const records = Array.from({ length: count }, (_, k) => {
-        const i = start + k;
-        // Half the records are owned FilePaths (the bulk of a real library), the rest shared.
-        const model = i % 2 === 1 ? FILE_PATH : KINDS[(i >> 1) % KINDS.length];
-        return { id: randomUUID(), model, node: NODES[i % NODES.length], i };
-      });
-      const ops: Operation[] = [];
-      for (const r of records) {
-        ops.push({
-          type: 'CREATE',
-          recordId: r.id,
-          model: r.model,
-          data: createData(r.model, r.i),
-          ...stamp(r.node),
-        });
-      }
-      for (const round of [0, 1]) {
-        for (const r of records) {
-          const field = UPDATED[r.model][round];
-          const value =
-            field === 'kind' || field === 'size_in_bytes'
-              ? r.i + round + 1
-              : field === 'date_modified'
-                ? new Date(1_800_000_000_000 + r.i * 1000 + round).toISOString()
-                : `${field} v${round + 2} ${r.i}`;
-          ops.push({
-            type: 'UPDATE',
-            recordId: r.id,
-            model: r.model,
-            field,
-            value,
-            ...stamp(r.node),
-          });
-        }
-      }
-      const tags = records.filter((r) => r.model === 'Tag');
-      for (const r of records) {
-        if (r.model !== 'Object' || tags.length === 0) continue;
-        ops.push({
-          type: 'CREATE',
-          relation: 'TagOnObject',
-          relationItem: r.id,
-          relationGroup: tags[r.i % tags.length].id,
-          data: { date_created: new Date(1_700_000_000_000 + r.i).toISOString() },
-          ...stamp(r.node),
-        });
-        relations++;
-      }
-      const batch: LoggedOperation[] = ops.map((op) => ({ offset: offset++, op }));
+    for (const batch of libraryChunks(size)) {
+      operations += batch.length;
+      relations += batch.filter(({ op }) => 'relation' in op).length;
       const loaded = emptySlice();
       const result = mergeBatch(schema, loaded, batch);
       if (result.rejections.length > 0) {
@@ -237,13 +127,13 @@ async function seed(url: string, size: number): Promise<Library> {
     }
     await client.query(
       `INSERT INTO partition_offsets (topic, partition, next_offset) VALUES ($1, 0, $2)`,
-      [TOPIC, offset.toString()],
+      [TOPIC, String(operations)],
     );
     await client.query('VACUUM ANALYZE');
   } finally {
     await client.end();
   }
-  return { libraryId, records: size, relations, operations: Number(offset) };
+  return { libraryId, records: size, relations, operations };
 }
 
 /** Peak RSS of a process while `work` runs, sampled from /proc. */

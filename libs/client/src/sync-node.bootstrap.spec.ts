@@ -1,7 +1,7 @@
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { type Operation } from '@sync/protocol';
+import { type Operation, defaultSchema, emptySlice, mergeBatch } from '@sync/protocol';
 import {
   BASE_MS,
   NODE_A,
@@ -12,6 +12,7 @@ import {
   smallWorldOp,
   updateOp,
 } from '@sync/protocol/testing';
+import { type StoredSlice, encodeSlice } from './replica/slice-codec';
 import type { StoredReplica } from './store/local-store';
 import { MemoryStore } from './store/memory-store';
 import { type SyncProgress, SyncNode } from './sync-node';
@@ -20,9 +21,10 @@ import { SyncHttpTransport } from './transport/http-transport';
 
 /*
  * The fast paths of initial sync change nothing: a node that bootstraps from the snapshot
- * (rows decoded in bulk, clocks interned, identities of other nodes' ops not kept) ends with
- * exactly the rows, field clocks and pending ops of a node that replayed every op one by one,
- * its HLC past every op as the replayer's is, and both keep merging alike. A snapshot cut mid-stream changes nothing local.
+ * (rows decoded in bulk, clocks interned, records packed, identities of other nodes' ops not
+ * kept) ends with exactly the rows, field clocks and pending ops of a node that replayed every
+ * op one by one, and of the merge engine itself merging the feed, its HLC past every op as the
+ * replayer's is, and both keep merging alike. A snapshot cut mid-stream changes nothing local.
  */
 
 const LIB = '22222222-2222-4222-8222-222222222222';
@@ -46,13 +48,16 @@ async function publish(server: InMemorySyncServer, ops: Operation[], cuts: numbe
  * the log), and both are complete through where they stand.
  */
 async function savedRows(store: MemoryStore) {
-  const replica = (await store.load()).replica as StoredReplica;
+  return sliceRows(((await store.load()).replica as StoredReplica).slice);
+}
+
+function sliceRows(slice: StoredSlice) {
   const byKey = <T>(rows: T[], key: (row: T) => string) =>
     [...rows].sort((a, b) => (key(a) < key(b) ? -1 : 1));
   return {
-    records: byKey(replica.slice.records, (r) => r.recordId),
-    relations: byKey(replica.slice.relations, (r) => `${r.relation}/${r.item}/${r.group}`),
-    pending: byKey(replica.slice.pending, ([id]) => id),
+    records: byKey(slice.records, (r) => r.recordId),
+    relations: byKey(slice.relations, (r) => `${r.relation}/${r.item}/${r.group}`),
+    pending: byKey(slice.pending, ([id]) => id),
   };
 }
 
@@ -88,10 +93,18 @@ describe('initial sync fast paths', () => {
           expect(await savedRows(fastStore)).toEqual(await savedRows(slowStore));
           expect(fast.state()).toEqual(slow.state());
           expect(fast.digest()).toEqual(slow.digest());
+          // Both hold the very rows the engine itself gives for the feed, in its plain Maps
+          // (the nodes keep their records packed).
+          const feed = await server.pull(LIB, { after: null, limit: 1000 });
+          const reference = mergeBatch(
+            defaultSchema(),
+            emptySlice(),
+            feed.items.map(({ offset, operation }) => ({ offset, op: operation })),
+          ).slice;
+          expect(await savedRows(fastStore)).toEqual(sliceRows(encodeSlice(reference)));
           // The HLCs: the replay ticked once per op received, the bootstrap once for the
           // snapshot's greatest hybrid; both are past every op of the feed, so the next own op of either
           // orders after everything it has seen.
-          const feed = await server.pull(LIB, { after: null, limit: 1000 });
           const greatest = feed.items.reduce((max, { operation }) => {
             const hybrid = BigInt(operation.timestamp.hybrid);
             return hybrid > max ? hybrid : max;

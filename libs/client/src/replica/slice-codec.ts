@@ -10,6 +10,7 @@ import {
   type RelationState,
   relationKey,
 } from '../protocol';
+import { PackedRecords } from './packed-records';
 import type { SliceChanges } from './slice-rows';
 
 /*
@@ -205,7 +206,8 @@ export function applySliceChanges(
 }
 
 export function decodeSlice(stored: StoredSlice): LibrarySlice {
-  const records = new Map<string, RecordState>();
+  // Packed as the node keeps them (PackedRecords): the rows are never all unpacked at once.
+  const records = new PackedRecords();
   for (const r of stored.records) {
     records.set(r.recordId, {
       recordId: r.recordId,

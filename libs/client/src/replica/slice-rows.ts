@@ -13,6 +13,7 @@ import {
   relationKey,
   touchedKeys,
 } from '../protocol';
+import { PackedRecords } from './packed-records';
 
 /** Row access to a library slice, so a batch can be merged over a layered view. */
 export interface SliceRows {
@@ -47,7 +48,8 @@ const emptyChanges = (): SliceChanges => ({
 });
 
 /**
- * A whole slice, updated in place (rows themselves are never mutated, only replaced).
+ * A whole slice, updated in place (rows themselves are never mutated, only replaced), its
+ * records kept packed (PackedRecords).
  *
  * With `ownNode`, the table keeps accepted identities only where something still reads them:
  * the node's own ops (isConfirmed, and the engine's D1 check of the node's next ops, whose
@@ -61,11 +63,14 @@ export class SliceTable implements WritableSliceRows {
   private changed = emptyChanges();
   private readonly pendingIdentities = new Set<string>();
   private readonly ownPrefix: string | undefined;
+  readonly slice: LibrarySlice;
 
-  constructor(
-    readonly slice: LibrarySlice = emptySlice(),
-    ownNode?: string,
-  ) {
+  constructor(slice: LibrarySlice = emptySlice(), ownNode?: string) {
+    // Records packed (see PackedRecords); the caller's slice is not changed.
+    this.slice =
+      slice.records instanceof PackedRecords
+        ? slice
+        : { ...slice, records: new PackedRecords(slice.records) };
     this.ownPrefix = ownNode === undefined ? undefined : identityKey(ownNode, '');
     for (const list of slice.pending.values()) this.trackPending(list, true);
   }
@@ -102,7 +107,7 @@ export class SliceTable implements WritableSliceRows {
   }
   setAccepted(identity: string, row: AcceptedIdentity | undefined): void {
     if (row === undefined) this.slice.accepted.delete(identity);
-    else if (this.retains(identity)) this.slice.accepted.set(identity, row);
+    else if (this.retains(identity)) this.slice.accepted.set(identity, identityData(row));
     else return;
     this.changed.accepted.add(identity);
   }
@@ -167,8 +172,16 @@ export class OverlayTable implements WritableSliceRows {
     this.relations.set(key, row);
   }
   setAccepted(identity: string, row: AcceptedIdentity | undefined): void {
-    this.acceptedRows.set(identity, row);
+    this.acceptedRows.set(identity, row && identityData(row));
   }
+}
+
+/**
+ * A kept identity as plain data: hashed now (mergeRows merges with lazyHashes, whose entries
+ * hash when read and hold their op meanwhile).
+ */
+function identityData(row: AcceptedIdentity): AcceptedIdentity {
+  return { offset: row.offset, contentHash: row.contentHash };
 }
 
 /**
@@ -204,7 +217,8 @@ export function mergeRows(
     const accepted = rows.accepted(identity);
     if (accepted !== undefined) sub.accepted.set(identity, accepted);
   }
-  const result = mergeBatch(schema, sub, batch);
+  // Lazy hashes: a slice table keeps few identities (see SliceTable), so most ops are never hashed.
+  const result = mergeBatch(schema, sub, batch, { lazyHashes: true });
   if (!commit(result)) return result;
   const next = result.slice;
   for (const id of keys.recordIds) {

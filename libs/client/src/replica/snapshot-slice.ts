@@ -14,6 +14,7 @@ import {
   opIdentityKey,
   relationKey,
 } from '../protocol';
+import { PackedRecords } from './packed-records';
 
 /*
  * GET /libraries/{id}/snapshot (view=full) turned back into the merge engine's LibrarySlice, so
@@ -98,7 +99,7 @@ class ClockInterner {
 export class SnapshotSliceBuilder {
   private header?: SnapshotHeaderLine;
   private ended?: SnapshotEnd;
-  private readonly slice = emptySlice();
+  private readonly slice: LibrarySlice = { ...emptySlice(), records: new PackedRecords() };
   private readonly pending: LoggedOperation[] = [];
   private counts = { records: 0, relations: 0, pending: 0 };
   private readonly clocks = new ClockInterner();

@@ -170,8 +170,11 @@ class MergeRun {
   private readonly ownPending = new Set<string>();
   private readonly initialPending = new Set<bigint>();
 
-  /** This batch's accepted ops (by identity: a pending list holds the same objects) and hashes. */
-  readonly acceptedNow = new Map<LoggedOperation, string>();
+  /**
+   * This batch's accepted ops (by identity: a pending list holds the same objects) and hashes,
+   * or with lazyHashes the accepted entry that hashes when asked.
+   */
+  readonly acceptedNow = new Map<LoggedOperation, string | LazyHashIdentity>();
   readonly rejections: Rejection[] = [];
   readonly duplicates: bigint[] = [];
   readonly revoked: bigint[] = [];
@@ -180,6 +183,7 @@ class MergeRun {
   constructor(
     private readonly schema: Schema,
     slice: LibrarySlice,
+    private readonly lazyHashes: boolean,
   ) {
     this.records = new Map(slice.records);
     this.pending = new Map(slice.pending);
@@ -192,10 +196,10 @@ class MergeRun {
   apply(logged: LoggedOperation): void {
     const { op } = logged;
     const idKey = opIdentityKey(op);
-    const hash = contentHash(op);
+    const hash = this.lazyHashes ? undefined : contentHash(op);
     const prior = this.accepted.get(idKey);
     if (prior !== undefined) {
-      if (prior.contentHash === hash) this.duplicates.push(logged.offset);
+      if (prior.contentHash === (hash ?? contentHash(op))) this.duplicates.push(logged.offset);
       else {
         this.reject(logged, {
           reason: 'DUPLICATE_CONFLICT',
@@ -207,7 +211,12 @@ class MergeRun {
     const accepted = isRecordOp(op)
       ? this.applyRecordOp(logged, op)
       : this.applyRelationOp(logged, op);
-    if (accepted) {
+    if (!accepted) return;
+    if (hash === undefined) {
+      const lazy = new LazyHashIdentity(logged);
+      this.accepted.set(idKey, lazy);
+      this.acceptedNow.set(logged, lazy);
+    } else {
       this.accepted.set(idKey, { offset: logged.offset, contentHash: hash });
       this.acceptedNow.set(logged, hash);
     }
@@ -387,10 +396,45 @@ class MergeRun {
   }
 }
 
-function acceptedList(accepted: ReadonlyMap<LoggedOperation, string>): AcceptedOperation[] {
+function acceptedList(
+  accepted: ReadonlyMap<LoggedOperation, string | LazyHashIdentity>,
+): AcceptedOperation[] {
   const list: AcceptedOperation[] = [];
-  for (const [{ offset, op }, contentHash] of accepted) list.push({ offset, op, contentHash });
+  for (const [{ offset, op }, hash] of accepted) {
+    list.push(typeof hash === 'string' ? { offset, op, contentHash: hash } : hash);
+  }
   return list;
+}
+
+/**
+ * An accepted op whose content hash (canonical JSON + SHA-256) is computed the first time it is
+ * read, then kept: for callers that read the hashes of few ops (see MergeOptions.lazyHashes).
+ */
+class LazyHashIdentity implements AcceptedOperation {
+  readonly offset: bigint;
+  readonly op: Operation;
+  private hash: string | undefined;
+
+  constructor({ offset, op }: LoggedOperation) {
+    this.offset = offset;
+    this.op = op;
+  }
+
+  get contentHash(): string {
+    this.hash ??= contentHash(this.op);
+    return this.hash;
+  }
+}
+
+export interface MergeOptions {
+  /**
+   * Hash an op's content only when something reads the hash: D1 comparing an op with an
+   * accepted one of the same identity, or the caller reading `contentHash` of an accepted entry
+   * (result.accepted, result.slice.accepted). The result is the same (entries are then objects
+   * whose contentHash is a getter, not plain data: read it, do not spread or serialize them).
+   * For a node's replica, which keeps the identities of few of the ops it merges. Default false.
+   */
+  lazyHashes?: boolean;
 }
 
 /** R2/L2: does a write at `clock` beat the field's current write? */
@@ -408,8 +452,9 @@ export function mergeBatch(
   schema: Schema,
   slice: LibrarySlice,
   batch: readonly LoggedOperation[],
+  options: MergeOptions = {},
 ): MergeResult {
-  const run = new MergeRun(schema, slice);
+  const run = new MergeRun(schema, slice, options.lazyHashes === true);
   for (const logged of batch) run.apply(logged);
   return run.result();
 }

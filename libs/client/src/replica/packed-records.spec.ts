@@ -1,0 +1,73 @@
+import fc from 'fast-check';
+import { type RecordState, defaultSchema, emptySlice, mergeBatch } from '@sync/protocol';
+import { NODE_A, NODE_B, NODE_C, logged, smallWorldOp } from '@sync/protocol/testing';
+import { PackedRecords } from './packed-records';
+
+/*
+ * Packing changes nothing the engine or a reader sees: every row comes back equal to the row
+ * set, field by field in the same order, with the very same value and clock objects, and the
+ * map iterates as a Map of the rows would.
+ */
+
+const schema = defaultSchema();
+const opArb = smallWorldOp({ nodes: [NODE_A, NODE_B, NODE_C], maxTick: 30, tags: 3, objects: 3 });
+
+function expectSameRow(actual: RecordState | undefined, expected: RecordState): void {
+  expect(actual).toEqual(expected);
+  const row = actual as RecordState;
+  expect(Object.keys(row.fields)).toEqual(Object.keys(expected.fields));
+  for (const [name, write] of Object.entries(expected.fields)) {
+    expect(row.fields[name].value).toBe(write.value);
+    expect(row.fields[name].clock).toBe(write.clock);
+  }
+}
+
+describe('PackedRecords', () => {
+  it('gives back exactly the rows set, in the same order', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+        const rows = mergeBatch(schema, emptySlice(), logged(ops)).slice.records;
+        const packed = new PackedRecords(rows);
+        expect(packed.size).toBe(rows.size);
+        expect([...packed.keys()]).toEqual([...rows.keys()]);
+        for (const [id, row] of rows) {
+          expect(packed.has(id)).toBe(true);
+          expectSameRow(packed.get(id), row);
+        }
+        const expected = [...rows.values()];
+        [...packed.values()].forEach((row, i) => expectSameRow(row, expected[i]));
+        [...packed].forEach(([id, row], i) => {
+          expect(id).toBe(expected[i].recordId);
+          expectSameRow(row, expected[i]);
+        });
+        const seen: string[] = [];
+        packed.forEach((row, id) => {
+          expectSameRow(row, rows.get(id) as RecordState);
+          seen.push(id);
+        });
+        expect(seen).toEqual([...rows.keys()]);
+        expect(new Map(packed)).toEqual(rows);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('replaces a row set again, and keeps a field named like an Object.prototype member', () => {
+    const clock = { hybrid: 5n, node: NODE_A };
+    const row = (value: string): RecordState => ({
+      recordId: 'r',
+      model: 'Tag',
+      owner: null,
+      deleted: false,
+      fields: Object.fromEntries([
+        ['__proto__', { value, clock }],
+        ['name', { value, clock }],
+      ]),
+    });
+    const packed = new PackedRecords([['r', row('a')]]);
+    packed.set('r', { ...row('b'), deleted: true });
+    expectSameRow(packed.get('r'), { ...row('b'), deleted: true });
+    expect(Object.hasOwn((packed.get('r') as RecordState).fields, '__proto__')).toBe(true);
+    expect(packed.get('missing')).toBeUndefined();
+  });
+});

@@ -1,0 +1,102 @@
+import type { Clock, FieldWrite, JsonValue, RecordState } from '../protocol';
+
+/**
+ * A record row as the confirmed layer keeps it: no object per field. Field names are one array
+ * shared by every row with the same fields (a library has few shapes), and `writes` holds each
+ * field's value and clock side by side ([value0, clock0, value1, clock1, ...]); values are kept
+ * as they came, clocks are the objects the row was given (a row's fields written by one op share
+ * one). About half the heap of the engine's RecordState for the benchmark library's records.
+ */
+class PackedRecord {
+  constructor(
+    readonly recordId: string,
+    readonly model: string,
+    readonly owner: string | null,
+    readonly deleted: boolean,
+    readonly names: readonly string[],
+    readonly writes: readonly (JsonValue | Clock)[],
+  ) {}
+}
+
+/**
+ * Records by id, stored packed and handed out as the engine's RecordState: get() and iteration
+ * build the row again, equal to the one set (same fields in the same order, the same values and
+ * clock objects). Rows are never mutated in place (the engine copies a row before writing it),
+ * so a rebuilt row is as good as the stored one. Only the rows a batch touches or a read asks
+ * for are rebuilt, and only for as long as the caller holds them.
+ */
+export class PackedRecords extends Map<string, RecordState> {
+  /** Field-name lists by their JSON text: one array per shape. */
+  private readonly shapes = new Map<string, readonly string[]>();
+
+  constructor(rows?: Iterable<readonly [string, RecordState]>) {
+    // The base constructor would call set() before `shapes` exists.
+    super();
+    if (rows !== undefined) for (const [id, row] of rows) this.set(id, row);
+  }
+
+  override get(id: string): RecordState | undefined {
+    const packed = super.get(id) as unknown as PackedRecord | undefined;
+    return packed === undefined ? undefined : unpack(packed);
+  }
+
+  override set(id: string, row: RecordState): this {
+    return super.set(id, this.pack(row) as unknown as RecordState);
+  }
+
+  override *values(): MapIterator<RecordState> {
+    for (const packed of super.values()) yield unpack(packed as unknown as PackedRecord);
+  }
+
+  override *entries(): MapIterator<[string, RecordState]> {
+    for (const [id, packed] of super.entries()) {
+      yield [id, unpack(packed as unknown as PackedRecord)];
+    }
+  }
+
+  override [Symbol.iterator](): MapIterator<[string, RecordState]> {
+    return this.entries();
+  }
+
+  override forEach(
+    callback: (row: RecordState, id: string, map: Map<string, RecordState>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const [id, row] of this.entries()) callback.call(thisArg, row, id, this);
+  }
+
+  private pack(row: RecordState): PackedRecord {
+    const names = Object.keys(row.fields);
+    const writes: (JsonValue | Clock)[] = [];
+    for (const name of names) {
+      const write = row.fields[name];
+      writes.push(write.value, write.clock);
+    }
+    const key = JSON.stringify(names);
+    let shape = this.shapes.get(key);
+    if (shape === undefined) {
+      shape = names;
+      this.shapes.set(key, shape);
+    }
+    return new PackedRecord(row.recordId, row.model, row.owner, row.deleted, shape, writes);
+  }
+}
+
+function unpack(packed: PackedRecord): RecordState {
+  const { names, writes } = packed;
+  const entries: [string, FieldWrite][] = [];
+  for (let i = 0; i < names.length; i++) {
+    entries.push([
+      names[i],
+      { value: writes[2 * i] as JsonValue, clock: writes[2 * i + 1] as Clock },
+    ]);
+  }
+  return {
+    recordId: packed.recordId,
+    model: packed.model,
+    owner: packed.owner,
+    deleted: packed.deleted,
+    // fromEntries keeps "__proto__" an own key.
+    fields: Object.fromEntries(entries),
+  };
+}
