@@ -6,6 +6,7 @@ import {
   DEFAULT_REBUILD_OPTIONS,
   ProjectionRebuild,
   type RebuildResult,
+  rebuildSettings,
 } from '../apps/projector/src/rebuild/projection-rebuild.service';
 import { type SseEvent, SseReader } from './support/sse-reader';
 import { eventually } from './support/test-env';
@@ -32,16 +33,7 @@ describe('a rebuild sends the rows it corrects to /changes followers (real Kafka
   const rebuild = (): Promise<RebuildResult> => {
     const config = readProjectorConfig({ ...p.env, PROJECTOR_GROUP: p.topics.consumerGroup });
     return new ProjectionRebuild(
-      {
-        databaseUrl: config.databaseUrl,
-        topic: config.kafka.operationsTopic,
-        liveGroupId: config.groupId,
-        schema: config.schema,
-        chunkOps: config.chunkOps,
-        concurrency: config.concurrency,
-        maxBatchBytes: config.maxBatchBytes,
-        sessionTimeoutMs: config.sessionTimeoutMs,
-      },
+      rebuildSettings(config),
       { ...kafkaClientConfig(config.kafka), clientId: 'rebuild-changes-test' },
       { ...DEFAULT_REBUILD_OPTIONS, dropOld: true },
       { log: () => undefined, interrupted: () => false },

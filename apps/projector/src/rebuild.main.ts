@@ -5,6 +5,7 @@ import {
   ProjectionRebuild,
   RebuildInterrupted,
   describeDifferences,
+  rebuildSettings,
 } from './rebuild/projection-rebuild.service';
 import { REBUILD_USAGE, RebuildUsageError, parseRebuildArgs } from './rebuild/rebuild-options';
 import { ProgressReporter } from './rebuild/rebuild-progress';
@@ -39,16 +40,7 @@ async function main(argv: string[]): Promise<number> {
   const log = (line: string) =>
     reporter ? reporter.message(line) : process.stderr.write(`${line}\n`);
   const rebuild = new ProjectionRebuild(
-    {
-      databaseUrl: config.databaseUrl,
-      topic: config.kafka.operationsTopic,
-      liveGroupId: config.groupId,
-      schema: config.schema,
-      chunkOps: config.chunkOps,
-      concurrency: config.concurrency,
-      maxBatchBytes: config.maxBatchBytes,
-      sessionTimeoutMs: config.sessionTimeoutMs,
-    },
+    rebuildSettings(config),
     { ...kafkaClientConfig(config.kafka), clientId: `${config.kafka.clientId}-rebuild` },
     options,
     {

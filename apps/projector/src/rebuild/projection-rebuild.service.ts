@@ -3,6 +3,7 @@ import { APPLIED_CHANNEL, TopicPartitionsRepository, quoteIdent } from '@sync/pe
 import type { Schema } from '@sync/protocol';
 import { Client, Pool } from 'pg';
 import { ProjectionService } from '../projection.service';
+import type { ProjectorConfig } from '../projector.config';
 import { findCorrections, recordCorrections } from './change-corrections';
 import { correctedPartitions, correctionOffsets } from './correction-offsets';
 import { lockLiveTables } from './live-tables-lock';
@@ -31,6 +32,20 @@ export interface RebuildSettings {
   concurrency: number;
   maxBatchBytes: number;
   sessionTimeoutMs: number;
+}
+
+/** The rebuild's settings from the projector's configuration (it replays as the projector applies). */
+export function rebuildSettings(config: ProjectorConfig): RebuildSettings {
+  return {
+    databaseUrl: config.databaseUrl,
+    topic: config.kafka.operationsTopic,
+    liveGroupId: config.groupId,
+    schema: config.schema,
+    chunkOps: config.chunkOps,
+    concurrency: config.concurrency,
+    maxBatchBytes: config.maxBatchBytes,
+    sessionTimeoutMs: config.sessionTimeoutMs,
+  };
 }
 
 export interface RebuildOptions {
