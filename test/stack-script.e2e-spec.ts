@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratchCache } from './faults/support/kafka-instances';
-import { freePort, sleep } from './faults/support/services';
+import { sleep } from './faults/support/services';
+import { freePort } from './support/free-ports';
 import { REPO_ROOT, portAnswers } from './support/infrastructure';
 import { createTestDatabase } from './support/test-env';
 

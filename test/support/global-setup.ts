@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { freePort } from './free-ports';
 import { dockerAnswers, portAnswers, runKafkaScript } from './infrastructure';
 
 /**
@@ -40,17 +40,6 @@ export default async function globalSetup(): Promise<void> {
   // Test files derive their own database from this URL (see test-env.ts).
   process.env.TEST_DATABASE_BASE_URL = process.env.DATABASE_URL;
   (globalThis as { __syncStarted?: string[] }).__syncStarted = started;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 async function startKafkaContainer(): Promise<string> {

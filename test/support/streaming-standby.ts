@@ -3,7 +3,8 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort, sleep } from '../faults/support/services';
+import { sleep } from '../faults/support/services';
+import { freePort } from './free-ports';
 
 /*
  * A Postgres primary and a hot standby streaming from it, started from the machine's Postgres

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { REPO_ROOT, freePort, freePortRange, sleep } from './services';
+import { freePort, freePortRange } from '../../support/free-ports';
+import { REPO_ROOT, sleep } from './services';
 
 /*
  * Kafka brokers of the fault scenarios' own, started with scripts/kafka/kafka.sh on free

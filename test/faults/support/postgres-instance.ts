@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, freePort, sleep } from './services';
+import { freePort } from '../../support/free-ports';
+import { REPO_ROOT, sleep } from './services';
 
 /*
  * A Postgres server of the fault scenarios' own (scripts/postgres/embedded-postgres.cli.ts, the
