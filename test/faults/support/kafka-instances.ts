@@ -67,7 +67,12 @@ export class OwnBroker {
       port,
       cache,
     );
-    await broker.startAgain();
+    try {
+      await broker.startAgain();
+    } catch (error) {
+      await broker.destroy();
+      throw error;
+    }
     return broker;
   }
 
@@ -141,7 +146,13 @@ export class OwnCluster {
       size,
       cache,
     );
-    await kafkaScript(['start-cluster'], cluster.env);
+    try {
+      await kafkaScript(['start-cluster'], cluster.env);
+    } catch (error) {
+      // The nodes that did start would outlive the test (it never gets the cluster to destroy).
+      await cluster.destroy();
+      throw error;
+    }
     return cluster;
   }
 
