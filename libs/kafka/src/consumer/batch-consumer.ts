@@ -6,6 +6,7 @@ import {
   type RetryOptions,
 } from 'kafkajs';
 import { type BatchConsumerSettings, batchConsumerConfig } from './batch-consumer-config';
+import { CoalescedCommits } from './coalesced-commits';
 
 /** Where a consumer's positions live: the store it applies batches to is their authority. */
 export interface PositionStore {
@@ -100,6 +101,8 @@ export class BatchConsumer {
   private backoffMs: number;
   private stopping = false;
   private fatal: Error | undefined;
+  /** Kafka's committed offset only saves the next owner a seek: sent off the batch path. */
+  private readonly commits: CoalescedCommits;
 
   constructor(
     client: KafkaConfig,
@@ -109,6 +112,21 @@ export class BatchConsumer {
     private readonly logger: BatchConsumerLog,
   ) {
     this.backoffMs = options.retryInitialMs;
+    this.commits = new CoalescedCommits(
+      (offsets) =>
+        this.consumer.commitOffsets(
+          [...offsets].map(([partition, offset]) => ({
+            topic: options.topic,
+            partition,
+            offset: offset.toString(10),
+          })),
+        ),
+      (error) => {
+        const message = `offset commit to Kafka failed (harmless): ${describe(error)}`;
+        if (this.stopping) this.logger.debug(message);
+        else this.logger.warn(message);
+      },
+    );
     this.consumer = new Kafka(client).consumer({
       ...batchConsumerConfig(options),
       ...(options.live ? { retry: this.liveRetry() } : {}),
@@ -264,7 +282,7 @@ export class BatchConsumer {
       this.backoffMs = this.options.retryInitialMs;
       if (handled === null) return;
       payload.resolveOffset(handled.lastOffset.toString(10));
-      if (this.options.live) await this.commit(partition, handled.nextOffset);
+      if (this.options.live) this.commits.commit(partition, handled.nextOffset);
       else await this.heartbeat(payload);
     } catch (error) {
       this.failed(partition, firstOffset, error);
@@ -309,17 +327,6 @@ export class BatchConsumer {
   private seek(partition: number, offset: bigint): void {
     this.logger.log(`partition ${partition}: positioned at ${offset} from the store`);
     this.consumer.seek({ topic: this.options.topic, partition, offset: offset.toString(10) });
-  }
-
-  /** Kafka's committed offset only saves the next owner a seek: a failure here is harmless. */
-  private async commit(partition: number, nextOffset: bigint): Promise<void> {
-    try {
-      await this.consumer.commitOffsets([
-        { topic: this.options.topic, partition, offset: nextOffset.toString(10) },
-      ]);
-    } catch (error) {
-      this.logger.warn(`partition ${partition}: offset commit to Kafka failed: ${describe(error)}`);
-    }
   }
 
   /** A heartbeat failing mid-batch means a rebalance: finish anyway (the store's lock fences). */
