@@ -7,8 +7,6 @@ import { type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
-  type Clock,
-  type FieldWrite,
   type LibrarySlice,
   defaultSchema,
   emptySlice,
@@ -16,6 +14,10 @@ import {
   mergeBatch,
   stateDigest,
 } from '@sync/protocol';
+import {
+  snapshotRecordLine,
+  snapshotRelationLine,
+} from '../libs/client/src/replica/snapshot-slice';
 import { libraryChunks } from './bootstrap-library';
 import { REPO_DIST } from './query-bench-support';
 
@@ -50,22 +52,6 @@ const SYNC_MAX = Number(option('sync-max') ?? 100_000);
 const PULL_PAGE = option('pull-page') ?? '10000';
 const CLIENT_STORE = option('client-store') ?? 'file';
 const PROFILE_DIR = option('cpu-prof');
-
-type WireClock = [string, string];
-const wireClock = (clock: Clock): WireClock => [clock.hybrid.toString(), clock.node];
-
-function wireFields(fields: Record<string, FieldWrite>): {
-  data: Record<string, unknown>;
-  clocks: Record<string, WireClock>;
-} {
-  const data: Record<string, unknown> = {};
-  const clocks: Record<string, WireClock> = {};
-  for (const [name, write] of Object.entries(fields)) {
-    data[name] = write.value;
-    clocks[name] = wireClock(write.clock);
-  }
-  return { data, clocks };
-}
 
 /** Writes a line, waiting when the file's buffer is full. */
 async function writeLine(out: WriteStream, value: unknown): Promise<void> {
@@ -115,27 +101,12 @@ async function generate(size: number, directory: string): Promise<Library> {
     operations += batch.length;
     for (const r of result.slice.records.values()) {
       whole?.records.set(r.recordId, r);
-      body.push({
-        type: 'record',
-        id: r.recordId,
-        model: r.model,
-        owner: r.owner,
-        deleted: r.deleted,
-        ...wireFields(r.fields),
-      });
+      body.push(snapshotRecordLine(r));
     }
     for (const [key, r] of result.slice.relations) {
       whole?.relations.set(key, r);
       relations++;
-      body.push({
-        type: 'relation',
-        relation: r.relation,
-        item: r.item,
-        group: r.group,
-        present: r.presence.exists,
-        presenceClock: wireClock(r.presence.clock),
-        ...wireFields(r.fields),
-      });
+      body.push(snapshotRelationLine(r));
     }
   }
   await writeLine(out, {

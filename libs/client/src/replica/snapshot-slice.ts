@@ -26,6 +26,46 @@ import { PackedRecords } from './packed-records';
 
 type WireClock = [hybrid: string, node: string];
 
+const wireClock = (clock: Clock): WireClock => [clock.hybrid.toString(), clock.node];
+
+function wireFields(fields: Record<string, FieldWrite>): {
+  data: Record<string, JsonValue>;
+  clocks: Record<string, WireClock>;
+} {
+  const data: Record<string, JsonValue> = {};
+  const clocks: Record<string, WireClock> = {};
+  for (const [name, write] of Object.entries(fields)) {
+    data[name] = write.value;
+    clocks[name] = wireClock(write.clock);
+  }
+  return { data, clocks };
+}
+
+/** A record's line in a full snapshot (the inverse of what the builder reads). */
+export function snapshotRecordLine(r: RecordState): Record<string, unknown> {
+  return {
+    type: 'record',
+    id: r.recordId,
+    model: r.model,
+    owner: r.owner,
+    deleted: r.deleted,
+    ...wireFields(r.fields),
+  };
+}
+
+/** A relation's line in a full snapshot (the inverse of what the builder reads). */
+export function snapshotRelationLine(r: RelationState): Record<string, unknown> {
+  return {
+    type: 'relation',
+    relation: r.relation,
+    item: r.item,
+    group: r.group,
+    present: r.presence.exists,
+    presenceClock: wireClock(r.presence.clock),
+    ...wireFields(r.fields),
+  };
+}
+
 export interface SnapshotHeaderLine {
   type: 'snapshot';
   libraryId: string;

@@ -17,7 +17,12 @@ import {
   supersededOffsets,
   validateBatch,
 } from '../protocol';
-import { type SnapshotContents, decodeSnapshot } from '../replica/snapshot-slice';
+import {
+  type SnapshotContents,
+  decodeSnapshot,
+  snapshotRecordLine,
+  snapshotRelationLine,
+} from '../replica/snapshot-slice';
 import type { FeedPage, PullRequest, PushResult, SyncTransport } from '../transport/sync-transport';
 
 export interface InMemorySyncServerOptions {
@@ -190,13 +195,6 @@ export class InMemorySyncServer implements SyncTransport {
   /** The NDJSON body GET /libraries/{id}/snapshot?view=full would answer now. */
   snapshotText(libraryId: string): string {
     const log = this.library(libraryId);
-    const wireClock = (c: { hybrid: bigint; node: string }) => [c.hybrid.toString(), c.node];
-    const fields = (
-      f: Record<string, { value: unknown; clock: { hybrid: bigint; node: string } }>,
-    ) => ({
-      data: Object.fromEntries(Object.entries(f).map(([k, w]) => [k, w.value])),
-      clocks: Object.fromEntries(Object.entries(f).map(([k, w]) => [k, wireClock(w.clock)])),
-    });
     let clock: bigint | null = null;
     for (const op of log.feed.values()) {
       const hybrid = BigInt(op.timestamp.hybrid);
@@ -212,27 +210,8 @@ export class InMemorySyncServer implements SyncTransport {
         view: 'full',
       },
     ];
-    for (const r of log.slice.records.values()) {
-      lines.push({
-        type: 'record',
-        id: r.recordId,
-        model: r.model,
-        owner: r.owner,
-        deleted: r.deleted,
-        ...fields(r.fields),
-      });
-    }
-    for (const r of log.slice.relations.values()) {
-      lines.push({
-        type: 'relation',
-        relation: r.relation,
-        item: r.item,
-        group: r.group,
-        present: r.presence.exists,
-        presenceClock: wireClock(r.presence.clock),
-        ...fields(r.fields),
-      });
-    }
+    for (const r of log.slice.records.values()) lines.push(snapshotRecordLine(r));
+    for (const r of log.slice.relations.values()) lines.push(snapshotRelationLine(r));
     const pending = [...log.slice.pending.values()].flat();
     for (const p of pending) {
       lines.push({ type: 'pending', offset: p.offset.toString(), operation: p.op });
