@@ -1,5 +1,5 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { createPgPool } from '@sync/persistence';
+import { createPgPool, prepared } from '@sync/persistence';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryConfig } from './query.config';
 import { admitDatabaseWork, isPoolTimeout, serverBusy } from './query-overload';
@@ -20,7 +20,6 @@ export interface SqlReader {
 export class QueryDatabase implements SqlReader, OnApplicationShutdown {
   private readonly logger = new Logger('QueryDatabase');
   private readonly pool: Pool;
-  private readonly statementNames = new Map<string, string>();
   private readonly limits: { poolSize: number; maxQueue: number };
 
   constructor(config: QueryConfig) {
@@ -37,27 +36,14 @@ export class QueryDatabase implements SqlReader, OnApplicationShutdown {
   }
 
   /**
-   * Runs a statement as a named prepared statement: Postgres parses and plans it once per
-   * connection. Every statement text this service sends is one of a bounded set of variants
-   * (parameters carry all values; schema names are fixed at start), so the names are bounded.
-   * Statements run in a snapshot (inSnapshot) are prepared the same way.
+   * Runs a statement as a named prepared statement (`prepared`): every statement text this
+   * service sends is one of a bounded set of variants. Statements run in a snapshot
+   * (inSnapshot) are prepared the same way.
    */
   async query<T extends QueryResultRow>(sql: string, parameters: unknown[] = []): Promise<T[]> {
-    const statement = this.prepared(sql, parameters);
+    const statement = prepared(sql, parameters);
     const result = await this.admitted(() => this.pool.query<T>(statement));
     return result.rows;
-  }
-
-  private prepared(
-    sql: string,
-    values: unknown[],
-  ): { name: string; text: string; values: unknown[] } {
-    let name = this.statementNames.get(sql);
-    if (name === undefined) {
-      name = `query_${this.statementNames.size + 1}`;
-      this.statementNames.set(sql, name);
-    }
-    return { name, text: sql, values };
   }
 
   /** A dedicated connection for multi-statement work (snapshots); release it when done. */
@@ -90,7 +76,7 @@ export class QueryDatabase implements SqlReader, OnApplicationShutdown {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const result = await work({
         query: async <R extends QueryResultRow>(sql: string, parameters: unknown[] = []) =>
-          (await client.query<R>(this.prepared(sql, parameters))).rows,
+          (await client.query<R>(prepared(sql, parameters))).rows,
       });
       await client.query('COMMIT');
       client.release();

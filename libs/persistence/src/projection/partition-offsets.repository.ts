@@ -1,5 +1,5 @@
 import { APPLIED_CHANNEL } from '../data-source';
-import { type SqlClient, quoteIdent } from './sql-client';
+import { type SqlClient, prepared, quoteIdent } from './sql-client';
 
 /**
  * The one read of a partition's applied position (next offset to apply): $1 topic, $2 partition.
@@ -35,13 +35,14 @@ export class PartitionOffsetsRepository {
    */
   async lock(client: SqlClient, topic: string, partition: number): Promise<bigint> {
     await client.query(
-      `INSERT INTO partition_offsets (topic, partition, next_offset) VALUES ($1, $2, 0)
-       ON CONFLICT (topic, partition) DO NOTHING`,
-      [topic, partition],
+      prepared(
+        `INSERT INTO partition_offsets (topic, partition, next_offset) VALUES ($1, $2, 0)
+         ON CONFLICT (topic, partition) DO NOTHING`,
+        [topic, partition],
+      ),
     );
     const { rows } = await client.query<{ next_offset: string }>(
-      `${STORED_OFFSET_SQL} FOR UPDATE`,
-      [topic, partition],
+      prepared(`${STORED_OFFSET_SQL} FOR UPDATE`, [topic, partition]),
     );
     return BigInt(rows[0].next_offset);
   }
@@ -55,12 +56,14 @@ export class PartitionOffsetsRepository {
   ): Promise<void> {
     const next = nextOffset.toString(10);
     await client.query(
-      `WITH moved AS (
-         UPDATE partition_offsets SET next_offset = $3, updated_at = now()
-          WHERE topic = $1 AND partition = $2
-       )
-       SELECT pg_notify($4, $1 || ':' || $2 || ':' || $3)`,
-      [topic, partition, next, APPLIED_CHANNEL],
+      prepared(
+        `WITH moved AS (
+           UPDATE partition_offsets SET next_offset = $3, updated_at = now()
+            WHERE topic = $1 AND partition = $2
+         )
+         SELECT pg_notify($4, $1 || ':' || $2 || ':' || $3)`,
+        [topic, partition, next, APPLIED_CHANNEL],
+      ),
     );
   }
 

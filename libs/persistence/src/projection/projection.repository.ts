@@ -21,7 +21,7 @@ import {
   fieldsFromStored,
   fromStoredClock,
 } from './projection-rows';
-import type { SqlClient } from './sql-client';
+import { type SqlClient, prepared } from './sql-client';
 
 /*
  * Set-based reads and writes of the rows a batch touches. Every statement covers all libraries of
@@ -104,11 +104,13 @@ export class ProjectionRepository {
 
     if (recId.length > 0) {
       const { rows } = await client.query<RecordDbRow>(
-        `SELECT r.library_id, r.record_id, r.model, r.owner, r.deleted, r.data, r.clocks
+        prepared(
+          `SELECT r.library_id, r.record_id, r.model, r.owner, r.deleted, r.data, r.clocks
            FROM records r
            JOIN unnest($1::uuid[], $2::uuid[]) AS k(library_id, record_id)
              ON r.library_id = k.library_id AND r.record_id = k.record_id`,
-        [recLib, recId],
+          [recLib, recId],
+        ),
       );
       const found = new Set<string>();
       for (const row of rows) {
@@ -131,12 +133,14 @@ export class ProjectionRepository {
       }
       if (pendId.length > 0) {
         const pending = await client.query<PendingDbRow>(
-          `SELECT p.library_id, p.log_offset, p.record_id, p.operation
+          prepared(
+            `SELECT p.library_id, p.log_offset, p.record_id, p.operation
              FROM pending_operations p
              JOIN unnest($1::uuid[], $2::uuid[]) AS k(library_id, record_id)
                ON p.library_id = k.library_id AND p.record_id = k.record_id
             ORDER BY p.log_offset`,
-          [pendLib, pendId],
+            [pendLib, pendId],
+          ),
         );
         for (const row of pending.rows) {
           const map = slice(row.library_id).pending;
@@ -150,14 +154,16 @@ export class ProjectionRepository {
 
     if (relName.length > 0) {
       const { rows } = await client.query<RelationDbRow>(
-        `SELECT r.library_id, r.relation, r.item_id, r.group_id, r.present, r.presence_clock,
+        prepared(
+          `SELECT r.library_id, r.relation, r.item_id, r.group_id, r.present, r.presence_clock,
                 r.data, r.clocks
            FROM relations r
            JOIN unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[])
                 AS k(library_id, relation, item_id, group_id)
              ON r.library_id = k.library_id AND r.relation = k.relation
             AND r.item_id = k.item_id AND r.group_id = k.group_id`,
-        [relLib, relName, relItem, relGroup],
+          [relLib, relName, relItem, relGroup],
+        ),
       );
       for (const row of rows) {
         slice(row.library_id).relations.set(relationKey(row.relation, row.item_id, row.group_id), {
@@ -191,11 +197,13 @@ export class ProjectionRepository {
     groups: readonly { libraryId: string; node: string; hybrids: bigint[] }[],
   ): Promise<IdentityDbRow[]> {
     const { rows: tops } = await client.query<{ max_hybrid: string | null }>(
-      `SELECT (SELECT max(o.hybrid) FROM operations o
+      prepared(
+        `SELECT (SELECT max(o.hybrid) FROM operations o
                 WHERE o.library_id = k.library_id AND o.node = k.node)::text AS max_hybrid
          FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(library_id, node, n)
         ORDER BY k.n`,
-      [groups.map((g) => g.libraryId), groups.map((g) => g.node)],
+        [groups.map((g) => g.libraryId), groups.map((g) => g.node)],
+      ),
     );
     const idLib: string[] = [];
     const idNode: string[] = [];
@@ -213,11 +221,13 @@ export class ProjectionRepository {
     });
     if (idHybrid.length === 0) return [];
     const { rows } = await client.query<IdentityDbRow>(
-      `SELECT o.library_id, o.node, o.hybrid::text AS hybrid, o.log_offset, o.content_hash
+      prepared(
+        `SELECT o.library_id, o.node, o.hybrid::text AS hybrid, o.log_offset, o.content_hash
          FROM operations o
          JOIN unnest($1::uuid[], $2::uuid[], $3::numeric[]) AS k(library_id, node, hybrid)
            ON o.library_id = k.library_id AND o.node = k.node AND o.hybrid = k.hybrid`,
-      [idLib, idNode, idHybrid],
+        [idLib, idNode, idHybrid],
+      ),
     );
     return rows;
   }
@@ -240,14 +250,16 @@ export class ProjectionRepository {
     const recordUpserts = await copyCreated(client, 'records', RECORD_COLUMNS, records, recordLine);
     if (recordUpserts.length > 0) {
       await client.query(
-        `INSERT INTO records AS t (${RECORD_COLUMNS})
+        prepared(
+          `INSERT INTO records AS t (${RECORD_COLUMNS})
          SELECT f[1]::uuid, f[2]::uuid, f[3], f[4]::uuid, f[5]::boolean, f[6]::jsonb, f[7]::jsonb,
                 f[8]::bigint
            FROM ${ROWS}
          ON CONFLICT (library_id, record_id) DO UPDATE SET
            model = EXCLUDED.model, owner = EXCLUDED.owner, deleted = EXCLUDED.deleted,
            data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
-        [lines(recordUpserts, recordFields)],
+          [lines(recordUpserts, recordFields)],
+        ),
       );
     }
     const relationUpserts = await copyCreated(
@@ -259,31 +271,37 @@ export class ProjectionRepository {
     );
     if (relationUpserts.length > 0) {
       await client.query(
-        `INSERT INTO relations AS t (${RELATION_COLUMNS})
+        prepared(
+          `INSERT INTO relations AS t (${RELATION_COLUMNS})
          SELECT f[1]::uuid, f[2], f[3]::uuid, f[4]::uuid, f[5]::boolean, f[6]::jsonb, f[7]::jsonb,
                 f[8]::jsonb, f[9]::bigint
            FROM ${ROWS}
          ON CONFLICT (library_id, relation, item_id, group_id) DO UPDATE SET
            present = EXCLUDED.present, presence_clock = EXCLUDED.presence_clock,
            data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
-        [lines(relationUpserts, relationFields)],
+          [lines(relationUpserts, relationFields)],
+        ),
       );
     }
     if (pendingResolved.length > 0) {
       await client.query(
-        `DELETE FROM pending_operations p
+        prepared(
+          `DELETE FROM pending_operations p
           USING unnest($1::uuid[], $2::bigint[]) AS d(library_id, log_offset)
           WHERE p.library_id = d.library_id AND p.log_offset = d.log_offset`,
-        [pendingResolved.map((r) => r.libraryId), pendingResolved.map((r) => text(r.offset))],
+          [pendingResolved.map((r) => r.libraryId), pendingResolved.map((r) => text(r.offset))],
+        ),
       );
     }
     await insertRows(client, PENDING_INSERT, pendingAdded);
     if (revoked.length > 0) {
       await client.query(
-        `DELETE FROM operations o
+        prepared(
+          `DELETE FROM operations o
           USING unnest($1::uuid[], $2::bigint[]) AS d(library_id, log_offset)
           WHERE o.library_id = d.library_id AND o.log_offset = d.log_offset`,
-        [revoked.map((r) => r.libraryId), revoked.map((r) => text(r.offset))],
+          [revoked.map((r) => r.libraryId), revoked.map((r) => text(r.offset))],
+        ),
       );
     }
     await insertRows(client, OPERATION_INSERT, operations);
@@ -291,7 +309,8 @@ export class ProjectionRepository {
     const libraries = mergeDeltas(changes.libraries);
     if (libraries.length > 0) {
       await client.query(
-        `INSERT INTO libraries AS l
+        prepared(
+          `INSERT INTO libraries AS l
               (library_id, partition, operations, rejected, first_offset, last_offset)
          SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[],
                               $6::bigint[])
@@ -302,14 +321,15 @@ export class ProjectionRepository {
            first_offset = LEAST(l.first_offset, EXCLUDED.first_offset),
            last_offset = GREATEST(l.last_offset, EXCLUDED.last_offset),
            updated_at = now()`,
-        [
-          libraries.map((l) => l.libraryId),
-          libraries.map((l) => l.partition),
-          libraries.map((l) => l.operations),
-          libraries.map((l) => l.rejected),
-          libraries.map((l) => text(l.firstOffset)),
-          libraries.map((l) => text(l.lastOffset)),
-        ],
+          [
+            libraries.map((l) => l.libraryId),
+            libraries.map((l) => l.partition),
+            libraries.map((l) => l.operations),
+            libraries.map((l) => l.rejected),
+            libraries.map((l) => text(l.firstOffset)),
+            libraries.map((l) => text(l.lastOffset)),
+          ],
+        ),
       );
     }
   }
@@ -442,8 +462,9 @@ async function insertRows<T>(
     return;
   }
   await client.query(
-    `INSERT INTO ${spec.table} (${spec.columns}) SELECT ${spec.select} FROM ${ROWS}`,
-    [lines(rows, spec.fields)],
+    prepared(`INSERT INTO ${spec.table} (${spec.columns}) SELECT ${spec.select} FROM ${ROWS}`, [
+      lines(rows, spec.fields),
+    ]),
   );
 }
 

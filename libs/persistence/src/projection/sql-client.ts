@@ -5,12 +5,37 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** A statement with a name: see `prepared`. */
+export interface PreparedStatement {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
 /** The part of a pg client the projection repositories use (a PoolClient inside a transaction). */
 export interface SqlClient {
   query<R extends QueryResultRow = QueryResultRow>(
-    text: string,
+    statement: string | PreparedStatement,
     values?: unknown[],
   ): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * `text` as a named prepared statement: Postgres parses and plans it once per connection instead
+ * of on every call (pg sends Parse only the first time a connection sees the name). Only for
+ * statements whose text is one of a fixed set (values travel as parameters; table and schema
+ * names are fixed at start), so the names a process creates stay bounded. A change of
+ * search_path makes Postgres plan a prepared statement again, so one text serves any schema.
+ */
+export function prepared(text: string, values: unknown[] = []): PreparedStatement {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `sync_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
 }
 
 export interface PgPoolSettings {
