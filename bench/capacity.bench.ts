@@ -210,7 +210,20 @@ interface StepResult {
   seconds: number;
   cpuPerK: Record<keyof CpuReading, number | undefined>;
   rss: Record<'ingest' | 'projector' | 'query', number>;
+  /** Partition batches the projector applied during the step (its projector_batch_size count). */
+  projectorBatches: number;
   load: number;
+}
+
+/** The projector's count of applied partition batches, from its /metrics. */
+async function projectorBatchCount(port: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  if (!res.ok) throw new Error(`projector /metrics answered ${res.status}`);
+  const line = (await res.text())
+    .split('\n')
+    .find((l) => l.startsWith('projector_batch_size_count'));
+  if (line === undefined) throw new Error('projector /metrics has no projector_batch_size_count');
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 const fixed = (value: number | undefined, digits = 0) =>
@@ -383,6 +396,7 @@ async function main(): Promise<void> {
       };
       const rssTimer = setInterval(sampleRss, 500);
       const cpuBefore = readCpu(pids);
+      const batchesBefore = await projectorBatchCount(projectorPort);
       const start = performance.now();
       const running: Promise<void>[] = [];
       let next = 0;
@@ -407,6 +421,7 @@ async function main(): Promise<void> {
       clearInterval(rssTimer);
       sampleRss();
       const cpuAfter = readCpu(pids);
+      const projectorBatches = (await projectorBatchCount(projectorPort)) - batchesBefore;
       const step = sample;
       const perK = (key: keyof CpuReading) => {
         const [a, b] = [cpuBefore[key], cpuAfter[key]];
@@ -427,6 +442,7 @@ async function main(): Promise<void> {
           postgres: perK('postgres'),
         },
         rss: rssPeak,
+        projectorBatches,
         load: loadavg()[0],
       };
     };
@@ -450,7 +466,8 @@ async function main(): Promise<void> {
         const s = result.sample;
         console.log(
           `step ${rate} ops/s: ${result.plannedOps} ops planned in ${STEP_S} s, ${s.posts} POSTs, ${s.opsAcked} ops acked, ${s.opsVisible} read back in ${result.seconds.toFixed(1)} s, ` +
-            `${s.feedPulls} feed pulls, refused ${s.refusedTotal}, not sent ${s.notSent}, load ${result.load.toFixed(1)}`,
+            `${s.feedPulls} feed pulls, ${result.projectorBatches} projector batches (${fixed(s.opsVisible / Math.max(result.projectorBatches, 1), 1)} ops each), ` +
+            `refused ${s.refusedTotal}, not sent ${s.notSent}, load ${result.load.toFixed(1)}`,
         );
         const p99Visible = percentile(s.visibleMs, 99);
         const keptUp = s.opsVisible >= 0.8 * result.plannedOps && result.seconds <= 1.5 * STEP_S;
