@@ -37,6 +37,8 @@ class ProjectorCoreModule {
               url: config.databaseUrl,
               poolSize: config.poolSize,
               applicationName: 'sync-projector',
+              // Its slice reads join a batch's keys to tables that start empty: see customPlans.
+              customPlans: true,
               onIdleError: (error) =>
                 logger.warn(`idle database connection lost: ${error.message}`),
             }),

@@ -1,5 +1,10 @@
 import { type KafkaConfig, OffsetReservation, TopicAdmin } from '@sync/kafka';
-import { APPLIED_CHANNEL, TopicPartitionsRepository, quoteIdent } from '@sync/persistence';
+import {
+  APPLIED_CHANNEL,
+  CUSTOM_PLANS_OPTION,
+  TopicPartitionsRepository,
+  quoteIdent,
+} from '@sync/persistence';
 import type { Schema } from '@sync/protocol';
 import { Client, Pool } from 'pg';
 import { ProjectionService } from '../projection.service';
@@ -274,8 +279,8 @@ export class ProjectionRebuild {
       application_name: 'sync-rebuild-replay',
       connectionTimeoutMillis: 5000,
       // Only the new tables are visible (nothing can reach the live ones), and the no-op
-      // pg_notify there comes before pg_catalog's.
-      options: `-c search_path=${shadow},pg_catalog`,
+      // pg_notify there comes before pg_catalog's. The tables fill from empty: custom plans.
+      options: `-c search_path=${shadow},pg_catalog ${CUSTOM_PLANS_OPTION}`,
     });
     pool.on('error', () => undefined);
     const projection = new ProjectionService(

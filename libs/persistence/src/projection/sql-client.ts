@@ -28,6 +28,7 @@ const statementNames = new Map<string, string>();
  * statements whose text is one of a fixed set (values travel as parameters; table and schema
  * names are fixed at start), so the names a process creates stay bounded. A change of
  * search_path makes Postgres plan a prepared statement again, so one text serves any schema.
+ * Where the tables a statement reads may be empty when it is first run, see `customPlans`.
  */
 export function prepared(text: string, values: unknown[] = []): PreparedStatement {
   let name = statementNames.get(text);
@@ -48,7 +49,16 @@ export interface PgPoolSettings {
   connectionTimeoutMs?: number;
   /** Postgres statement_timeout of every connection (default: none). */
   statementTimeoutMs?: number;
+  /**
+   * Plan every execution of a prepared statement for its parameters (plan_cache_mode
+   * force_custom_plan): for statements over tables that grow from empty while the connection
+   * lives, where a generic plan made early stays a sequential scan until the next analyze.
+   */
+  customPlans?: boolean;
 }
+
+/** The connection option behind PgPoolSettings.customPlans. */
+export const CUSTOM_PLANS_OPTION = '-c plan_cache_mode=force_custom_plan';
 
 /**
  * A plain pg pool for hand-written set-based SQL (the projector): plain pg results, and connections
@@ -62,6 +72,7 @@ export function createPgPool(settings: PgPoolSettings): Pool {
     connectionTimeoutMillis: settings.connectionTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
     ...(settings.statementTimeoutMs ? { statement_timeout: settings.statementTimeoutMs } : {}),
+    ...(settings.customPlans ? { options: CUSTOM_PLANS_OPTION } : {}),
   });
   pool.on('error', (error) => settings.onIdleError?.(error));
   return pool;
