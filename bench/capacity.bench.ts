@@ -27,7 +27,7 @@ import { createBenchTopics } from './bench-topics';
  *
  *   npm run build && node dist/bench/capacity.bench.js [--rates 250,500,1000,2000,4000]
  *     [--step 15] [--warmup 5] [--libraries 50] [--nodes 3] [--batches 1,20,200]
- *     [--partitions 6] [--smoke]
+ *     [--partitions 6] [--cpu-prof DIR] [--smoke]
  *
  * For each step: offered and achieved ops/s (ops read back / time until the step's last read
  * answered), p50/p99 POST -> 202 and 202 -> visible, CPU ms per 1,000 ops of ingest,
@@ -39,7 +39,8 @@ import { createBenchTopics } from './bench-topics';
  * between them; batches the schedule offers beyond that are not sent but counted ("not sent").
  * Stepping stops after the first step that misses the target by far (p99 over 1 s, under 80 %
  * of the step's ops read back, or its reads still answering half a step after its end), so
- * the run stays bounded.
+ * the run stays bounded. `--cpu-prof DIR`: each service writes a CPU profile into DIR when it
+ * stops.
  *
  * Any failed request (network error, timeout, or a status other than 2xx) ends the run with
  * a non-zero exit, except 429 and 503, which the services answer when they shed load: those
@@ -55,6 +56,9 @@ for (let i = 2; i < process.argv.length; i++) {
   else args.set(name, process.argv[++i] ?? '');
 }
 const SMOKE = args.has('smoke');
+const PROFILE_DIR = args.get('cpu-prof');
+const PROFILE_ARGS =
+  PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
 const numbers = (name: string, fallback: string): number[] => {
   const values = (args.get(name) ?? fallback).split(',').map(Number);
   if (values.some((v) => !(v > 0))) throw new Error(`--${name} needs positive numbers`);
@@ -269,24 +273,42 @@ async function main(): Promise<void> {
       await freePort(),
       await freePort(),
     ];
-    const projector = await startService('projector', projectorPort, {
-      ...env,
-      PROJECTOR_PORT: String(projectorPort),
-      PROJECTOR_HOST: '127.0.0.1',
-      PROJECTOR_GROUP: `bench-capacity-${suffix}`,
-    });
+    const projector = await startService(
+      'projector',
+      projectorPort,
+      {
+        ...env,
+        PROJECTOR_PORT: String(projectorPort),
+        PROJECTOR_HOST: '127.0.0.1',
+        PROJECTOR_GROUP: `bench-capacity-${suffix}`,
+      },
+      undefined,
+      PROFILE_ARGS,
+    );
     services.push(projector);
-    const ingest = await startService('ingest', ingestPort, {
-      ...env,
-      INGEST_PORT: String(ingestPort),
-      INGEST_HOST: '127.0.0.1',
-    });
+    const ingest = await startService(
+      'ingest',
+      ingestPort,
+      {
+        ...env,
+        INGEST_PORT: String(ingestPort),
+        INGEST_HOST: '127.0.0.1',
+      },
+      undefined,
+      PROFILE_ARGS,
+    );
     services.push(ingest);
-    const query = await startService('query', queryPort, {
-      ...env,
-      QUERY_PORT: String(queryPort),
-      QUERY_HOST: '127.0.0.1',
-    });
+    const query = await startService(
+      'query',
+      queryPort,
+      {
+        ...env,
+        QUERY_PORT: String(queryPort),
+        QUERY_HOST: '127.0.0.1',
+      },
+      undefined,
+      PROFILE_ARGS,
+    );
     services.push(query);
 
     probe = new Client({ connectionString: databaseUrl });

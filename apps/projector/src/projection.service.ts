@@ -15,7 +15,7 @@ import {
   mergeBatch,
   touchedKeys,
 } from '@sync/protocol';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { groupByLibrary, planChunks } from './batch-plan';
 import type { DeadLetter } from './dead-letter.publisher';
 import type { DecodedMessage } from './message-decoder';
@@ -95,84 +95,106 @@ export class ProjectionService {
   }
 
   apply(batch: PartitionBatch, hooks: BatchHooks): Promise<BatchOutcome> {
-    return inTransaction(this.pool, async (client) => {
-      const stored = await this.offsets.lock(client, batch.topic, batch.partition);
-      const outcome: BatchOutcome = {
-        nextOffset: stored,
-        skipped: 0,
-        accepted: 0,
-        duplicates: 0,
-        rejections: {},
-        revoked: 0,
-        deadLetters: {},
-        pendingDelta: 0,
-      };
-      const ops: OpMessage[] = [];
-      const letters: DeadLetter[] = [];
-      for (const message of batch.messages) {
-        // Fencing: offsets may have gaps (transaction markers), so compare, never count.
-        if (message.offset < stored) outcome.skipped++;
-        else if (message.kind === 'op') ops.push(message);
-        else letters.push(message);
-      }
-      const next = batch.lastOffset + 1n > stored ? batch.lastOffset + 1n : stored;
-      if (next === stored) return outcome;
+    const { topic, partition } = batch;
+    let stored: bigint | undefined;
+    // The partition's lock travels with BEGIN and its advance with COMMIT (one round trip each).
+    return inTransaction(
+      this.pool,
+      (client, locked) => {
+        stored = this.offsets.lockedOffset(locked);
+        return this.applyLocked(client, batch, stored, hooks);
+      },
+      {
+        opening: this.offsets.lockStatements(topic, partition),
+        closing: ({ nextOffset }) =>
+          nextOffset === stored
+            ? undefined
+            : this.offsets.advanceStatement(topic, partition, nextOffset),
+      },
+    );
+  }
 
-      const chunks = planChunks(groupByLibrary(ops), this.chunkOps);
-      for (const chunk of chunks) {
-        const touched = new Map(chunk.map((group) => [group.libraryId, touchedKeys(group.ops)]));
-        const slices = await this.projection.loadSlices(client, touched);
-        const changes = emptyChanges();
-        for (const group of chunk) {
-          const slice = slices.get(group.libraryId) ?? emptySlice();
-          const { merged, result } = this.mergeIsolating(group.libraryId, slice, group.ops);
-          if (merged.length < group.ops.length) {
-            const kept = new Set(merged);
-            const byOffset = new Map(ops.map((message) => [message.offset, message]));
-            for (const failed of group.ops) {
-              if (kept.has(failed)) continue;
-              const message = byOffset.get(failed.offset) as OpMessage;
-              letters.push({
-                kind: 'dead',
-                offset: failed.offset,
-                reason: 'UNPROCESSABLE',
-                detail: 'the merge engine failed on this op; see the projector log',
-                key: message.key,
-                value: message.value,
-              });
-            }
-          }
-          appendMergeResult(
-            changes,
-            this.schema,
-            group.libraryId,
-            batch.partition,
-            merged,
-            result,
-            slice,
-          );
-          outcome.accepted += result.accepted.length;
-          outcome.revoked += result.revoked.length;
-          outcome.duplicates += result.duplicates.length;
-          outcome.pendingDelta += result.pendingAdded.length - result.pendingResolved.length;
-          for (const rejection of result.rejections) {
-            increment(outcome.rejections, rejection.reason);
+  /** The batch's work inside its transaction, its partition locked at `stored`. */
+  private async applyLocked(
+    client: PoolClient,
+    batch: PartitionBatch,
+    stored: bigint,
+    hooks: BatchHooks,
+  ): Promise<BatchOutcome> {
+    const outcome: BatchOutcome = {
+      nextOffset: stored,
+      skipped: 0,
+      accepted: 0,
+      duplicates: 0,
+      rejections: {},
+      revoked: 0,
+      deadLetters: {},
+      pendingDelta: 0,
+    };
+    const ops: OpMessage[] = [];
+    const letters: DeadLetter[] = [];
+    for (const message of batch.messages) {
+      // Fencing: offsets may have gaps (transaction markers), so compare, never count.
+      if (message.offset < stored) outcome.skipped++;
+      else if (message.kind === 'op') ops.push(message);
+      else letters.push(message);
+    }
+    const next = batch.lastOffset + 1n > stored ? batch.lastOffset + 1n : stored;
+    if (next === stored) return outcome;
+
+    const chunks = planChunks(groupByLibrary(ops), this.chunkOps);
+    for (const chunk of chunks) {
+      const touched = new Map(chunk.map((group) => [group.libraryId, touchedKeys(group.ops)]));
+      const slices = await this.projection.loadSlices(client, touched);
+      const changes = emptyChanges();
+      for (const group of chunk) {
+        const slice = slices.get(group.libraryId) ?? emptySlice();
+        const { merged, result } = this.mergeIsolating(group.libraryId, slice, group.ops);
+        if (merged.length < group.ops.length) {
+          const kept = new Set(merged);
+          const byOffset = new Map(ops.map((message) => [message.offset, message]));
+          for (const failed of group.ops) {
+            if (kept.has(failed)) continue;
+            const message = byOffset.get(failed.offset) as OpMessage;
+            letters.push({
+              kind: 'dead',
+              offset: failed.offset,
+              reason: 'UNPROCESSABLE',
+              detail: 'the merge engine failed on this op; see the projector log',
+              key: message.key,
+              value: message.value,
+            });
           }
         }
-        await this.projection.write(client, changes);
-        if (chunks.length > 1) await hooks.heartbeat();
-        if (!hooks.isRunning()) throw new BatchAbandoned();
+        appendMergeResult(
+          changes,
+          this.schema,
+          group.libraryId,
+          batch.partition,
+          merged,
+          result,
+          slice,
+        );
+        outcome.accepted += result.accepted.length;
+        outcome.revoked += result.revoked.length;
+        outcome.duplicates += result.duplicates.length;
+        outcome.pendingDelta += result.pendingAdded.length - result.pendingResolved.length;
+        for (const rejection of result.rejections) {
+          increment(outcome.rejections, rejection.reason);
+        }
       }
+      await this.projection.write(client, changes);
+      if (chunks.length > 1) await hooks.heartbeat();
+      if (!hooks.isRunning()) throw new BatchAbandoned();
+    }
 
-      if (letters.length > 0) {
-        letters.sort((a, b) => (a.offset < b.offset ? -1 : 1));
-        await hooks.deadLetter(batch.topic, batch.partition, letters);
-        for (const letter of letters) increment(outcome.deadLetters, letter.reason);
-      }
-      await this.offsets.advance(client, batch.topic, batch.partition, next);
-      outcome.nextOffset = next;
-      return outcome;
-    });
+    if (letters.length > 0) {
+      letters.sort((a, b) => (a.offset < b.offset ? -1 : 1));
+      await hooks.deadLetter(batch.topic, batch.partition, letters);
+      for (const letter of letters) increment(outcome.deadLetters, letter.reason);
+    }
+    outcome.nextOffset = next;
+    return outcome;
   }
 
   /**

@@ -1,5 +1,6 @@
 import { APPLIED_CHANNEL } from '../data-source';
-import { type SqlClient, prepared, quoteIdent } from './sql-client';
+import { escapeLiteral, type QueryResult, type QueryResultRow } from 'pg';
+import { type SqlClient, lastRows, quoteIdent } from './sql-client';
 
 /**
  * The one read of a partition's applied position (next offset to apply): $1 topic, $2 partition.
@@ -29,42 +30,55 @@ export class PartitionOffsetsRepository {
   }
 
   /**
-   * Locks the partition's row until the transaction ends (creating it at 0 if missing) and
-   * returns its next offset. A second projector working the same partition (stale assignment
-   * after a rebalance) waits here and then sees the advanced offset, so it applies nothing twice.
+   * Simple-protocol statements (for TransactionEnds.opening) that lock the partition's row until
+   * the transaction ends, creating it at 0 if missing; the last one returns its next offset
+   * (`lockedOffset`). A second projector working the same partition (stale assignment after a
+   * rebalance) waits here and then sees the advanced offset, so it applies nothing twice.
    */
-  async lock(client: SqlClient, topic: string, partition: number): Promise<bigint> {
-    await client.query(
-      prepared(
-        `INSERT INTO partition_offsets (topic, partition, next_offset) VALUES ($1, $2, 0)
-         ON CONFLICT (topic, partition) DO NOTHING`,
-        [topic, partition],
-      ),
+  lockStatements(topic: string, partition: number): string {
+    const key = `topic = ${escapeLiteral(topic)} AND partition = ${integer(partition)}`;
+    return (
+      `INSERT INTO partition_offsets (topic, partition, next_offset) ` +
+      `VALUES (${escapeLiteral(topic)}, ${integer(partition)}, 0) ` +
+      `ON CONFLICT (topic, partition) DO NOTHING; ` +
+      `SELECT next_offset FROM partition_offsets WHERE ${key} FOR UPDATE`
     );
-    const { rows } = await client.query<{ next_offset: string }>(
-      prepared(`${STORED_OFFSET_SQL} FOR UPDATE`, [topic, partition]),
-    );
-    return BigInt(rows[0].next_offset);
   }
 
-  /** Moves the (locked) row to `nextOffset` and notifies APPLIED_CHANNEL on commit. */
+  /** The next offset in the rows of `lockStatements`' last statement. */
+  lockedOffset(rows: readonly QueryResultRow[]): bigint {
+    return BigInt((rows[0] as { next_offset: string }).next_offset);
+  }
+
+  /** Runs `lockStatements` on its own, in the transaction `client` holds open. */
+  async lock(client: SqlClient, topic: string, partition: number): Promise<bigint> {
+    const answer = (await client.query(this.lockStatements(topic, partition))) as
+      QueryResult | QueryResult[];
+    return this.lockedOffset(lastRows(answer));
+  }
+
+  /**
+   * A simple-protocol statement (for TransactionEnds.closing) that moves the (locked) row to
+   * `nextOffset` and notifies APPLIED_CHANNEL on commit.
+   */
+  advanceStatement(topic: string, partition: number, nextOffset: bigint): string {
+    const next = nextOffset.toString(10);
+    const key = `topic = ${escapeLiteral(topic)} AND partition = ${integer(partition)}`;
+    return (
+      `WITH moved AS (UPDATE partition_offsets SET next_offset = ${next}, updated_at = now() ` +
+      `WHERE ${key}) ` +
+      `SELECT pg_notify(${escapeLiteral(APPLIED_CHANNEL)}, ${escapeLiteral(`${topic}:${partition}:${next}`)})`
+    );
+  }
+
+  /** Runs `advanceStatement` on its own, in the transaction `client` holds open. */
   async advance(
     client: SqlClient,
     topic: string,
     partition: number,
     nextOffset: bigint,
   ): Promise<void> {
-    const next = nextOffset.toString(10);
-    await client.query(
-      prepared(
-        `WITH moved AS (
-           UPDATE partition_offsets SET next_offset = $3, updated_at = now()
-            WHERE topic = $1 AND partition = $2
-         )
-         SELECT pg_notify($4, $1 || ':' || $2 || ':' || $3)`,
-        [topic, partition, next, APPLIED_CHANNEL],
-      ),
-    );
+    await client.query(this.advanceStatement(topic, partition, nextOffset));
   }
 
   /**
@@ -90,4 +104,10 @@ export class PartitionOffsetsRepository {
     );
     return rows.length > 0;
   }
+}
+
+/** A partition number as SQL text: an integer, never anything else. */
+function integer(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`not an integer: ${value}`);
+  return String(value);
 }

@@ -1,4 +1,4 @@
-import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { Pool, type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
 
 /** A Postgres identifier (schema, table) quoted for interpolation into SQL text. */
 export function quoteIdent(name: string): string {
@@ -78,13 +78,33 @@ export function createPgPool(settings: PgPoolSettings): Pool {
   return pool;
 }
 
+/** The rows of the last statement of a simple query that may hold several (pg then answers a list). */
+export function lastRows(
+  answer: QueryResult<QueryResultRow> | QueryResult<QueryResultRow>[],
+): QueryResultRow[] {
+  return Array.isArray(answer) ? answer[answer.length - 1].rows : answer.rows;
+}
+
+/**
+ * Statements that travel with a transaction's BEGIN and COMMIT: each round trip to Postgres
+ * costs both sides a socket write and a wake-up, which at small batches is most of the work.
+ * Simple-protocol SQL, so values must be literals (pg's escapeLiteral, digits).
+ */
+export interface TransactionEnds<T> {
+  /** Sent right after BEGIN in one query; `work` gets the rows of its last statement. */
+  opening?: string;
+  /** Given the work's result, what to send right before COMMIT in one query (or nothing). */
+  closing?: (result: T) => string | undefined;
+}
+
 /**
  * Runs `work` in one transaction on a pooled connection. Commits when it resolves, rolls back when
  * it throws; a connection that failed is destroyed instead of going back to the pool.
  */
 export async function inTransaction<T>(
   pool: Pool,
-  work: (client: PoolClient) => Promise<T>,
+  work: (client: PoolClient, opened: QueryResultRow[]) => Promise<T>,
+  ends: TransactionEnds<T> = {},
 ): Promise<T> {
   const client = await pool.connect();
   let failure: Error | undefined;
@@ -95,9 +115,12 @@ export async function inTransaction<T>(
   };
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
+    const opened: QueryResult<QueryResultRow> | QueryResult<QueryResultRow>[] = await client.query(
+      ends.opening === undefined ? 'BEGIN' : `BEGIN; ${ends.opening}`,
+    );
+    const result = await work(client, lastRows(opened));
+    const closing = ends.closing?.(result);
+    await client.query(closing === undefined ? 'COMMIT' : `${closing}; COMMIT`);
     return result;
   } catch (error) {
     failure = error instanceof Error ? error : new Error(String(error));
