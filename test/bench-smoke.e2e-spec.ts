@@ -45,7 +45,14 @@ function rows(output: string, first: RegExp): string[][] {
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
 describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
-  const benches = ['capacity', 'ingest', 'projector', 'query', 'query-visibility'] as const;
+  const benches = [
+    'capacity',
+    'ingest',
+    'projector',
+    'projector-batch-cost',
+    'query',
+    'query-visibility',
+  ] as const;
   const runs = new Map<string, Run>();
 
   beforeAll(async () => {
@@ -109,6 +116,19 @@ describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
     expect(output).toMatch(
       /^projector x1: \d+\.\dx naive; \d+\.\d\d of COPY rows; \d+\.\d\d of COPY bytes$/m,
     );
+  });
+
+  it('projector-batch-cost: node and postgres CPU per batch and per op, and batches/s', () => {
+    const { output } = run('projector-batch-cost');
+    const table = rows(output, /^\d+$/);
+    expect(table).toHaveLength(1);
+    const [ops, node, postgres, nodePerOp, postgresPerOp, batchesPerS] = table[0];
+    expect(Number(ops)).toBe(6);
+    expect(Number(node)).toBeGreaterThan(0);
+    expect(Number(nodePerOp)).toBeGreaterThan(0);
+    // Postgres's CPU is read from /proc: a number when the server runs on this machine.
+    for (const value of [postgres, postgresPerOp]) expect(value).toMatch(/^(\d+|n\/a)$/);
+    expect(Number(batchesPerS)).toBeGreaterThan(0);
   });
 
   it('query: every scenario at both concurrencies, with rates, latencies and CPU', () => {
