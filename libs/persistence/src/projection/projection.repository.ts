@@ -50,9 +50,39 @@ interface IdentityDbRow {
 
 const text = (value: bigint): string => value.toString(10);
 
-/** The rows of a `lines` parameter ($1), each as a text array `f` of its fields. */
-const ROWS = `(SELECT string_to_array(line, E'\\t', '') AS f
-                 FROM string_to_table($1::text, E'\\n') AS line) AS x`;
+/** The rows of a `lines` parameter, each as a text array `f` of its fields. */
+const rowsOf = (lines: string): string => `(SELECT string_to_array(line, E'\\t', '') AS f
+                 FROM string_to_table(${lines}::text, E'\\n') AS line) AS x`;
+
+/**
+ * A write's statements sent as one: each a data-modifying WITH item of a single statement, so a
+ * small batch's records, ops and library counts cost one round trip instead of one each. They
+ * see one snapshot and touch disjoint rows (an upsert never meets another item's row), which is
+ * what running them one after another gave too.
+ */
+class CombinedWrite {
+  private readonly items: string[] = [];
+  private readonly values: unknown[] = [];
+
+  /** Adds a statement; `param` turns a value into its placeholder. */
+  add(build: (param: (value: unknown) => string) => string): void {
+    this.items.push(
+      build((value) => {
+        this.values.push(value);
+        return `$${this.values.length}`;
+      }),
+    );
+  }
+
+  async send(client: SqlClient): Promise<void> {
+    if (this.items.length === 0) return;
+    const statement =
+      this.items.length === 1
+        ? this.items[0]
+        : `WITH ${this.items.map((item, i) => `w${i} AS (${item})`).join(',\n')}\nSELECT 1`;
+    await client.query(prepared(statement, this.values));
+  }
+}
 
 /**
  * Rows as text: one line per row, fields separated by tabs, '' read back as NULL. Only for fields
@@ -233,7 +263,8 @@ export class ProjectionRepository {
   }
 
   /**
-   * Writes every row of `changes`, one statement per table (tables with no rows skipped).
+   * Writes every row of `changes`: one statement per table (tables with no rows skipped), all
+   * sent as one (CombinedWrite) after the COPYs.
    *
    * Large sets of plain inserts (op log, pending ops, rejections, and records and relations the
    * batch created) go through COPY FROM STDIN: Postgres parses COPY rows far cheaper than rows
@@ -246,20 +277,18 @@ export class ProjectionRepository {
   async write(client: SqlClient, changes: ProjectionChanges): Promise<void> {
     const { records, relations, pendingAdded, pendingResolved, operations, revoked, rejections } =
       changes;
+    const combined = new CombinedWrite();
 
     const recordUpserts = await copyCreated(client, 'records', RECORD_COLUMNS, records, recordLine);
     if (recordUpserts.length > 0) {
-      await client.query(
-        prepared(
-          `INSERT INTO records AS t (${RECORD_COLUMNS})
+      combined.add(
+        (param) => `INSERT INTO records AS t (${RECORD_COLUMNS})
          SELECT f[1]::uuid, f[2]::uuid, f[3], f[4]::uuid, f[5]::boolean, f[6]::jsonb, f[7]::jsonb,
                 f[8]::bigint
-           FROM ${ROWS}
+           FROM ${rowsOf(param(lines(recordUpserts, recordFields)))}
          ON CONFLICT (library_id, record_id) DO UPDATE SET
            model = EXCLUDED.model, owner = EXCLUDED.owner, deleted = EXCLUDED.deleted,
            data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
-          [lines(recordUpserts, recordFields)],
-        ),
       );
     }
     const relationUpserts = await copyCreated(
@@ -270,50 +299,48 @@ export class ProjectionRepository {
       relationLine,
     );
     if (relationUpserts.length > 0) {
-      await client.query(
-        prepared(
-          `INSERT INTO relations AS t (${RELATION_COLUMNS})
+      combined.add(
+        (param) => `INSERT INTO relations AS t (${RELATION_COLUMNS})
          SELECT f[1]::uuid, f[2], f[3]::uuid, f[4]::uuid, f[5]::boolean, f[6]::jsonb, f[7]::jsonb,
                 f[8]::jsonb, f[9]::bigint
-           FROM ${ROWS}
+           FROM ${rowsOf(param(lines(relationUpserts, relationFields)))}
          ON CONFLICT (library_id, relation, item_id, group_id) DO UPDATE SET
            present = EXCLUDED.present, presence_clock = EXCLUDED.presence_clock,
            data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
-          [lines(relationUpserts, relationFields)],
-        ),
       );
     }
     if (pendingResolved.length > 0) {
-      await client.query(
-        prepared(
-          `DELETE FROM pending_operations p
-          USING unnest($1::uuid[], $2::bigint[]) AS d(library_id, log_offset)
+      combined.add(
+        (param) => `DELETE FROM pending_operations p
+          USING unnest(${param(pendingResolved.map((r) => r.libraryId))}::uuid[],
+                       ${param(pendingResolved.map((r) => text(r.offset)))}::bigint[])
+                AS d(library_id, log_offset)
           WHERE p.library_id = d.library_id AND p.log_offset = d.log_offset`,
-          [pendingResolved.map((r) => r.libraryId), pendingResolved.map((r) => text(r.offset))],
-        ),
       );
     }
-    await insertRows(client, PENDING_INSERT, pendingAdded);
+    await insertRows(client, combined, PENDING_INSERT, pendingAdded);
     if (revoked.length > 0) {
-      await client.query(
-        prepared(
-          `DELETE FROM operations o
-          USING unnest($1::uuid[], $2::bigint[]) AS d(library_id, log_offset)
+      combined.add(
+        (param) => `DELETE FROM operations o
+          USING unnest(${param(revoked.map((r) => r.libraryId))}::uuid[],
+                       ${param(revoked.map((r) => text(r.offset)))}::bigint[])
+                AS d(library_id, log_offset)
           WHERE o.library_id = d.library_id AND o.log_offset = d.log_offset`,
-          [revoked.map((r) => r.libraryId), revoked.map((r) => text(r.offset))],
-        ),
       );
     }
-    await insertRows(client, OPERATION_INSERT, operations);
-    await insertRows(client, REJECTION_INSERT, rejections);
+    await insertRows(client, combined, OPERATION_INSERT, operations);
+    await insertRows(client, combined, REJECTION_INSERT, rejections);
     const libraries = mergeDeltas(changes.libraries);
     if (libraries.length > 0) {
-      await client.query(
-        prepared(
-          `INSERT INTO libraries AS l
+      combined.add(
+        (param) => `INSERT INTO libraries AS l
               (library_id, partition, operations, rejected, first_offset, last_offset)
-         SELECT * FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[],
-                              $6::bigint[])
+         SELECT * FROM unnest(${param(libraries.map((l) => l.libraryId))}::uuid[],
+                              ${param(libraries.map((l) => l.partition))}::int[],
+                              ${param(libraries.map((l) => l.operations))}::bigint[],
+                              ${param(libraries.map((l) => l.rejected))}::bigint[],
+                              ${param(libraries.map((l) => text(l.firstOffset)))}::bigint[],
+                              ${param(libraries.map((l) => text(l.lastOffset)))}::bigint[])
          ON CONFLICT (library_id) DO UPDATE SET
            partition = EXCLUDED.partition,
            operations = l.operations + EXCLUDED.operations,
@@ -321,17 +348,9 @@ export class ProjectionRepository {
            first_offset = LEAST(l.first_offset, EXCLUDED.first_offset),
            last_offset = GREATEST(l.last_offset, EXCLUDED.last_offset),
            updated_at = now()`,
-          [
-            libraries.map((l) => l.libraryId),
-            libraries.map((l) => l.partition),
-            libraries.map((l) => l.operations),
-            libraries.map((l) => l.rejected),
-            libraries.map((l) => text(l.firstOffset)),
-            libraries.map((l) => text(l.lastOffset)),
-          ],
-        ),
       );
     }
+    await combined.send(client);
   }
 }
 
@@ -416,7 +435,7 @@ interface InsertSpec<T> {
   table: string;
   columns: string;
   copyLine: (row: T) => string;
-  /** The SELECT list over `f`, the row's fields as text (see ROWS). */
+  /** The SELECT list over `f`, the row's fields as text (see rowsOf). */
   select: string;
   fields: (row: T) => (string | null)[];
 }
@@ -450,9 +469,13 @@ const REJECTION_INSERT: InsertSpec<RejectionRow> = {
   ],
 };
 
-/** Appends rows: by COPY when there are enough of them on a pg connection, else one INSERT. */
+/**
+ * Appends rows: by COPY at once when there are enough of them on a pg connection, else as an
+ * INSERT of the combined write.
+ */
 async function insertRows<T>(
   client: SqlClient,
+  combined: CombinedWrite,
   spec: InsertSpec<T>,
   rows: readonly T[],
 ): Promise<void> {
@@ -461,10 +484,9 @@ async function insertRows<T>(
     await copyInto(client, spec.table, spec.columns, rows, spec.copyLine);
     return;
   }
-  await client.query(
-    prepared(`INSERT INTO ${spec.table} (${spec.columns}) SELECT ${spec.select} FROM ${ROWS}`, [
-      lines(rows, spec.fields),
-    ]),
+  combined.add(
+    (param) =>
+      `INSERT INTO ${spec.table} (${spec.columns}) SELECT ${spec.select} FROM ${rowsOf(param(lines(rows, spec.fields)))}`,
   );
 }
 
