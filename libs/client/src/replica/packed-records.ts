@@ -7,7 +7,7 @@ import type { Clock, FieldWrite, JsonValue, RecordState } from '../protocol';
  * as they came, clocks are the objects the row was given (a row's fields written by one op share
  * one). About half the heap of the engine's RecordState for the benchmark library's records.
  */
-class PackedRecord {
+export class PackedRecord {
   constructor(
     readonly recordId: string,
     readonly model: string,
@@ -44,6 +44,21 @@ export class PackedRecords extends Map<string, RecordState> {
     return super.set(id, this.pack(row) as unknown as RecordState);
   }
 
+  /**
+   * set() of the row these parts stand for, without building it first (a snapshot's lines
+   * arrive as field names and values): `names` as Object.keys of its fields gives them, `writes`
+   * each field's value and clock side by side.
+   */
+  setPacked(
+    row: Omit<RecordState, 'fields'>,
+    names: readonly string[],
+    writes: readonly (JsonValue | Clock)[],
+  ): void {
+    const { recordId, model, owner, deleted } = row;
+    const packed = new PackedRecord(recordId, model, owner, deleted, this.shape(names), writes);
+    super.set(recordId, packed as unknown as RecordState);
+  }
+
   override *values(): MapIterator<RecordState> {
     for (const packed of super.values()) yield unpack(packed as unknown as PackedRecord);
   }
@@ -52,6 +67,14 @@ export class PackedRecords extends Map<string, RecordState> {
     for (const [id, packed] of super.entries()) {
       yield [id, unpack(packed as unknown as PackedRecord)];
     }
+  }
+
+  /**
+   * The rows as stored, in order, without rebuilding a RecordState each (a full save writes
+   * them straight from here); do not mutate.
+   */
+  *packedValues(): Generator<PackedRecord> {
+    for (const packed of super.values()) yield packed as unknown as PackedRecord;
   }
 
   override [Symbol.iterator](): MapIterator<[string, RecordState]> {
@@ -72,13 +95,25 @@ export class PackedRecords extends Map<string, RecordState> {
       const write = row.fields[name];
       writes.push(write.value, write.clock);
     }
+    return new PackedRecord(
+      row.recordId,
+      row.model,
+      row.owner,
+      row.deleted,
+      this.shape(names),
+      writes,
+    );
+  }
+
+  /** The one shared array of these field names. */
+  private shape(names: readonly string[]): readonly string[] {
     const key = JSON.stringify(names);
     let shape = this.shapes.get(key);
     if (shape === undefined) {
       shape = names;
       this.shapes.set(key, shape);
     }
-    return new PackedRecord(row.recordId, row.model, row.owner, row.deleted, shape, writes);
+    return shape;
   }
 }
 

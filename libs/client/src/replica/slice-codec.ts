@@ -10,7 +10,7 @@ import {
   type RelationState,
   relationKey,
 } from '../protocol';
-import { PackedRecords } from './packed-records';
+import { type PackedRecord, PackedRecords } from './packed-records';
 import type { SliceChanges } from './slice-rows';
 
 /*
@@ -55,10 +55,14 @@ const decodeClock = ([hybrid, node]: StoredClock): Clock => ({ hybrid: BigInt(hy
 
 function encodeFields(fields: Record<string, FieldWrite>): StoredFields {
   const out: StoredFields = {};
-  for (const [name, write] of Object.entries(fields)) {
-    out[name] = { value: write.value, clock: encodeClock(write.clock) };
-  }
+  for (const [name, write] of Object.entries(fields))
+    storeField(out, name, write.value, write.clock);
   return out;
+}
+
+/** One field of a stored row: the only place a field's stored form is made. */
+function storeField(out: StoredFields, name: string, value: JsonValue, clock: Clock): void {
+  out[name] = { value, clock: encodeClock(clock) };
 }
 
 function decodeFields(fields: StoredFields): Record<string, FieldWrite> {
@@ -87,6 +91,15 @@ const encodeRecord = (r: RecordState): StoredRecord => ({
   deleted: r.deleted,
   fields: encodeFields(r.fields),
 });
+/** encodeRecord of the row a packed record stands for, without rebuilding that row. */
+function encodePackedRecord(p: PackedRecord): StoredRecord {
+  const fields: StoredFields = {};
+  for (let i = 0; i < p.names.length; i++) {
+    storeField(fields, p.names[i], p.writes[2 * i] as JsonValue, p.writes[2 * i + 1] as Clock);
+  }
+  return { recordId: p.recordId, model: p.model, owner: p.owner, deleted: p.deleted, fields };
+}
+
 const encodeRelation = (r: RelationState): StoredRelation => ({
   relation: r.relation,
   item: r.item,
@@ -107,7 +120,11 @@ export type StoredSliceRow =
  * they come never holds the replica encoded whole. The slice must not change meanwhile.
  */
 export function* encodeSliceRows(slice: LibrarySlice): Generator<StoredSliceRow> {
-  for (const r of slice.records.values()) yield ['record', encodeRecord(r)];
+  if (slice.records instanceof PackedRecords) {
+    for (const p of slice.records.packedValues()) yield ['record', encodePackedRecord(p)];
+  } else {
+    for (const r of slice.records.values()) yield ['record', encodeRecord(r)];
+  }
   for (const r of slice.relations.values()) yield ['relation', encodeRelation(r)];
   for (const [id, list] of slice.pending) yield ['pending', id, list.map(encodeLogged)];
   for (const [key, a] of slice.accepted) {

@@ -117,21 +117,41 @@ class ClockInterner {
     data: Record<string, unknown> | undefined,
     clocks: Record<string, WireClock> | undefined,
   ): Record<string, FieldWrite> {
-    const values = data ?? {};
-    const shared = new Map<string, Clock>();
+    const { names, writes } = this.writes(data, clocks);
     // fromEntries keeps "__proto__" an own key.
     return Object.fromEntries(
-      Object.entries(clocks ?? {}).map(([name, wire]) => {
-        const key = `${wire[0]}/${wire[1]}`;
-        let clock = shared.get(key);
-        if (clock === undefined) {
-          clock = this.clock(wire);
-          shared.set(key, clock);
-        }
-        const value = (Object.hasOwn(values, name) ? values[name] : null) as JsonValue;
-        return [name, { value, clock }];
-      }),
+      names.map((name, i) => [
+        name,
+        { value: writes[2 * i] as JsonValue, clock: writes[2 * i + 1] as Clock },
+      ]),
     );
+  }
+
+  /**
+   * The same registers as PackedRecords keeps them: field names in the order of the row's
+   * fields (Object.keys order, as fromEntries gives it) and [value0, clock0, value1, ...].
+   */
+  writes(
+    data: Record<string, unknown> | undefined,
+    clocks: Record<string, WireClock> | undefined,
+  ): { names: string[]; writes: (JsonValue | Clock)[] } {
+    const values = data ?? {};
+    const wires = clocks ?? {};
+    const names = Object.keys(wires);
+    const writes: (JsonValue | Clock)[] = [];
+    let shared: Map<string, Clock> | undefined;
+    for (const name of names) {
+      const wire = wires[name];
+      const key = `${wire[0]}/${wire[1]}`;
+      shared ??= new Map();
+      let clock = shared.get(key);
+      if (clock === undefined) {
+        clock = this.clock(wire);
+        shared.set(key, clock);
+      }
+      writes.push((Object.hasOwn(values, name) ? values[name] : null) as JsonValue, clock);
+    }
+    return { names, writes };
   }
 }
 
@@ -139,7 +159,8 @@ class ClockInterner {
 export class SnapshotSliceBuilder {
   private header?: SnapshotHeaderLine;
   private ended?: SnapshotEnd;
-  private readonly slice: LibrarySlice = { ...emptySlice(), records: new PackedRecords() };
+  private readonly records = new PackedRecords();
+  private readonly slice: LibrarySlice = { ...emptySlice(), records: this.records };
   private readonly pending: LoggedOperation[] = [];
   private counts = { records: 0, relations: 0, pending: 0 };
   private readonly clocks = new ClockInterner();
@@ -173,14 +194,18 @@ export class SnapshotSliceBuilder {
           data: Record<string, unknown>;
           clocks: Record<string, WireClock>;
         };
-        const state: RecordState = {
-          recordId: r.id,
-          model: r.model,
-          owner: r.owner == null ? null : this.clocks.node(r.owner),
-          deleted: r.deleted === true,
-          fields: this.clocks.fields(r.data, r.clocks),
-        };
-        this.slice.records.set(r.id, state);
+        const { names, writes } = this.clocks.writes(r.data, r.clocks);
+        // Packed as it is read: no RecordState built per line (see PackedRecords).
+        this.records.setPacked(
+          {
+            recordId: r.id,
+            model: r.model,
+            owner: r.owner == null ? null : this.clocks.node(r.owner),
+            deleted: r.deleted === true,
+          },
+          names,
+          writes,
+        );
         this.counts.records++;
         return;
       }

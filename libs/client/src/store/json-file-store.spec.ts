@@ -74,6 +74,32 @@ describe('JsonFileStore', () => {
     expect(reopened.record(rid(0))?.data).toMatchObject({ name: 'later', color: 'c0' });
   });
 
+  it('appends a change larger than a write chunk as the one line JSON.stringify gives', async () => {
+    const store = new JsonFileStore(dir);
+    await store.load();
+    await store.saveReplica(emptyReplica('1'));
+    const clock: [string, string] = ['7301444403200000000', NODE_A];
+    // About 3 MB: several chunks of writes.
+    const records = Array.from({ length: 3000 }, (_, i) => ({
+      recordId: rid(i),
+      model: 'Tag',
+      owner: NODE_A,
+      deleted: false,
+      fields: { name: { value: `t${i} ${'é'.repeat(500)}`, clock } },
+    }));
+    const change = {
+      version: STORE_FORMAT_VERSION,
+      cursor: '2',
+      changes: { records, relations: [], pending: [], accepted: [] },
+    };
+    await store.appendReplica(change);
+    const text = await readFile(join(dir, 'replica.changes'), 'utf8');
+    expect(text).toBe(`${JSON.stringify({ ...change, generation: 1 })}\n`);
+    const { replica } = await new JsonFileStore(dir).load();
+    expect(replica?.cursor).toBe('2');
+    expect(replica?.slice.records).toEqual(records);
+  });
+
   it('ignores changes of an older generation and cuts a torn last line', async () => {
     const store = new JsonFileStore(dir);
     await store.load();

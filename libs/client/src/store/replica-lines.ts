@@ -23,6 +23,38 @@ export function* replicaLines(
   for (const row of rows) yield JSON.stringify(row);
 }
 
+/**
+ * JSON.stringify(value)'s text, in pieces: objects and arrays down to `depth` levels are opened
+ * and their members stringified one at a time, so a large value (a pull checkpoint's changed
+ * rows) is written without ever being one string. For JSON data (no undefined in arrays, no
+ * toJSON).
+ */
+export function* jsonPieces(value: unknown, depth: number): Generator<string> {
+  if (depth <= 0 || typeof value !== 'object' || value === null) {
+    yield JSON.stringify(value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) yield ',';
+      yield* jsonPieces(value[i], depth - 1);
+    }
+    yield ']';
+    return;
+  }
+  yield '{';
+  let first = true;
+  for (const [key, member] of Object.entries(value)) {
+    // As JSON.stringify: a member that is undefined is left out.
+    if (member === undefined) continue;
+    yield `${first ? '' : ','}${JSON.stringify(key)}:`;
+    first = false;
+    yield* jsonPieces(member, depth - 1);
+  }
+  yield '}';
+}
+
 /** Rebuilds a replica from its lines, fed in order; `finish` checks it got a header. */
 export class ReplicaLineReader {
   private header: Header | undefined;

@@ -1,5 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { SyncApiError, SyncNetworkError, SyncProtocolError } from '../errors';
 import type { Operation } from '../protocol';
 import { SyncHttpTransport, type SyncHttpTransportOptions } from './http-transport';
@@ -339,6 +340,73 @@ describe('SyncHttpTransport', () => {
       await expect(transport().pull(LIB, { after: null, limit: 10 })).rejects.toThrow(
         SyncProtocolError,
       );
+    });
+  });
+
+  describe('pull, NDJSON parsed as it streams', () => {
+    const entries = [
+      { offset: '42', operation: OP },
+      // Multi-byte characters: a chunk may end inside one.
+      { offset: '43', operation: { ...OP, data: { name: 'ä€😀 \n "q"' } } },
+      { offset: '44', operation: OP },
+    ];
+    const text =
+      [...entries, { type: 'end', items: 3, nextCursor: 'c44' }]
+        .map((l) => JSON.stringify(l))
+        .join('\n') + '\n';
+    const bytes = new TextEncoder().encode(text);
+
+    /** fetch answering the page in chunks cut at `cuts` (byte positions). */
+    const chunkedFetch =
+      (cuts: number[], body = bytes): typeof fetch =>
+      () => {
+        const ends = [...new Set(cuts)].sort((a, b) => a - b);
+        const stream = new ReadableStream<Uint8Array>({
+          start(controller) {
+            let start = 0;
+            for (const end of [...ends, body.length]) {
+              if (end > start) controller.enqueue(body.slice(start, end));
+              start = Math.max(start, end);
+            }
+            controller.close();
+          },
+        });
+        return Promise.resolve(
+          new Response(stream, { headers: { 'content-type': 'application/x-ndjson' } }),
+        );
+      };
+
+    it('reads the same page wherever the chunks are cut', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.nat({ max: bytes.length }), { maxLength: 40 }),
+          async (cuts) => {
+            const page = await transport({ fetch: chunkedFetch(cuts) }).pull(LIB, {
+              after: null,
+              limit: 10,
+            });
+            expect(page).toEqual({
+              items: entries.map((e) => ({ offset: BigInt(e.offset), operation: e.operation })),
+              nextCursor: 'c44',
+            });
+          },
+        ),
+        { numRuns: 200 },
+      );
+    });
+
+    it('rejects a line after the end line, and does not retry a malformed page', async () => {
+      let calls = 0;
+      const extra = new TextEncoder().encode(`${text}${JSON.stringify(entries[0])}\n`);
+      const fetchOnce = chunkedFetch([5, 100], extra);
+      const counting: typeof fetch = (...args) => {
+        calls++;
+        return fetchOnce(...args);
+      };
+      await expect(
+        transport({ fetch: counting }).pull(LIB, { after: null, limit: 10 }),
+      ).rejects.toThrow(/line after its end line/);
+      expect(calls).toBe(1);
     });
   });
 

@@ -64,7 +64,13 @@ const OFFSET = /^(0|[1-9]\d*)$/;
 /** The feed's NDJSON form where the server has it, its JSON form otherwise. */
 const FEED_ACCEPT = 'application/x-ndjson, application/json;q=0.5';
 
-type Attempt = { status: number; text: string; contentType?: string; retryAfterMs?: number };
+/** An answer: the text of an unexpected status, or what `read` made of the expected one. */
+type Attempt<T = string> = { status: number; text: string; value?: T; retryAfterMs?: number };
+
+/** Reads the body of an answer with the expected status (text, or parsed as it streams). */
+type BodyReader<T> = (response: Response, url: string) => Promise<T>;
+
+const readText: BodyReader<string> = (response) => response.text();
 
 /**
  * The sync service over HTTP (contract section 7), with the global fetch. Every request has a
@@ -123,20 +129,7 @@ export class SyncHttpTransport implements SyncTransport {
     if (request.node !== undefined) query.set('node', request.node);
     const timeout = this.addReadParams(query, request);
     const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/operations?${query.toString()}`;
-    const answer = await this.exchange('GET', url, 200, undefined, timeout, FEED_ACCEPT);
-    const page = answer.contentType?.startsWith('application/x-ndjson')
-      ? parseNdjsonPage(answer.text, url)
-      : parsePage(answer.text, url);
-    const items = page.items.map((raw, index): FeedEntry => {
-      if (!isObject(raw) || !isObject(raw['operation'])) {
-        throw new SyncProtocolError(`GET ${url}: items[${index}] is not {offset, operation}`);
-      }
-      return {
-        offset: parseOffset(raw['offset'], `GET ${url}: items[${index}].offset`),
-        operation: raw['operation'] as unknown as Operation,
-      };
-    });
-    return { items, nextCursor: page.nextCursor };
+    return this.exchange('GET', url, 200, undefined, timeout, readFeedPage, FEED_ACCEPT);
   }
 
   /**
@@ -160,18 +153,12 @@ export class SyncHttpTransport implements SyncTransport {
       throw apiError('GET', url, { status: response.status, text: await response.text() }, 1);
     }
     const builder = new SnapshotSliceBuilder();
-    const decoder = new TextDecoder();
-    let rest = '';
     try {
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-        // Whole chunks split at once: the rows are never held beyond the chunk they came in.
-        const lines = (rest + decoder.decode(chunk, { stream: true })).split('\n');
-        rest = lines.pop() ?? '';
-        for (const line of lines) if (line.length > 0) builder.add(JSON.parse(line));
-        options.onProgress?.(builder.lines);
-      }
-      rest += decoder.decode();
-      if (rest.trim().length > 0) builder.add(JSON.parse(rest));
+      await readLines(
+        response.body,
+        (line) => builder.add(JSON.parse(line)),
+        () => options.onProgress?.(builder.lines),
+      );
       return builder.finish();
     } catch (error) {
       throw new SyncProtocolError(`GET ${url}: ${describe(error)}`);
@@ -253,23 +240,29 @@ export class SyncHttpTransport implements SyncTransport {
     body: string | undefined,
     timeoutMs: number,
   ): Promise<string> {
-    return (await this.exchange(method, url, expected, body, timeoutMs)).text;
+    return this.exchange(method, url, expected, body, timeoutMs, readText);
   }
 
-  /** One request with retries; returns the answer of the expected status. */
-  private async exchange(
+  /**
+   * One request with retries; returns the body of the expected status as `read` makes it. A
+   * network error or timeout while reading is retried like one before the answer; a body that
+   * `read` finds malformed (SyncProtocolError) is not.
+   */
+  private async exchange<T>(
     method: 'GET' | 'POST',
     url: string,
     expected: number,
     body: string | undefined,
     timeoutMs: number,
+    read: BodyReader<T>,
     accept = 'application/json',
-  ): Promise<Attempt> {
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      let result: Attempt;
+      let result: Attempt<T>;
       try {
-        result = await this.attempt(method, url, body, timeoutMs, accept);
+        result = await this.attempt(method, url, expected, body, timeoutMs, accept, read);
       } catch (error) {
+        if (error instanceof SyncProtocolError) throw error;
         if (attempt >= this.policy.attempts) {
           throw new SyncNetworkError(
             `${method} ${url}: no answer after ${attempt} attempt(s): ${describe(error)}`,
@@ -280,20 +273,22 @@ export class SyncHttpTransport implements SyncTransport {
         await sleep(backoffDelay(this.policy, attempt, this.random));
         continue;
       }
-      if (result.status === expected) return result;
+      if (result.status === expected) return result.value as T;
       const error = apiError(method, url, result, attempt);
       if (!isRetryableStatus(result.status) || attempt >= this.policy.attempts) throw error;
       await sleep(backoffDelay(this.policy, attempt, this.random, result.retryAfterMs));
     }
   }
 
-  private async attempt(
+  private async attempt<T>(
     method: string,
     url: string,
+    expected: number,
     body: string | undefined,
     timeoutMs: number,
     accept: string,
-  ): Promise<Attempt> {
+    read: BodyReader<T>,
+  ): Promise<Attempt<T>> {
     // One signal for the whole exchange: a server that stalls mid-body times out too.
     const response = await this.fetchImpl(url, {
       method,
@@ -305,18 +300,25 @@ export class SyncHttpTransport implements SyncTransport {
       body,
       signal: AbortSignal.timeout(timeoutMs),
     });
+    if (response.status === expected) {
+      return { status: response.status, text: '', value: await read(response, url) };
+    }
     const text = await response.text();
     const retryAfter = Number(response.headers.get('retry-after'));
     return {
       status: response.status,
       text,
-      contentType: response.headers.get('content-type') ?? '',
       retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
     };
   }
 }
 
-function apiError(method: string, url: string, result: Attempt, attempts: number): SyncApiError {
+function apiError(
+  method: string,
+  url: string,
+  result: Attempt<unknown>,
+  attempts: number,
+): SyncApiError {
   let body: unknown;
   try {
     body = JSON.parse(result.text);
@@ -361,29 +363,88 @@ function parsePage(text: string, url: string): { items: unknown[]; nextCursor: s
   return { items, nextCursor };
 }
 
-/** The NDJSON feed form: item lines, then `{"type":"end","items","nextCursor"}`. */
-function parseNdjsonPage(
-  text: string,
-  url: string,
-): { items: unknown[]; nextCursor: string | null } {
-  let lines: unknown[];
-  try {
-    lines = text
-      .split('\n')
-      .filter((line) => line.length > 0)
-      .map((line) => JSON.parse(line) as unknown);
-  } catch {
-    throw new SyncProtocolError(`${url}: a line of the NDJSON feed is not JSON`);
+/**
+ * A feed page, in the NDJSON form (parsed line by line as it streams: the page's text is never
+ * held whole) or the JSON form of a server that answers only that.
+ */
+const readFeedPage: BodyReader<FeedPage> = async (response, url) => {
+  const ndjson = response.headers.get('content-type')?.startsWith('application/x-ndjson');
+  if (!ndjson || response.body === null) {
+    const page = parsePage(await response.text(), url);
+    return {
+      items: page.items.map((raw, index) => feedEntry(raw, index, url)),
+      nextCursor: page.nextCursor,
+    };
   }
-  const end = lines.pop();
-  if (!isObject(end) || end['type'] !== 'end' || end['items'] !== lines.length) {
+  return readNdjsonPage(response.body, url);
+};
+
+/** The NDJSON feed form: item lines, then `{"type":"end","items","nextCursor"}`. */
+async function readNdjsonPage(body: ReadableStream<Uint8Array>, url: string): Promise<FeedPage> {
+  const items: FeedEntry[] = [];
+  let end: ApiErrorDetail | undefined;
+  await readLines(body, (line) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new SyncProtocolError(`${url}: a line of the NDJSON feed is not JSON`);
+    }
+    if (end !== undefined)
+      throw new SyncProtocolError(`${url}: NDJSON feed line after its end line`);
+    if (isObject(value) && value['type'] === 'end') end = value;
+    else items.push(feedEntry(value, items.length, url));
+  });
+  if (end === undefined || end['items'] !== items.length) {
     throw new SyncProtocolError(`${url}: NDJSON feed without its end line (incomplete)`);
   }
   const nextCursor = end['nextCursor'];
   if (!(nextCursor === null || typeof nextCursor === 'string')) {
     throw new SyncProtocolError(`${url}: end line without a nextCursor`);
   }
-  return { items: lines, nextCursor };
+  return { items, nextCursor };
+}
+
+function feedEntry(raw: unknown, index: number, url: string): FeedEntry {
+  if (!isObject(raw) || !isObject(raw['operation'])) {
+    throw new SyncProtocolError(`GET ${url}: items[${index}] is not {offset, operation}`);
+  }
+  return {
+    offset: parseOffset(raw['offset'], `GET ${url}: items[${index}].offset`),
+    operation: raw['operation'] as unknown as Operation,
+  };
+}
+
+/**
+ * Calls `onLine` with each non-empty line of a streamed body as it arrives (the last one may lack
+ * its line break), and `onChunk` after each chunk's lines: nothing is held beyond the chunk it
+ * came in. With the stream's reader, which every browser has (async iteration is not everywhere).
+ */
+async function readLines(
+  body: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+  onChunk?: () => void,
+): Promise<void> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let rest = '';
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      // Whole chunks split at once: one split per chunk, not per line.
+      const lines = (rest + decoder.decode(value, { stream: true })).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.length > 0) onLine(line);
+      onChunk?.();
+    }
+  } catch (error) {
+    // Frees the connection of a body left half read (malformed line, timeout).
+    await reader.cancel().catch(() => undefined);
+    throw error;
+  }
+  rest += decoder.decode();
+  if (rest.trim().length > 0) onLine(rest);
 }
 
 function parseOffset(value: unknown, what: string): bigint {
