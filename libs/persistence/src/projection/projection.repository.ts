@@ -29,14 +29,15 @@ import { type SqlClient, prepared } from './sql-client';
  * batch costs a fixed handful of round trips whatever its size.
  */
 
-type RecordDbRow = StoredRecordColumns & { library_id: string };
-
-interface PendingDbRow {
-  library_id: string;
-  log_offset: string;
-  record_id: string;
-  operation: Operation;
-}
+/** A touched record key: its stored columns when the record exists, else its pending ops. */
+type RecordOrPendingDbRow =
+  | (StoredRecordColumns & { library_id: string; pending: null })
+  | {
+      library_id: string;
+      record_id: string;
+      model: null;
+      pending: [offset: string, op: Operation][] | null;
+    };
 
 type RelationDbRow = StoredRelationColumns & { library_id: string };
 
@@ -133,51 +134,36 @@ export class ProjectionRepository {
     const slice = (libraryId: string) => slices.get(libraryId) as LibrarySlice;
 
     if (recId.length > 0) {
-      const { rows } = await client.query<RecordDbRow>(
+      // One row per touched key: the record, or else (only a record without its CREATE can have
+      // them; the CREATE resolves them all) its pending ops in log order.
+      const { rows } = await client.query<RecordOrPendingDbRow>(
         prepared(
-          `SELECT r.library_id, r.record_id, r.model, r.owner, r.deleted, r.data, r.clocks
-           FROM records r
-           JOIN unnest($1::uuid[], $2::uuid[]) AS k(library_id, record_id)
-             ON r.library_id = k.library_id AND r.record_id = k.record_id`,
+          `SELECT k.library_id, k.record_id, r.model, r.owner, r.deleted, r.data, r.clocks,
+                  CASE WHEN r.record_id IS NULL THEN
+                    (SELECT json_agg(json_build_array(p.log_offset::text, p.operation)
+                                     ORDER BY p.log_offset)
+                       FROM pending_operations p
+                      WHERE p.library_id = k.library_id AND p.record_id = k.record_id)
+                  END AS pending
+             FROM unnest($1::uuid[], $2::uuid[]) AS k(library_id, record_id)
+             LEFT JOIN records r ON r.library_id = k.library_id AND r.record_id = k.record_id`,
           [recLib, recId],
         ),
       );
-      const found = new Set<string>();
       for (const row of rows) {
-        found.add(`${row.library_id}/${row.record_id}`);
-        slice(row.library_id).records.set(row.record_id, {
-          recordId: row.record_id,
-          model: row.model,
-          owner: row.owner,
-          deleted: row.deleted,
-          fields: fieldsFromStored(row.data, row.clocks),
-        });
-      }
-      // Only records without a CREATE can have pending ops (the CREATE resolves them all).
-      const pendLib: string[] = [];
-      const pendId: string[] = [];
-      for (let i = 0; i < recId.length; i++) {
-        if (found.has(`${recLib[i]}/${recId[i]}`)) continue;
-        pendLib.push(recLib[i]);
-        pendId.push(recId[i]);
-      }
-      if (pendId.length > 0) {
-        const pending = await client.query<PendingDbRow>(
-          prepared(
-            `SELECT p.library_id, p.log_offset, p.record_id, p.operation
-             FROM pending_operations p
-             JOIN unnest($1::uuid[], $2::uuid[]) AS k(library_id, record_id)
-               ON p.library_id = k.library_id AND p.record_id = k.record_id
-            ORDER BY p.log_offset`,
-            [pendLib, pendId],
-          ),
-        );
-        for (const row of pending.rows) {
-          const map = slice(row.library_id).pending;
-          const list = map.get(row.record_id);
-          const logged = { offset: BigInt(row.log_offset), op: row.operation };
-          if (list) list.push(logged);
-          else map.set(row.record_id, [logged]);
+        if (row.model !== null) {
+          slice(row.library_id).records.set(row.record_id, {
+            recordId: row.record_id,
+            model: row.model,
+            owner: row.owner,
+            deleted: row.deleted,
+            fields: fieldsFromStored(row.data, row.clocks),
+          });
+        } else if (row.pending !== null) {
+          slice(row.library_id).pending.set(
+            row.record_id,
+            row.pending.map(([offset, op]) => ({ offset: BigInt(offset), op })),
+          );
         }
       }
     }
