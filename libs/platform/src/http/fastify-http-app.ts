@@ -1,17 +1,20 @@
-import { Logger, NotFoundException, type Type } from '@nestjs/common';
+import { BadRequestException, Logger, NotFoundException, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parse as parseQueryString } from 'node:querystring';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { sendError } from '../errors/http-error.filter';
 import { requestDurationHistogram } from '../metrics/http-metrics';
 import { METRICS_REGISTRY } from '../metrics/metrics';
-import { corsPolicy } from './cors';
+import { type CorsSettings, corsPolicy } from './cors';
 import { type HttpAppOptions, DEFAULT_BODY_LIMIT_BYTES, finishHttpApp } from './http-app';
 import { readJsonBody } from './json-body';
 
 export interface FastifyHttpAppOptions extends HttpAppOptions {
+  /** Browser origins allowed to call the service (SYNC_CORS_ORIGINS); default none. */
+  cors?: CorsSettings;
   /**
    * Adds the service's own hooks, after the platform's (metrics, CORS): `onRequest` hooks run
    * before the body is read (e.g. path and admission checks, early auth).
@@ -28,6 +31,25 @@ export interface FastifyHttpAppOptions extends HttpAppOptions {
 export function pathOf(url: string): string {
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * Express's router's answer to a route parameter that is not valid percent-encoding, 400
+ * INVALID_PARAMETER naming the first such segment: Express decodes parameters in path order, and
+ * only a parameter can hold one (a static segment with it matches no route).
+ */
+function undecodableParam(url: string): BadRequestException {
+  const segment = pathOf(url)
+    .split('/')
+    .find((part) => {
+      try {
+        decodeURIComponent(part);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  return new BadRequestException(`Failed to decode param '${segment ?? ''}'`);
 }
 
 interface TimedRequest extends FastifyRequest {
@@ -61,19 +83,29 @@ export async function createFastifyHttpApp(
   };
   const adapter: FastifyAdapter = new FastifyAdapter({
     // Express's routing: case-insensitive, a trailing slash allowed, no bound on a parameter
-    // beyond the URL's (Node's header size).
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
+    // beyond the URL's (Node's header size). Express's "simple" query parser (Node's
+    // querystring): Fastify's own keeps a value that is not UTF-8 (%ff) undecoded and takes
+    // more than 1000 parameters, which the query's 400s would show.
+    routerOptions: {
+      caseSensitive: false,
+      ignoreTrailingSlash: true,
+      maxParamLength: 16 * 1024,
+      querystringParser: (query: string) => parseQueryString(query),
+    },
     // Node's defaults, which the Express platform keeps (Fastify's own are 72 s and none).
     keepAliveTimeout: 5000,
     requestTimeout: 300_000,
     // Requests arriving while the app closes are served, as on Express, not refused with 503.
     return503OnClosing: false,
     bodyLimit,
-    // A URL the router cannot decode (e.g. /libraries/%ff/operations) reaches no hook: it gets
-    // the service's refusal by path, else 404, as on Express.
-    frameworkErrors: (_error: Error, request: FastifyRequest, reply: FastifyReply) => {
+    // A URL whose route parameter the router cannot decode (e.g. /libraries/%ff/records)
+    // reaches no hook: it gets the service's refusal by path, else Express's router's answer.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
       if (answerCors(request, reply)) return;
-      let refusal: unknown = new NotFoundException();
+      let refusal: unknown =
+        (error as { code?: string }).code === 'FST_ERR_BAD_URL'
+          ? undecodableParam(request.url)
+          : new NotFoundException();
       try {
         options.refuseUrl?.(request);
       } catch (error) {
