@@ -33,23 +33,36 @@ export function pathOf(url: string): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-/**
- * Express's router's answer to a route parameter that is not valid percent-encoding, 400
- * INVALID_PARAMETER naming the first such segment: Express decodes parameters in path order, and
- * only a parameter can hold one (a static segment with it matches no route).
- */
-function undecodableParam(url: string): BadRequestException {
-  const segment = pathOf(url)
+/** A route's path as Express matches it: case-insensitive, a trailing slash allowed. */
+function routePattern(url: string): RegExp {
+  const segments = url
     .split('/')
-    .find((part) => {
-      try {
-        decodeURIComponent(part);
-        return false;
-      } catch {
-        return true;
-      }
-    });
-  return new BadRequestException(`Failed to decode param '${segment ?? ''}'`);
+    .map((segment) =>
+      segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    );
+  return new RegExp(`^${segments.join('/')}/?$`, 'i');
+}
+
+const isUndecodable = (segment: string): boolean => {
+  try {
+    decodeURIComponent(segment);
+    return false;
+  } catch {
+    return true;
+  }
+};
+
+/**
+ * Express's router's answer to a URL that is not valid percent-encoding: when it has a route,
+ * whatever the method, 400 INVALID_PARAMETER naming the first such segment (only a parameter can
+ * hold one: Express decodes parameters in path order); else 404.
+ */
+function undecodableUrl(url: string, routes: readonly RegExp[]): Error {
+  const segments = pathOf(url).split('/');
+  const placed = segments.map((segment) => (isUndecodable(segment) ? '_' : segment)).join('/');
+  if (!routes.some((route) => route.test(placed))) return new NotFoundException();
+  const segment = segments.find(isUndecodable) ?? '';
+  return new BadRequestException(`Failed to decode param '${segment}'`);
 }
 
 interface TimedRequest extends FastifyRequest {
@@ -81,6 +94,8 @@ export async function createFastifyHttpApp(
     if (answer.preflight) reply.code(204).send();
     return answer.preflight;
   };
+  /** The paths of every route, for the answer to a URL the router cannot decode. */
+  const routes: RegExp[] = [];
   const adapter: FastifyAdapter = new FastifyAdapter({
     // Express's routing: case-insensitive, a trailing slash allowed, no bound on a parameter
     // beyond the URL's (Node's header size). Express's "simple" query parser (Node's
@@ -104,7 +119,7 @@ export async function createFastifyHttpApp(
       if (answerCors(request, reply)) return;
       let refusal: unknown =
         (error as { code?: string }).code === 'FST_ERR_BAD_URL'
-          ? undecodableParam(request.url)
+          ? undecodableUrl(request.url, routes)
           : new NotFoundException();
       try {
         options.refuseUrl?.(request);
@@ -120,6 +135,11 @@ export async function createFastifyHttpApp(
   });
   app.useLogger(logger);
   const fastify = app.getHttpAdapter().getInstance();
+  // Nest adds its routes on init, after this. Static files (a wildcard route) are served by a
+  // middleware on Express, which answers 404 to what it cannot decode.
+  fastify.addHook('onRoute', (route) => {
+    if (!route.url.endsWith('*')) routes.push(routePattern(route.url));
+  });
   observeRequestDurations(fastify, app.get<Registry>(METRICS_REGISTRY));
   // First after the metrics: preflights carry no key and no body, and every answer (errors
   // too) needs the headers.
