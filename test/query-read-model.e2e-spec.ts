@@ -700,6 +700,20 @@ describe('query service over a seeded database', () => {
       const res = await http.get(`/libraries/${lib}/nothing`).expect(404);
       expect(res.body).toEqual({ error: 'NOT_FOUND', message: expect.any(String) });
     });
+
+    it('answers a path parameter that is not percent-encoded UTF-8 as Express did, 400 naming it', async () => {
+      for (const path of ['/libraries/%ff/records', `/libraries/${lib}/records/a%ffb`]) {
+        const res = await http.get(path).expect(400);
+        const segment = path.split('/').find((part) => part.includes('%ff'));
+        expect(res.body).toEqual({
+          error: 'INVALID_PARAMETER',
+          message: `Failed to decode param '${segment}'`,
+        });
+      }
+      // A path no route has stays 404, whatever its encoding.
+      await http.get('/libraries/%ff/nothing').expect(404);
+      await http.get('/nothing%ff').expect(404);
+    });
   });
 
   describe('health, metrics, OpenAPI', () => {

@@ -7,7 +7,7 @@ import {
   recordView,
   relationView,
 } from '@sync/protocol';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { AsOfRepository } from './as-of.repository';
 import type { QueryConfig } from './query.config';
 import { QUERY_CONFIG } from './query.tokens';
@@ -38,7 +38,12 @@ export class AsOfSnapshotService {
     private readonly readYourWrites: ReadYourWritesService,
   ) {}
 
-  async stream(libraryId: string, asOf: bigint, view: SnapshotView, res: Response): Promise<void> {
+  async stream(
+    libraryId: string,
+    asOf: bigint,
+    view: SnapshotView,
+    reply: FastifyReply,
+  ): Promise<void> {
     const header: SnapshotHeader = {
       type: 'snapshot',
       libraryId,
@@ -48,7 +53,7 @@ export class AsOfSnapshotService {
       view,
     };
     const counts = { records: 0, relations: 0, pending: 0 };
-    const body = NdjsonResponse.start(res, { 'X-Snapshot-Offset': header.offset ?? '' });
+    const body = NdjsonResponse.start(reply, { 'X-Snapshot-Offset': header.offset ?? '' });
     try {
       if (!(await body.write(`${JSON.stringify(header)}\n`))) return;
       for await (const batch of this.lines(libraryId, asOf, view === 'full')) {

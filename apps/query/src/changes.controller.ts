@@ -1,4 +1,4 @@
-import { Controller, Get, Headers, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Res } from '@nestjs/common';
 import {
   ApiHeader,
   ApiOkResponse,
@@ -7,7 +7,7 @@ import {
   ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Access } from '@sync/platform';
 import { ApiLibraryRoute } from './api-docs.decorators';
 import { ChangesService } from './changes.service';
@@ -46,13 +46,12 @@ export class ChangesController {
   async stream(
     @Library() read: LibraryRead,
     @Headers('last-event-id') lastEventId: string | undefined,
-    @Req() req: Request,
-    @Res() res: Response,
+    @Res() reply: FastifyReply,
   ): Promise<void> {
     // Last-Event-ID is read like a query parameter so a bad one is a 400 naming it.
     const resume = read.params.offset('Last-Event-ID', true, lastEventId?.trim());
     const after = read.params.offset('after', true);
     await read.ready();
-    await this.changes.stream(read.libraryId, resume ?? after ?? -1n, req, res);
+    await this.changes.stream(read.libraryId, resume ?? after ?? -1n, reply);
   }
 }

@@ -1,9 +1,10 @@
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { AppliedOffsetWatcher } from './applied-offset-watcher.service';
 import { type Change, ChangesRepository, type ChangeKey } from './changes.repository';
 import { ReadYourWritesService } from './read-your-writes.service';
-import { writeWithBackpressure } from './ndjson-response';
+import { takeRawResponse, writeWithBackpressure } from './ndjson-response';
 
 /** Comment line this often, so proxies and clients see a live connection. */
 export const HEARTBEAT_MS = 15_000;
@@ -25,7 +26,7 @@ export interface ChangeStreamOptions {
 @Injectable()
 export class ChangesService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('ChangesService');
-  private readonly open = new Set<Response>();
+  private readonly open = new Set<ServerResponse>();
   heartbeatMs = HEARTBEAT_MS;
 
   constructor(
@@ -44,8 +45,10 @@ export class ChangesService implements BeforeApplicationShutdown {
     return this.open.size;
   }
 
-  async stream(libraryId: string, after: bigint, req: Request, res: Response): Promise<void> {
+  async stream(libraryId: string, after: bigint, reply: FastifyReply): Promise<void> {
     const partition = await this.readYourWrites.partitionOf(libraryId);
+    const req = reply.request.raw;
+    const res = takeRawResponse(reply);
     let closed = false;
     let dirty = true;
     let wake: (() => void) | undefined;
@@ -66,7 +69,7 @@ export class ChangesService implements BeforeApplicationShutdown {
     }, this.heartbeatMs);
     this.open.add(res);
     try {
-      res.status(200);
+      res.statusCode = 200;
       res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
       res.setHeader('Cache-Control', 'no-cache, no-transform');
       res.setHeader('Connection', 'keep-alive');
@@ -107,7 +110,7 @@ export class ChangesService implements BeforeApplicationShutdown {
     libraryId: string,
     after: bigint,
     upper: bigint,
-    res: Response,
+    res: ServerResponse,
   ): Promise<boolean> {
     let from: ChangeKey = ChangesRepository.start(after);
     // Events of the offset being read: its id goes on its last event, known only once a greater

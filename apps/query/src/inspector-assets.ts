@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import express, { type Response } from 'express';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathOf } from '@sync/platform';
 
 /**
  * The page may talk to this origin only: no CDN, no inline script or style, no framing. The
@@ -21,30 +22,30 @@ const CONTENT_SECURITY_POLICY = [
  * the assets hold no data; every read the page makes goes through the API with the user's key.
  * Anything not found falls through to the API's contract 404.
  */
-export function serveInspector(app: NestExpressApplication, directory: string): void {
+export function serveInspector(fastify: FastifyInstance, directory: string): void {
   if (!existsSync(join(directory, 'index.html'))) {
     new Logger('inspector').warn(`no inspector build in ${directory} (npm run build makes it)`);
   }
-  app.use('/inspector', (req: express.Request, res: Response, next: express.NextFunction) => {
-    // "/inspector" -> "/inspector/", so the page's relative asset URLs resolve under it.
-    const [path, query] = req.originalUrl.split('?', 2);
-    if (path === '/inspector') {
-      return res.redirect(301, query === undefined ? '/inspector/' : `/inspector/?${query}`);
-    }
-    next();
+  void fastify.register(fastifyStatic, {
+    root: directory,
+    prefix: '/inspector/',
+    index: 'index.html',
+    redirect: false,
+    setHeaders: (reply) => {
+      reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+      reply.header('Referrer-Policy', 'no-referrer');
+      reply.header('X-Content-Type-Options', 'nosniff');
+      // Rebuilt assets keep their names: revalidate instead of serving a stale bundle.
+      reply.header('Cache-Control', 'no-cache');
+    },
   });
-  app.use(
-    '/inspector',
-    express.static(directory, {
-      index: 'index.html',
-      redirect: false,
-      setHeaders: (res: Response) => {
-        res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
-        res.setHeader('Referrer-Policy', 'no-referrer');
-        res.setHeader('X-Content-Type-Options', 'nosniff');
-        // Rebuilt assets keep their names: revalidate instead of serving a stale bundle.
-        res.setHeader('Cache-Control', 'no-cache');
-      },
-    }),
-  );
+  // With trailing slashes ignored, "/inspector" and "/inspector/" are this one route (the
+  // wildcard above needs something after the slash): the page at "/inspector/", and
+  // "/inspector" redirected there, so the page's relative asset URLs resolve under it.
+  fastify.get('/inspector', (request, reply) => {
+    const path = pathOf(request.url);
+    if (path.endsWith('/')) return reply.sendFile('index.html');
+    const query = request.url.slice(path.length);
+    return reply.redirect(`/inspector/${query}`, 301);
+  });
 }

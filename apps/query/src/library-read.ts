@@ -4,7 +4,6 @@ import {
   type PipeTransform,
   createParamDecorator,
 } from '@nestjs/common';
-import type { Request } from 'express';
 import { type ConsistencyParams, ParamReader, parseLibraryId } from './query-params';
 import { ReadYourWritesService } from './read-your-writes.service';
 
@@ -77,7 +76,9 @@ export class LibraryReadPipe implements PipeTransform<LibraryReadSource, Library
 
 const LibrarySource = createParamDecorator(
   (_: unknown, context: ExecutionContext): LibraryReadSource => {
-    const request = context.switchToHttp().getRequest<Request>();
+    const request = context
+      .switchToHttp()
+      .getRequest<{ params?: Record<string, unknown>; query: Record<string, unknown> }>();
     return { libraryId: request.params?.libraryId, query: request.query };
   },
 );

@@ -1,6 +1,7 @@
+import type { ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { constants, createBrotliCompress, createGzip } from 'node:zlib';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 
 export type ContentCoding = 'br' | 'gzip' | 'identity';
 
@@ -57,7 +58,7 @@ export class NdjsonResponse {
   private readonly sink: Writable;
 
   private constructor(
-    private readonly res: Response,
+    private readonly res: ServerResponse,
     readonly coding: ContentCoding,
   ) {
     if (coding === 'identity') {
@@ -75,12 +76,13 @@ export class NdjsonResponse {
   }
 
   /** Sends status 200 and the headers (plus `headers`); the body follows with write(). */
-  static start(res: Response, headers: Record<string, string> = {}): NdjsonResponse {
-    const coding = negotiateEncoding(res.req.get('accept-encoding'));
-    res.status(200);
+  static start(reply: FastifyReply, headers: Record<string, string> = {}): NdjsonResponse {
+    const coding = negotiateEncoding(reply.request.headers['accept-encoding']);
+    const res = takeRawResponse(reply);
+    res.statusCode = 200;
     res.setHeader('Content-Type', 'application/x-ndjson; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Vary', 'Accept-Encoding');
+    appendVary(res, 'Accept-Encoding');
     if (coding !== 'identity') res.setHeader('Content-Encoding', coding);
     for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     return new NdjsonResponse(res, coding);
@@ -111,7 +113,26 @@ export class NdjsonResponse {
   }
 }
 
-const gone = (res: Response, sink: Writable) =>
+/**
+ * Takes over the Node response of a streamed answer from Fastify (which then neither sends nor
+ * serializes anything for it), carrying over the headers its hooks set (CORS).
+ */
+export function takeRawResponse(reply: FastifyReply): ServerResponse {
+  reply.hijack();
+  const res = reply.raw;
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  return res;
+}
+
+/** Adds a name to the Vary header (CORS's `Origin` stays). */
+function appendVary(res: ServerResponse, name: string): void {
+  const vary = res.getHeader('Vary');
+  res.setHeader('Vary', vary === undefined ? name : `${String(vary)}, ${name}`);
+}
+
+const gone = (res: ServerResponse, sink: Writable) =>
   res.destroyed || res.writableEnded || sink.destroyed || sink.writableEnded;
 
 /**
@@ -120,7 +141,7 @@ const gone = (res: Response, sink: Writable) =>
  * once the client has gone.
  */
 export async function writeWithBackpressure(
-  res: Response,
+  res: ServerResponse,
   chunk: string | Buffer,
   sink: Writable = res,
 ): Promise<boolean> {

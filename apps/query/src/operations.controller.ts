@@ -1,5 +1,6 @@
 import { Controller, Get, Logger, Req, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import accepts from 'accepts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Access, type AuthenticatedRequest, SyncError } from '@sync/platform';
 import {
   ApiForbiddenResponse,
@@ -73,12 +74,14 @@ export class OperationsController {
   })
   async feed(
     @Library() read: LibraryRead,
-    @Req() request: AuthenticatedRequest,
-    @Res() res: Response,
+    @Req() request: FastifyRequest & AuthenticatedRequest,
+    @Res() reply: FastifyReply,
   ): Promise<void> {
     const { params, libraryId } = read;
+    // Express's negotiation (the `accepts` package), which clients were served by.
     const streamed =
-      request.accepts(['application/json', 'application/x-ndjson']) === 'application/x-ndjson';
+      accepts(request.raw).type(['application/json', 'application/x-ndjson']) ===
+      'application/x-ndjson';
     const after = params.offset('after', true) ?? -1n;
     const limit = params.limit(streamed ? MAX_STREAM_LIMIT : MAX_LIMIT);
     const cursor = params.cursor(operationCursor.decode) ?? -1n;
@@ -95,11 +98,11 @@ export class OperationsController {
       node === null ? undefined : this.operations.recordPosition(libraryId, node, from);
     if (!streamed) {
       const [page] = await Promise.all([this.operations.feed(libraryId, from, limit), position]);
-      res.json(page);
+      void reply.send(page);
       return;
     }
     await position;
-    await this.streamFeed(libraryId, from, limit, res);
+    await this.streamFeed(libraryId, from, limit, reply);
   }
 
   /** The NDJSON form: lines as Postgres prints them, then the end line with the cursor. */
@@ -107,10 +110,10 @@ export class OperationsController {
     libraryId: string,
     after: bigint,
     limit: number,
-    res: Response,
+    reply: FastifyReply,
   ): Promise<void> {
     const feed = await this.operations.openFeed(libraryId, after, limit);
-    const body = NdjsonResponse.start(res);
+    const body = NdjsonResponse.start(reply);
     try {
       let items = 0;
       for await (const chunk of feed.chunks()) {

@@ -8,7 +8,7 @@ export const MAX_WAIT_MS = 30000;
 /** Kafka offsets are signed 64-bit; anything larger cannot be a position in the log. */
 export const MAX_OFFSET = (1n << 63n) - 1n;
 
-/** What express' simple query parser gives: a string, or an array when a name repeats. */
+/** What the query string parser gives: a string, or an array when a name repeats. */
 export type RawQuery = Record<string, unknown>;
 
 export interface ParamProblem {

@@ -1,6 +1,6 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Access } from '@sync/platform';
 import { ApiAsOf, ApiLibraryRoute } from './api-docs.decorators';
 import { AsOfSnapshotService } from './as-of-snapshot.service';
@@ -43,7 +43,7 @@ export class SnapshotController {
   })
   @ApiProduces('application/x-ndjson')
   @ApiOkResponse({ description: 'NDJSON stream', schema: { type: 'string' } })
-  async snapshot(@Library() read: LibraryRead, @Res() res: Response): Promise<void> {
+  async snapshot(@Library() read: LibraryRead, @Res() reply: FastifyReply): Promise<void> {
     const view = (read.params.name(
       'view',
       (name) => VIEWS.includes(name as SnapshotView),
@@ -51,8 +51,8 @@ export class SnapshotController {
     ) ?? 'full') as SnapshotView;
     const asOf = read.asOf();
     await read.ready();
-    if (asOf === undefined) return this.snapshots.stream(read.libraryId, view, res);
+    if (asOf === undefined) return this.snapshots.stream(read.libraryId, view, reply);
     await this.asOfState.checkHorizon(read.libraryId, asOf);
-    await this.asOfSnapshots.stream(read.libraryId, asOf, view, res);
+    await this.asOfSnapshots.stream(read.libraryId, asOf, view, reply);
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { NdjsonResponse } from './ndjson-response';
 import { ReadYourWritesService } from './read-your-writes.service';
 import { SnapshotRepository, type SnapshotView } from './snapshot.repository';
@@ -19,11 +19,11 @@ export class SnapshotService {
    * contract errors; after it the connection is cut, so a reader that got no trailer knows the
    * snapshot is incomplete.
    */
-  async stream(libraryId: string, view: SnapshotView, res: Response): Promise<void> {
+  async stream(libraryId: string, view: SnapshotView, reply: FastifyReply): Promise<void> {
     const partition = await this.readYourWrites.partitionOf(libraryId);
     const snapshot = await this.snapshots.open(libraryId, partition, view);
     const counts = { records: 0, relations: 0, pending: 0 };
-    const body = NdjsonResponse.start(res, { 'X-Snapshot-Offset': snapshot.header.offset ?? '' });
+    const body = NdjsonResponse.start(reply, { 'X-Snapshot-Offset': snapshot.header.offset ?? '' });
     try {
       if (!(await body.write(`${JSON.stringify(snapshot.header)}\n`))) return;
       for await (const chunk of snapshot.chunks()) {

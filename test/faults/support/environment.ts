@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Kafka, logLevel } from 'kafkajs';
 import { createQueryApp } from '../../../apps/query/src/query.app';
 import { readQueryConfig } from '../../../apps/query/src/query.config';
@@ -151,7 +151,7 @@ export async function startQuery(
     SYNC_TOPIC_PARTITIONS: String(topics.partitions),
     QUERY_DB_POOL_SIZE: '4',
   });
-  const app: NestExpressApplication = await createQueryApp(config);
+  const app: NestFastifyApplication = await createQueryApp(config);
   app.useLogger(process.env.FAULT_LOGS ? ['error', 'warn'] : false);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };

@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { SyncError } from '../errors/sync-error';
 import { HealthController } from '../health/health.controller';
 import { MetricsController } from '../metrics/metrics.controller';
@@ -15,7 +15,11 @@ const OPEN_CONTROLLERS: unknown[] = [HealthController, MetricsController];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export interface AuthenticatedRequest extends Request {
+/** What the guard reads of a request and adds to it, on either HTTP platform. */
+export interface AuthenticatedRequest {
+  headers: IncomingHttpHeaders;
+  params: Record<string, string | undefined>;
+  body?: unknown;
   principal?: Principal;
 }
 
@@ -65,7 +69,11 @@ export class AuthGuard implements CanActivate {
 }
 
 /** Throws 403 unless the principal may do what the rule asks on this request. */
-export function authorize(principal: Principal, rule: AccessRule, request: Request): void {
+export function authorize(
+  principal: Principal,
+  rule: AccessRule,
+  request: AuthenticatedRequest,
+): void {
   if (rule.role !== undefined && !principal.roles.includes(rule.role)) {
     throw new SyncError('FORBIDDEN', `this API key lacks the ${rule.role} role`);
   }

@@ -1,7 +1,5 @@
-import express from 'express';
-import request from 'supertest';
 import { EnvReader } from '@sync/config';
-import { corsHandler, readCorsSettings } from './cors';
+import { type CorsAnswer, corsPolicy, readCorsSettings } from './cors';
 
 describe('readCorsSettings', () => {
   it('allows no origin by default', () => {
@@ -33,56 +31,58 @@ describe('readCorsSettings', () => {
   });
 });
 
-describe('corsHandler', () => {
-  const app = (origins: string[]) => {
-    const server = express();
-    server.use(corsHandler({ origins }));
-    server.get('/x', (_req, res) => {
-      res.json({ ok: true });
+describe('corsPolicy', () => {
+  const preflightOf = (origin: string, method: string, requestHeaders?: string) => ({
+    origin,
+    'access-control-request-method': method,
+    ...(requestHeaders === undefined ? {} : { 'access-control-request-headers': requestHeaders }),
+  });
+  const headersOf = (answer: CorsAnswer) => new Map(answer.headers);
+
+  it('adds nothing and answers no preflight when no origin is configured', () => {
+    expect(corsPolicy({ origins: [] })).toBeUndefined();
+  });
+
+  it('answers an allowed preflight with the methods and headers a client sends', () => {
+    const policy = corsPolicy({ origins: ['http://localhost:5173'] })!;
+    const answer = policy(
+      'OPTIONS',
+      preflightOf('http://localhost:5173', 'POST', 'authorization,content-type'),
+    );
+    expect(answer.preflight).toBe(true);
+    const headers = headersOf(answer);
+    expect(headers.get('Access-Control-Allow-Origin')).toBe('http://localhost:5173');
+    expect(headers.get('Access-Control-Allow-Methods')).toContain('POST');
+    expect(headers.get('Access-Control-Allow-Headers')).toMatch(/Authorization/);
+    expect(headers.get('Access-Control-Allow-Headers')).toMatch(/Content-Type/);
+    expect(headers.get('Access-Control-Allow-Headers')).toMatch(/Last-Event-ID/);
+  });
+
+  it("marks an allowed origin's ordinary request, exposing Retry-After", () => {
+    const policy = corsPolicy({ origins: ['http://localhost:5173'] })!;
+    const answer = policy('GET', { origin: 'http://localhost:5173' });
+    expect(answer.preflight).toBe(false);
+    expect(headersOf(answer)).toEqual(
+      new Map([
+        ['Access-Control-Allow-Origin', 'http://localhost:5173'],
+        ['Access-Control-Expose-Headers', 'Retry-After'],
+      ]),
+    );
+  });
+
+  it('gives another origin no CORS header, preflight or not', () => {
+    const policy = corsPolicy({ origins: ['http://localhost:5173'] })!;
+    const preflight = policy('OPTIONS', preflightOf('http://evil.test', 'POST'));
+    expect(preflight).toEqual({ headers: [], preflight: true });
+    expect(policy('GET', { origin: 'http://evil.test' })).toEqual({
+      headers: [],
+      preflight: false,
     });
-    return server;
-  };
-
-  it('adds nothing and answers no preflight when no origin is configured', async () => {
-    const res = await request(app([]))
-      .options('/x')
-      .set('Origin', 'http://localhost:5173')
-      .set('Access-Control-Request-Method', 'GET');
-    expect(res.status).not.toBe(204); // not ours: the app's own routing answers
-    expect(res.headers['access-control-allow-origin']).toBeUndefined();
-    const get = await request(app([])).get('/x').set('Origin', 'http://localhost:5173');
-    expect(get.headers['access-control-allow-origin']).toBeUndefined();
-    expect(get.headers['vary']).toBeUndefined();
+    expect(policy('GET', {})).toEqual({ headers: [], preflight: false });
   });
 
-  it('answers an allowed preflight with the methods and headers a client sends', async () => {
-    const res = await request(app(['http://localhost:5173']))
-      .options('/x')
-      .set('Origin', 'http://localhost:5173')
-      .set('Access-Control-Request-Method', 'POST')
-      .set('Access-Control-Request-Headers', 'authorization,content-type');
-    expect(res.status).toBe(204);
-    expect(res.headers['access-control-allow-origin']).toBe('http://localhost:5173');
-    expect(res.headers['access-control-allow-methods']).toContain('POST');
-    expect(res.headers['access-control-allow-headers']).toMatch(/Authorization/);
-    expect(res.headers['access-control-allow-headers']).toMatch(/Content-Type/);
-    expect(res.headers['access-control-allow-headers']).toMatch(/Last-Event-ID/);
-    expect(res.headers['vary']).toMatch(/Origin/);
-  });
-
-  it('gives another origin no CORS header, preflight or not', async () => {
-    const server = app(['http://localhost:5173']);
-    const preflight = await request(server)
-      .options('/x')
-      .set('Origin', 'http://evil.test')
-      .set('Access-Control-Request-Method', 'POST');
-    expect(preflight.status).toBe(204);
-    expect(
-      Object.keys(preflight.headers).filter((name) => name.startsWith('access-control-')),
-    ).toEqual([]);
-    const get = await request(server).get('/x').set('Origin', 'http://evil.test');
-    expect(get.status).toBe(200);
-    expect(get.headers['access-control-allow-origin']).toBeUndefined();
-    expect(get.headers['vary']).toMatch(/Origin/);
+  it('takes an OPTIONS request without Access-Control-Request-Method as no preflight', () => {
+    const policy = corsPolicy({ origins: ['http://localhost:5173'] })!;
+    expect(policy('OPTIONS', { origin: 'http://localhost:5173' }).preflight).toBe(false);
   });
 });

@@ -1,4 +1,3 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EnvReader } from '@sync/config';
 
@@ -81,18 +80,5 @@ export function corsPolicy(
     if (origin === undefined || !allowed.has(origin)) return preflight ? nonePreflight : none;
     const own = [['Access-Control-Allow-Origin', origin] as const, exposed];
     return { headers: preflight ? [...own, ...preflightHeaders] : own, preflight };
-  };
-}
-
-/** corsPolicy as an Express handler, first in the chain. */
-export function corsHandler(settings: CorsSettings): RequestHandler {
-  const policy = corsPolicy(settings);
-  return (req: Request, res: Response, next: NextFunction): void => {
-    if (policy === undefined) return next();
-    res.vary('Origin');
-    const answer = policy(req.method, req.headers);
-    for (const [name, value] of answer.headers) res.setHeader(name, value);
-    if (!answer.preflight) return next();
-    res.status(204).end();
   };
 }

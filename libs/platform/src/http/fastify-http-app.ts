@@ -1,17 +1,20 @@
-import { Logger, NotFoundException, type Type } from '@nestjs/common';
+import { BadRequestException, Logger, NotFoundException, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parse as parseQueryString } from 'node:querystring';
 import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { sendError } from '../errors/http-error.filter';
 import { requestDurationHistogram } from '../metrics/http-metrics';
 import { METRICS_REGISTRY } from '../metrics/metrics';
-import { corsPolicy } from './cors';
+import { type CorsSettings, corsPolicy } from './cors';
 import { type HttpAppOptions, DEFAULT_BODY_LIMIT_BYTES, finishHttpApp } from './http-app';
 import { readJsonBody } from './json-body';
 
 export interface FastifyHttpAppOptions extends HttpAppOptions {
+  /** Browser origins allowed to call the service (SYNC_CORS_ORIGINS); default none. */
+  cors?: CorsSettings;
   /**
    * Adds the service's own hooks, after the platform's (metrics, CORS): `onRequest` hooks run
    * before the body is read (e.g. path and admission checks, early auth).
@@ -28,6 +31,38 @@ export interface FastifyHttpAppOptions extends HttpAppOptions {
 export function pathOf(url: string): string {
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
+}
+
+/** A route's path as Express matches it: case-insensitive, a trailing slash allowed. */
+function routePattern(url: string): RegExp {
+  const segments = url
+    .split('/')
+    .map((segment) =>
+      segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    );
+  return new RegExp(`^${segments.join('/')}/?$`, 'i');
+}
+
+const isUndecodable = (segment: string): boolean => {
+  try {
+    decodeURIComponent(segment);
+    return false;
+  } catch {
+    return true;
+  }
+};
+
+/**
+ * Express's router's answer to a URL that is not valid percent-encoding: when it has a route,
+ * whatever the method, 400 INVALID_PARAMETER naming the first such segment (only a parameter can
+ * hold one: Express decodes parameters in path order); else 404.
+ */
+function undecodableUrl(url: string, routes: readonly RegExp[]): Error {
+  const segments = pathOf(url).split('/');
+  const placed = segments.map((segment) => (isUndecodable(segment) ? '_' : segment)).join('/');
+  if (!routes.some((route) => route.test(placed))) return new NotFoundException();
+  const segment = segments.find(isUndecodable) ?? '';
+  return new BadRequestException(`Failed to decode param '${segment}'`);
 }
 
 interface TimedRequest extends FastifyRequest {
@@ -59,21 +94,33 @@ export async function createFastifyHttpApp(
     if (answer.preflight) reply.code(204).send();
     return answer.preflight;
   };
+  /** The paths of every route, for the answer to a URL the router cannot decode. */
+  const routes: RegExp[] = [];
   const adapter: FastifyAdapter = new FastifyAdapter({
     // Express's routing: case-insensitive, a trailing slash allowed, no bound on a parameter
-    // beyond the URL's (Node's header size).
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
+    // beyond the URL's (Node's header size). Express's "simple" query parser (Node's
+    // querystring): Fastify's own keeps a value that is not UTF-8 (%ff) undecoded and takes
+    // more than 1000 parameters, which the query's 400s would show.
+    routerOptions: {
+      caseSensitive: false,
+      ignoreTrailingSlash: true,
+      maxParamLength: 16 * 1024,
+      querystringParser: (query: string) => parseQueryString(query),
+    },
     // Node's defaults, which the Express platform keeps (Fastify's own are 72 s and none).
     keepAliveTimeout: 5000,
     requestTimeout: 300_000,
     // Requests arriving while the app closes are served, as on Express, not refused with 503.
     return503OnClosing: false,
     bodyLimit,
-    // A URL the router cannot decode (e.g. /libraries/%ff/operations) reaches no hook: it gets
-    // the service's refusal by path, else 404, as on Express.
-    frameworkErrors: (_error: Error, request: FastifyRequest, reply: FastifyReply) => {
+    // A URL whose route parameter the router cannot decode (e.g. /libraries/%ff/records)
+    // reaches no hook: it gets the service's refusal by path, else Express's router's answer.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
       if (answerCors(request, reply)) return;
-      let refusal: unknown = new NotFoundException();
+      let refusal: unknown =
+        (error as { code?: string }).code === 'FST_ERR_BAD_URL'
+          ? undecodableUrl(request.url, routes)
+          : new NotFoundException();
       try {
         options.refuseUrl?.(request);
       } catch (error) {
@@ -88,6 +135,11 @@ export async function createFastifyHttpApp(
   });
   app.useLogger(logger);
   const fastify = app.getHttpAdapter().getInstance();
+  // Nest adds its routes on init, after this. Static files (a wildcard route) are served by a
+  // middleware on Express, which answers 404 to what it cannot decode.
+  fastify.addHook('onRoute', (route) => {
+    if (!route.url.endsWith('*')) routes.push(routePattern(route.url));
+  });
   observeRequestDurations(fastify, app.get<Registry>(METRICS_REGISTRY));
   // First after the metrics: preflights carry no key and no body, and every answer (errors
   // too) needs the headers.

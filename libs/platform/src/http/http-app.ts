@@ -7,7 +7,6 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { HttpErrorFilter, sendError } from '../errors/http-error.filter';
 import { httpMetricsHandler } from '../metrics/http-metrics';
 import { METRICS_REGISTRY } from '../metrics/metrics';
-import { type CorsSettings, corsHandler } from './cors';
 import { declaresBody, requireJsonBody, requireUtf8 } from './json-body';
 
 export interface HttpAppOptions {
@@ -16,8 +15,6 @@ export interface HttpAppOptions {
   description: string;
   /** Maximum JSON body size in bytes. */
   bodyLimitBytes?: number;
-  /** Browser origins allowed to call the service (SYNC_CORS_ORIGINS); default none. */
-  cors?: CorsSettings;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -26,7 +23,8 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
  * Creates a Nest HTTP app on Express with the shared conventions: JSON bodies only, contract
  * error bodies (including body-parser failures, which happen before Nest routes run), request
  * latency metrics (the module must import MetricsModule), OpenAPI at /docs and /docs-json,
- * and graceful shutdown. createFastifyHttpApp (fastify-http-app.ts) gives the same on Fastify.
+ * and graceful shutdown. Only the projector (health and metrics) runs on it; the services
+ * clients call run on createFastifyHttpApp (fastify-http-app.ts), which also answers CORS.
  */
 export async function createHttpApp(
   module: Type<unknown>,
@@ -41,8 +39,6 @@ export async function createHttpApp(
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(httpMetricsHandler(app.get<Registry>(METRICS_REGISTRY)));
-  // First: preflights carry no key and no body, and every answer (errors too) needs the headers.
-  app.use(corsHandler(options.cors ?? { origins: [] }));
   app.use(requireJsonForBodies());
   app.use(
     express.json({
