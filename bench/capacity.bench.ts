@@ -15,6 +15,7 @@ import {
 } from './proc-stats';
 import { type Service, freePort, percentile, sleep, startService } from './query-bench-support';
 import { createBenchTopics } from './bench-topics';
+import { benchArgs } from './bench-args';
 
 /**
  * Whole-stack capacity: how many ops/s one machine serves to many devices, and what each
@@ -49,12 +50,7 @@ import { createBenchTopics } from './bench-topics';
  * infrastructure; the benchmark creates and removes its own database, topics and group.
  */
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i++) {
-  const name = process.argv[i].replace(/^--/, '');
-  if (name === 'smoke') args.set(name, 'true');
-  else args.set(name, process.argv[++i] ?? '');
-}
+const args = benchArgs();
 const SMOKE = args.has('smoke');
 const PROFILE_DIR = args.get('cpu-prof');
 const PROFILE_ARGS =

@@ -9,6 +9,7 @@ import { dropDatabase, migrateDatabase } from '@sync/persistence';
 import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@sync/protocol';
 import { processCpuMs } from './proc-stats';
 import { createBenchTopics } from './bench-topics';
+import { benchArgs } from './bench-args';
 
 /**
  * Ingest throughput: batches of ops POSTed over HTTP to the ingest service (its own process),
@@ -34,12 +35,7 @@ import { createBenchTopics } from './bench-topics';
  * records the topic's partition count at start.
  */
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i++) {
-  const name = process.argv[i].replace(/^--/, '');
-  if (name === 'smoke') args.set(name, 'true');
-  else args.set(name, process.argv[++i] ?? '');
-}
+const args = benchArgs();
 /** A few seconds' check that the benchmark still works; not a measurement. */
 const SMOKE = args.has('smoke');
 const DURATION_S = Number(args.get('duration') ?? (SMOKE ? 1 : 10));

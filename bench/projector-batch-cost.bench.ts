@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Client } from 'pg';
 import { createPgPool, dropDatabase, migrateDatabase } from '@sync/persistence';
 import { defaultSchema, formatHybrid, hybridFromMillis } from '@sync/protocol';
 import { decodeMessage } from '../apps/projector/src/message-decoder';
 import { type PartitionBatch, ProjectionService } from '../apps/projector/src/projection.service';
+import { benchArgs } from './bench-args';
+import { processCpuMs } from './proc-stats';
 
 /**
  * What one small partition batch costs the projector and Postgres, without Kafka: batches of
@@ -22,12 +23,7 @@ import { type PartitionBatch, ProjectionService } from '../apps/projector/src/pr
  * creates and drops one database per round. Any failure exits non-zero.
  */
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i++) {
-  const name = process.argv[i].replace(/^--/, '');
-  if (name === 'smoke') args.set(name, 'true');
-  else args.set(name, process.argv[++i] ?? '');
-}
+const args = benchArgs();
 const SMOKE = args.has('smoke');
 const positive = (name: string, fallback: string): number[] => {
   const values = (args.get(name) ?? fallback).split(',').map(Number);
@@ -95,16 +91,6 @@ function workload(opsPerBatch: number): () => PartitionBatch {
     if (kinds.length > 0) throw new Error('the workload built a message that is not an op');
     return { topic: 'bench', partition: 0, messages, lastOffset: offset - 1n };
   };
-}
-
-/** CPU ms of a process from /proc, or undefined when it is not on this machine. */
-function processCpuMs(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
 }
 
 interface Round {

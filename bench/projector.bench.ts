@@ -15,6 +15,7 @@ import { readProjectorConfig } from '../apps/projector/src/projector.config';
 import { NaiveProjector } from './projector-naive';
 import { libraryWorkload } from './projector-workload';
 import { createBenchTopics } from './bench-topics';
+import { benchArgs } from './bench-args';
 
 /**
  * Projector throughput on a mixed workload (creates, updates, deletes, relation ops; several
@@ -44,12 +45,7 @@ import { createBenchTopics } from './bench-topics';
  * and deletes its own topics and databases.
  */
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i++) {
-  const name = process.argv[i].replace(/^--/, '');
-  if (name === 'smoke') args.set(name, 'true');
-  else args.set(name, process.argv[++i] ?? '');
-}
+const args = benchArgs();
 /** A few seconds' check that the benchmark still works; not a measurement. */
 const SMOKE = args.has('smoke');
 const LIBRARIES = Number(args.get('libraries') ?? (SMOKE ? 2 : 12));
