@@ -96,18 +96,14 @@ export class ProjectionService {
 
   apply(batch: PartitionBatch, hooks: BatchHooks): Promise<BatchOutcome> {
     const { topic, partition } = batch;
-    let stored: bigint | undefined;
     // The partition's lock travels with BEGIN and its advance with COMMIT (one round trip each).
     return inTransaction(
       this.pool,
-      (client, locked) => {
-        stored = this.offsets.lockedOffset(locked);
-        return this.applyLocked(client, batch, stored, hooks);
-      },
+      (client, locked) => this.applyLocked(client, batch, this.offsets.lockedOffset(locked), hooks),
       {
         opening: this.offsets.lockStatements(topic, partition),
-        closing: ({ nextOffset }) =>
-          nextOffset === stored
+        closing: ({ nextOffset }, locked) =>
+          nextOffset === this.offsets.lockedOffset(locked)
             ? undefined
             : this.offsets.advanceStatement(topic, partition, nextOffset),
       },

@@ -93,8 +93,11 @@ export function lastRows(
 export interface TransactionEnds<T> {
   /** Sent right after BEGIN in one query; `work` gets the rows of its last statement. */
   opening?: string;
-  /** Given the work's result, what to send right before COMMIT in one query (or nothing). */
-  closing?: (result: T) => string | undefined;
+  /**
+   * Given the work's result and the rows `opening` returned, what to send right before COMMIT
+   * in one query (or nothing).
+   */
+  closing?: (result: T, opened: QueryResultRow[]) => string | undefined;
 }
 
 /**
@@ -118,8 +121,9 @@ export async function inTransaction<T>(
     const opened: QueryResult<QueryResultRow> | QueryResult<QueryResultRow>[] = await client.query(
       ends.opening === undefined ? 'BEGIN' : `BEGIN; ${ends.opening}`,
     );
-    const result = await work(client, lastRows(opened));
-    const closing = ends.closing?.(result);
+    const openedRows = lastRows(opened);
+    const result = await work(client, openedRows);
+    const closing = ends.closing?.(result, openedRows);
     await client.query(closing === undefined ? 'COMMIT' : `${closing}; COMMIT`);
     return result;
   } catch (error) {
