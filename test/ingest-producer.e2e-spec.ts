@@ -122,7 +122,6 @@ describe('OperationProducer against the real broker', () => {
         expect(sends.reduce((sum, send) => sum + send.messages, 0)).toBe(total);
         const transactions = sends.filter((send) => send.kind === 'transaction');
         const requests = sends.filter((send) => send.kind === 'request');
-        expect(requests.every((send) => send.batches === 1)).toBe(true);
         if (mode === 'transactional') {
           expect(requests).toHaveLength(0);
           // 40 publishes on 2 producers: waiting publishes went out together.
@@ -139,6 +138,8 @@ describe('OperationProducer against the real broker', () => {
           });
         } else {
           expect(transactions).toHaveLength(0);
+          // 40 publishes on 2 producers: waiting publishes went out together (one broker).
+          expect(requests.length).toBeLessThan(jobs.length);
         }
       } finally {
         await publisher.close();

@@ -55,7 +55,7 @@ export class IngestMetrics {
     });
     this.sendBatches = new Histogram({
       name: 'ingest_kafka_send_batches',
-      help: 'Batches per Kafka send, by kind (request, transaction): above 1 when waiting batches share a transaction',
+      help: 'Batches per Kafka send, by kind (request, transaction): above 1 when waiting batches share a transaction or a produce request',
       labelNames: ['kind', 'ok'],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers: [registry],

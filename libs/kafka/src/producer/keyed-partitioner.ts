@@ -1,10 +1,15 @@
 import { type ICustomPartitioner, type Message, Partitioners } from 'kafkajs';
+import type { PartitionLeaders } from './partition-leaders';
 
 /**
  * kafkajs' default (murmur2) partitioner, hashing a run of messages with the same key buffer
- * once instead of per message, and remembering each message's partition for the offsets.
+ * once instead of per message, and remembering each message's partition for the offsets (and,
+ * given `leaders`, telling it where each message went).
  */
-export function keyedPartitioner(partitions: WeakMap<Message, number>): ICustomPartitioner {
+export function keyedPartitioner(
+  partitions: WeakMap<Message, number>,
+  leaders?: PartitionLeaders,
+): ICustomPartitioner {
   return () => {
     const murmur2 = Partitioners.DefaultPartitioner();
     let lastKey: unknown = null;
@@ -18,6 +23,7 @@ export function keyedPartitioner(partitions: WeakMap<Message, number>): ICustomP
         lastCount = partitionMetadata.length;
       }
       partitions.set(message, lastPartition);
+      leaders?.placed(message, lastPartition, partitionMetadata);
       return lastPartition;
     };
   };

@@ -2,6 +2,7 @@ import { Kafka, type KafkaConfig, type Message, type Producer } from 'kafkajs';
 import { keyedPartitioner } from './keyed-partitioner';
 import { clusterFactory } from './kafkajs-internals';
 import type { Lane } from './lanes';
+import type { PartitionLeaders } from './partition-leaders';
 import { producerRetry } from './producer-retry';
 import { RequestTap } from './publish-outcome';
 import { PublishError } from './publish-types';
@@ -11,6 +12,8 @@ export interface LaneProducerSettings {
   client: KafkaConfig;
   /** Where the partitioner records each message's partition (for the offsets of a result). */
   partitions: WeakMap<Message, number>;
+  /** Where the partitions of request lanes lead (request lanes gather one broker's batches). */
+  leaders: PartitionLeaders;
   transactionTimeoutMs: number;
   publishTimeoutMs: number;
   isClosed(): boolean;
@@ -66,7 +69,10 @@ export class LaneProducers {
     lane.tap = tap;
     lane.kafka = kafka;
     return kafka.producer({
-      createPartitioner: keyedPartitioner(this.settings.partitions),
+      createPartitioner: keyedPartitioner(
+        this.settings.partitions,
+        lane.kind === 'request' ? this.settings.leaders : undefined,
+      ),
       // Transactions are idempotent by themselves; `idempotent` would also fetch a second,
       // unused producer id on connect.
       idempotent: lane.kind === 'request',

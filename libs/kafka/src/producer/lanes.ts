@@ -1,5 +1,6 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
 import type { RequestTap } from './publish-outcome';
+import { RECORD_BATCH_OVERHEAD, groupInOrder } from './publish-plan';
 import type { PublishError, PublishResult, SendKind } from './publish-types';
 
 /** One kafkajs message, with its key and value already encoded. */
@@ -50,29 +51,68 @@ export interface Attempt {
 
 /** The group's messages per key (library), in order, keys in order of first appearance. */
 export function messagesByKey(group: readonly Pending[]): EncodedMessage[][] {
-  const byKey = new Map<string, EncodedMessage[]>();
-  for (const pending of group) {
-    const key = pending.messages[0].key.toString('latin1');
-    const list = byKey.get(key);
-    if (list === undefined) byKey.set(key, pending.messages.slice());
-    else for (const message of pending.messages) list.push(message);
-  }
-  return [...byKey.values()];
+  return groupInOrder(
+    group.flatMap((pending) => pending.messages),
+    (message) => message.key.toString('latin1'),
+  );
 }
 
 /**
- * The next batches to send together. A single produce request carries one batch, so that it
- * is atomic on its own. A transaction carries the oldest batch plus the ones behind it while
- * they fit in one record batch: one transaction's overhead for many small batches.
+ * kafkajs groups a request's messages per partition in time quadratic in their number, so a
+ * produce request gathers batches only while they hold at most this many messages together.
  */
-export function takeGroup(pool: LanePool, kind: SendKind, maxRecordBatchBytes: number): Pending[] {
+export const MAX_MESSAGES_PER_GATHERED_REQUEST = 1000;
+
+/**
+ * The next batches to send together, the oldest first.
+ *
+ * A transaction carries the oldest batch plus the ones behind it while they fit in one record
+ * batch: one transaction's overhead for many small batches.
+ *
+ * A single produce request carries the oldest batch plus the waiting ones whose partition has
+ * the same leader (`brokerOf`; undefined while unknown: such a batch goes alone), while all fit
+ * in one record batch and MAX_MESSAGES_PER_GATHERED_REQUEST. The request holds one record batch
+ * per partition, which the broker appends as a unit, so every batch stays all or nothing (those
+ * of one partition are appended, or refused, together). One broker, because kafkajs sends a
+ * request spanning several as one request per broker, and retries them in ways that can append
+ * a record batch twice (see OperationProducer.sendTransaction). The scan stops at the first
+ * batch of that broker that does not fit, so the batches of a library keep their order.
+ */
+export function takeGroup(
+  pool: LanePool,
+  kind: SendKind,
+  maxRecordBatchBytes: number,
+  brokerOf: (pending: Pending) => number | undefined,
+): Pending[] {
   const group = [pool.queue.shift() as Pending];
-  if (kind === 'request') return group;
   let bytes = group[0].bytes;
-  while (pool.queue.length > 0 && bytes + pool.queue[0].bytes <= maxRecordBatchBytes) {
-    const next = pool.queue.shift() as Pending;
-    bytes += next.bytes;
+  if (kind === 'transaction') {
+    while (pool.queue.length > 0 && bytes + pool.queue[0].bytes <= maxRecordBatchBytes) {
+      const next = pool.queue.shift() as Pending;
+      bytes += next.bytes;
+      group.push(next);
+    }
+    return group;
+  }
+  const broker = brokerOf(group[0]);
+  if (broker === undefined) return group;
+  let messages = group[0].messages.length;
+  // Skipped batches (other brokers) are passed over at most this often, bounding the scan.
+  let at = 0;
+  while (at < pool.queue.length && at < MAX_MESSAGES_PER_GATHERED_REQUEST) {
+    const next = pool.queue[at];
+    if (brokerOf(next) !== broker) {
+      at++;
+      continue;
+    }
+    // Every batch of a partition shares its record batch: the whole group must fit in one.
+    const nextBytes = bytes + next.bytes - RECORD_BATCH_OVERHEAD;
+    const nextMessages = messages + next.messages.length;
+    if (nextBytes > maxRecordBatchBytes || nextMessages > MAX_MESSAGES_PER_GATHERED_REQUEST) break;
+    pool.queue.splice(at, 1);
     group.push(next);
+    bytes = nextBytes;
+    messages = nextMessages;
   }
   return group;
 }

@@ -14,6 +14,7 @@ import {
 } from './lanes';
 import { type OperationMessage, operationMessages } from './operation-messages';
 import { LaneProducers } from './lane-producers';
+import { PartitionLeaders, SpansBrokersError } from './partition-leaders';
 import { awaitOutcome } from './publish-deadline';
 import {
   DeadlineExceeded,
@@ -32,6 +33,7 @@ import {
   RECORD_BATCH_OVERHEAD,
   RecordTooLargeError,
   assignOffsets,
+  groupInOrder,
   recordBytes,
   splitIntoRecordBatches,
 } from './publish-plan';
@@ -79,6 +81,8 @@ export class OperationProducer {
   private readonly transactions: LanePool;
   /** The partition kafkajs' partitioner chose for each message (set while sending). */
   private readonly partitions = new WeakMap<Message, number>();
+  /** Where each partition leads, for gathering one broker's batches into one request. */
+  private readonly leaders = new PartitionLeaders();
   private readonly lanes: LaneProducers;
   private closed = false;
 
@@ -126,6 +130,7 @@ export class OperationProducer {
     this.lanes = new LaneProducers({
       client: this.client,
       partitions: this.partitions,
+      leaders: this.leaders,
       transactionTimeoutMs: this.transactionTimeoutMs,
       publishTimeoutMs: this.publishTimeoutMs,
       isClosed: () => this.closed,
@@ -221,7 +226,9 @@ export class OperationProducer {
   private dispatch(pool: LanePool): void {
     while (!this.closed && pool.idle.length > 0 && pool.queue.length > 0) {
       const lane = pool.idle.shift() as Lane;
-      const group = takeGroup(pool, lane.kind, this.maxRecordBatchBytes);
+      const group = takeGroup(pool, lane.kind, this.maxRecordBatchBytes, (pending) =>
+        this.leaders.leaderOf(pending.messages[0].key),
+      );
       for (const pending of group) clearTimeout(pending.timer);
       void this.runGroup(pool, lane, group);
     }
@@ -236,7 +243,7 @@ export class OperationProducer {
     lane.tap?.beginSend();
     const work =
       lane.kind === 'request'
-        ? this.sendRequest(lane, group[0], attempt)
+        ? this.sendRequest(lane, group, attempt)
         : this.sendTransaction(lane, group, attempt);
     try {
       const results = await awaitOutcome(lane, work, attempt, deadline, outcomeDeadline);
@@ -256,33 +263,51 @@ export class OperationProducer {
 
   private async sendRequest(
     lane: Lane,
-    pending: Pending,
+    group: Pending[],
     attempt: Attempt,
   ): Promise<PublishResult[]> {
     const producer = await this.lanes.connected(lane);
     const tap = lane.tap as RequestTap;
-    for (let round = 0; ; round++) {
+    // One request, unless its partitions turn out to have moved to several leaders: then one
+    // request per leader, in turn (see PartitionLeaders).
+    const requests = [group.length === 1 ? group[0].messages : group.flatMap((p) => p.messages)];
+    const answers: RecordMetadata[][] = [];
+    for (let round = 0; answers.length < requests.length;) {
       if (attempt.abandoned) throw new DeadlineExceeded();
+      const messages = requests[answers.length];
       try {
-        // One key, so one partition: kafkajs builds one record batch for it in one Produce
-        // request. Repeated after an unknown outcome, it carries the same producer id and
-        // sequence: a broker that has the batch answers with the offsets of that first append
-        // instead of appending it again.
-        const answer = await producer.send({
-          topic: this.topic,
-          acks: -1,
-          timeout: this.publishTimeoutMs,
-          messages: pending.messages,
-        });
-        return this.results('request', [pending], [pending.messages], [answer]);
+        this.leaders.startSend(messages[0]);
+        // Partitions of one leader: kafkajs builds one record batch per partition in one
+        // Produce request. Repeated after an unknown outcome, it carries the same producer id
+        // and sequences: a broker that has a record batch answers with the offsets of that
+        // first append instead of appending it again (also when sent again in smaller requests:
+        // kafkajs rewinds a failed request's sequences, and a partition's messages stay whole).
+        answers.push(
+          await producer.send({
+            topic: this.topic,
+            acks: -1,
+            timeout: this.publishTimeoutMs,
+            messages,
+          }),
+        );
+        round = 0;
       } catch (error) {
         if (attempt.abandoned) throw error;
+        if (causedBy(error, SpansBrokersError)) {
+          // Nothing of it was written this time: send it again as one request per leader.
+          const byLeader = groupInOrder(messages, (m) => this.leaders.leaderOf(m.key));
+          requests.splice(answers.length, 1, ...byLeader);
+          continue;
+        }
+        // Not stored only if every produce request of this send was refused (so none of the
+        // earlier requests of a split send was stored either).
         if (requestFailureOutcome(tap) === 'not-stored') throw error;
         // Closed while the outcome is unknown: it can no longer be learned.
         if (this.closed) throw new OutcomeUnknown();
-        await sleep(outcomeRetryDelay(round));
+        await sleep(outcomeRetryDelay(round++));
       }
     }
+    return this.results('request', group, requests, answers);
   }
 
   private async sendTransaction(
@@ -399,6 +424,16 @@ function positive(name: string, value: number | undefined, fallback: number): nu
     throw new RangeError(`${name} must be a positive integer: ${result}`);
   }
   return result;
+}
+
+/** Whether `error` or one of its causes is a `type`. */
+function causedBy(error: unknown, type: new () => Error): boolean {
+  for (let current = error, depth = 0; depth < 5; depth++) {
+    if (current instanceof type) return true;
+    if (!(current instanceof Error)) return false;
+    current = current.cause;
+  }
+  return false;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -3,6 +3,7 @@ import {
   RECORD_BATCH_OVERHEAD,
   RecordTooLargeError,
   assignOffsets,
+  groupInOrder,
   recordBytes,
   splitIntoRecordBatches,
 } from './publish-plan';
@@ -85,6 +86,23 @@ describe('assignOffsets', () => {
   it('fails loudly when the answer lacks a partition that was sent to', () => {
     expect(() => assignOffsets([['0a']], [[{ partition: 1, baseOffset: '0' }]], () => 0)).toThrow(
       /no offset for partition 0/,
+    );
+  });
+});
+
+describe('groupInOrder', () => {
+  it('groups by key, keys in order of first appearance, items in order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 60 }), (keys) => {
+        const items = keys.map((key, index) => ({ key, index }));
+        const groups = groupInOrder(items, (item) => item.key);
+        expect(groups.map((g) => g[0].key)).toEqual([...new Set(keys)]);
+        for (const group of groups) {
+          expect(group.every((item) => item.key === group[0].key)).toBe(true);
+          expect(group).toEqual(items.filter((item) => item.key === group[0].key));
+        }
+        expect(groups.flat()).toHaveLength(items.length);
+      }),
     );
   });
 });

@@ -59,6 +59,18 @@ export function splitIntoRecordBatches<T>(
   return groups;
 }
 
+/** Items grouped by key, keys in order of first appearance, each group in the items' order. */
+export function groupInOrder<T, K>(items: readonly T[], keyOf: (item: T) => K): T[][] {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [item]);
+    else group.push(item);
+  }
+  return [...groups.values()];
+}
+
 export interface PartitionAppend {
   partition: number;
   /** Offset of the partition's first record in the request (kafkajs gives a string). */
