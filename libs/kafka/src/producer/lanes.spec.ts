@@ -14,7 +14,7 @@ function pending(library: number, count: number, bytes: number): Pending {
   const key = Buffer.from(`library-${library}`);
   const messages: EncodedMessage[] = Array.from({ length: count }, () => ({
     key,
-    value: Buffer.alloc(0),
+    value: '',
   }));
   return {
     messages,

@@ -3,8 +3,12 @@ import type { RequestTap } from './publish-outcome';
 import { RECORD_BATCH_OVERHEAD, groupInOrder } from './publish-plan';
 import type { PublishError, PublishResult, SendKind } from './publish-types';
 
-/** One kafkajs message, with its key and value already encoded. */
-export type EncodedMessage = Message & { key: Buffer; value: Buffer };
+/**
+ * One kafkajs message: the key encoded once per publish (the partitioner hashes a run of
+ * messages with the same key buffer once), the value as text, which kafkajs writes straight
+ * into the request (a buffer per op would be one more allocation and copy).
+ */
+export type EncodedMessage = Message & { key: Buffer; value: string };
 
 export interface Pending {
   messages: EncodedMessage[];

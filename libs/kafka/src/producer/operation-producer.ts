@@ -163,14 +163,16 @@ export class OperationProducer {
     if (this.closed) return Promise.reject(new PublishError('closed', 'the producer is closed'));
     // One key buffer for all: also lets the partitioner hash it once (see keyedPartitioner).
     const keyBuffer = Buffer.from(key);
-    const encoded = messages.map((m) => ({ key: keyBuffer, value: Buffer.from(m.value) }));
+    const encoded = new Array<EncodedMessage>(messages.length);
     let bytes = RECORD_BATCH_OVERHEAD;
-    for (let index = 0; index < encoded.length; index++) {
-      const size = recordBytes(keyBuffer, encoded[index].value);
+    for (let index = 0; index < messages.length; index++) {
+      const value = messages[index].value;
+      const size = recordBytes(keyBuffer, value);
       if (size + RECORD_BATCH_OVERHEAD > this.maxRecordBatchBytes) {
         const error = new RecordTooLargeError(index, size, this.maxRecordBatchBytes);
         return Promise.reject(toPublishError(error, this));
       }
+      encoded[index] = { key: keyBuffer, value };
       bytes += size;
     }
     const pool =
