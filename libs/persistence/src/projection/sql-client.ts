@@ -20,7 +20,8 @@ export interface SqlClient {
   ): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
-const statementNames = new Map<string, string>();
+/** Each statement text's name and text, shared by every call of it (see `prepared`). */
+const statements = new Map<string, Readonly<Pick<PreparedStatement, 'name' | 'text'>>>();
 
 /**
  * `text` as a named prepared statement: Postgres parses and plans it once per connection instead
@@ -29,14 +30,20 @@ const statementNames = new Map<string, string>();
  * names are fixed at start), so the names a process creates stay bounded. A change of
  * search_path makes Postgres plan a prepared statement again, so one text serves any schema.
  * Where the tables a statement reads may be empty when it is first run, see `customPlans`.
+ *
+ * Name and text are inherited from one object per text; only `values` is the call's own property,
+ * since pg copies a query's own properties by their descriptors on every call
+ * (normalizeQueryConfig), the dearest step of building a query in pg.
  */
 export function prepared(text: string, values: unknown[] = []): PreparedStatement {
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    name = `sync_${statementNames.size + 1}`;
-    statementNames.set(text, name);
+  let statement = statements.get(text);
+  if (statement === undefined) {
+    statement = { name: `sync_${statements.size + 1}`, text };
+    statements.set(text, statement);
   }
-  return { name, text, values };
+  const call = Object.create(statement) as PreparedStatement;
+  call.values = values;
+  return call;
 }
 
 export interface PgPoolSettings {
