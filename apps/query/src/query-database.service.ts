@@ -41,8 +41,8 @@ export class QueryDatabase implements SqlReader, OnApplicationShutdown {
    * (inSnapshot) are prepared the same way.
    */
   async query<T extends QueryResultRow>(sql: string, parameters: unknown[] = []): Promise<T[]> {
-    const statement = prepared(sql, parameters);
-    const result = await this.admitted(() => this.pool.query<T>(statement));
+    const statement = prepared(sql);
+    const result = await this.admitted(() => this.pool.query<T>(statement, parameters));
     return result.rows;
   }
 
@@ -76,7 +76,7 @@ export class QueryDatabase implements SqlReader, OnApplicationShutdown {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const result = await work({
         query: async <R extends QueryResultRow>(sql: string, parameters: unknown[] = []) =>
-          (await client.query<R>(prepared(sql, parameters))).rows,
+          (await client.query<R>(prepared(sql), parameters)).rows,
       });
       await client.query('COMMIT');
       client.release();

@@ -81,7 +81,7 @@ class CombinedWrite {
       this.items.length === 1
         ? this.items[0]
         : `WITH ${this.items.map((item, i) => `w${i} AS (${item})`).join(',\n')}\nSELECT 1`;
-    await client.query(prepared(statement, this.values));
+    await client.query(prepared(statement), this.values);
   }
 }
 
@@ -137,8 +137,7 @@ export class ProjectionRepository {
       // One row per touched key: the record, or else (only a record without its CREATE can have
       // them; the CREATE resolves them all) its pending ops in log order.
       const { rows } = await client.query<RecordOrPendingDbRow>(
-        prepared(
-          `SELECT k.library_id, k.record_id, r.model, r.owner, r.deleted, r.data, r.clocks,
+        prepared(`SELECT k.library_id, k.record_id, r.model, r.owner, r.deleted, r.data, r.clocks,
                   CASE WHEN r.record_id IS NULL THEN
                     (SELECT json_agg(json_build_array(p.log_offset::text, p.operation)
                                      ORDER BY p.log_offset)
@@ -146,9 +145,8 @@ export class ProjectionRepository {
                       WHERE p.library_id = k.library_id AND p.record_id = k.record_id)
                   END AS pending
              FROM unnest($1::uuid[], $2::uuid[]) AS k(library_id, record_id)
-             LEFT JOIN records r ON r.library_id = k.library_id AND r.record_id = k.record_id`,
-          [recLib, recId],
-        ),
+             LEFT JOIN records r ON r.library_id = k.library_id AND r.record_id = k.record_id`),
+        [recLib, recId],
       );
       for (const row of rows) {
         if (row.model !== null) {
@@ -170,16 +168,14 @@ export class ProjectionRepository {
 
     if (relName.length > 0) {
       const { rows } = await client.query<RelationDbRow>(
-        prepared(
-          `SELECT r.library_id, r.relation, r.item_id, r.group_id, r.present, r.presence_clock,
+        prepared(`SELECT r.library_id, r.relation, r.item_id, r.group_id, r.present, r.presence_clock,
                 r.data, r.clocks
            FROM relations r
            JOIN unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[])
                 AS k(library_id, relation, item_id, group_id)
              ON r.library_id = k.library_id AND r.relation = k.relation
-            AND r.item_id = k.item_id AND r.group_id = k.group_id`,
-          [relLib, relName, relItem, relGroup],
-        ),
+            AND r.item_id = k.item_id AND r.group_id = k.group_id`),
+        [relLib, relName, relItem, relGroup],
       );
       for (const row of rows) {
         slice(row.library_id).relations.set(relationKey(row.relation, row.item_id, row.group_id), {
@@ -213,13 +209,11 @@ export class ProjectionRepository {
     groups: readonly { libraryId: string; node: string; hybrids: bigint[] }[],
   ): Promise<IdentityDbRow[]> {
     const { rows: tops } = await client.query<{ max_hybrid: string | null }>(
-      prepared(
-        `SELECT (SELECT max(o.hybrid) FROM operations o
+      prepared(`SELECT (SELECT max(o.hybrid) FROM operations o
                 WHERE o.library_id = k.library_id AND o.node = k.node)::text AS max_hybrid
          FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(library_id, node, n)
-        ORDER BY k.n`,
-        [groups.map((g) => g.libraryId), groups.map((g) => g.node)],
-      ),
+        ORDER BY k.n`),
+      [groups.map((g) => g.libraryId), groups.map((g) => g.node)],
     );
     const idLib: string[] = [];
     const idNode: string[] = [];
@@ -237,13 +231,11 @@ export class ProjectionRepository {
     });
     if (idHybrid.length === 0) return [];
     const { rows } = await client.query<IdentityDbRow>(
-      prepared(
-        `SELECT o.library_id, o.node, o.hybrid::text AS hybrid, o.log_offset, o.content_hash
+      prepared(`SELECT o.library_id, o.node, o.hybrid::text AS hybrid, o.log_offset, o.content_hash
          FROM operations o
          JOIN unnest($1::uuid[], $2::uuid[], $3::numeric[]) AS k(library_id, node, hybrid)
-           ON o.library_id = k.library_id AND o.node = k.node AND o.hybrid = k.hybrid`,
-        [idLib, idNode, idHybrid],
-      ),
+           ON o.library_id = k.library_id AND o.node = k.node AND o.hybrid = k.hybrid`),
+      [idLib, idNode, idHybrid],
     );
     return rows;
   }

@@ -7,9 +7,8 @@ export function quoteIdent(name: string): string {
 
 /** A statement with a name: see `prepared`. */
 export interface PreparedStatement {
-  name: string;
-  text: string;
-  values: unknown[];
+  readonly name: string;
+  readonly text: string;
 }
 
 /** The part of a pg client the projection repositories use (a PoolClient inside a transaction). */
@@ -20,23 +19,28 @@ export interface SqlClient {
   ): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
-const statementNames = new Map<string, string>();
+const statements = new Map<string, PreparedStatement>();
 
 /**
- * `text` as a named prepared statement: Postgres parses and plans it once per connection instead
- * of on every call (pg sends Parse only the first time a connection sees the name). Only for
- * statements whose text is one of a fixed set (values travel as parameters; table and schema
+ * `text` as a named prepared statement, to run with its values as the query's second argument
+ * (`client.query(prepared(text), values)`): Postgres parses and plans it once per connection
+ * instead of on every call (pg sends Parse only the first time a connection sees the name). Only
+ * for statements whose text is one of a fixed set (values travel as parameters; table and schema
  * names are fixed at start), so the names a process creates stay bounded. A change of
  * search_path makes Postgres plan a prepared statement again, so one text serves any schema.
  * Where the tables a statement reads may be empty when it is first run, see `customPlans`.
+ *
+ * One object per text, with its name and text inherited rather than its own: pg copies a query
+ * config's own properties by their descriptors on every call (normalizeQueryConfig), which cost
+ * more than the rest of building the query.
  */
-export function prepared(text: string, values: unknown[] = []): PreparedStatement {
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    name = `sync_${statementNames.size + 1}`;
-    statementNames.set(text, name);
+export function prepared(text: string): PreparedStatement {
+  let statement = statements.get(text);
+  if (statement === undefined) {
+    statement = Object.create({ name: `sync_${statements.size + 1}`, text }) as PreparedStatement;
+    statements.set(text, statement);
   }
-  return { name, text, values };
+  return statement;
 }
 
 export interface PgPoolSettings {

@@ -65,9 +65,7 @@ function undecodableUrl(url: string, routes: readonly RegExp[]): Error {
   return new BadRequestException(`Failed to decode param '${segment}'`);
 }
 
-interface TimedRequest extends FastifyRequest {
-  /** When handling began (process.hrtime.bigint()). */
-  syncStarted: bigint;
+interface RoutedRequest extends FastifyRequest {
   /** The request passed its hooks and body parsing: its route's handler runs. */
   syncRouted: boolean;
 }
@@ -112,6 +110,9 @@ export async function createFastifyHttpApp(
     requestTimeout: 300_000,
     // Requests arriving while the app closes are served, as on Express, not refused with 503.
     return503OnClosing: false,
+    // No Nest middleware runs on Fastify (the platform's and the services' steps are hooks):
+    // without middie, no request passes through its empty middleware chain.
+    skipMiddie: true,
     bodyLimit,
     // A URL whose route parameter the router cannot decode (e.g. /libraries/%ff/records)
     // reaches no hook: it gets the service's refusal by path, else Express's router's answer.
@@ -159,29 +160,26 @@ export async function createFastifyHttpApp(
   return app;
 }
 
-/** The request latency histogram of http-metrics.ts, recorded by hooks. */
+/**
+ * The request latency histogram of http-metrics.ts, recorded by hooks. The time is Fastify's
+ * own (`reply.elapsedTime`: from before the first `onRequest` hook to the response's end).
+ */
 function observeRequestDurations(fastify: FastifyInstance, registry: Registry): void {
   const duration = requestDurationHistogram(registry);
-  fastify.decorateRequest('syncStarted', BigInt(0));
   fastify.decorateRequest('syncRouted', false);
-  fastify.addHook('onRequest', (request, _reply, done) => {
-    (request as TimedRequest).syncStarted = process.hrtime.bigint();
-    done();
-  });
   fastify.addHook('preHandler', (request, _reply, done) => {
-    (request as TimedRequest).syncRouted = true;
+    (request as RoutedRequest).syncRouted = true;
     done();
   });
   // The status is final only once the response is sent (the error filter may still set it).
   fastify.addHook('onResponse', (request, reply, done) => {
-    const timed = request as TimedRequest;
     const route = request.routeOptions.url;
     // Static files (Swagger UI's assets, a wildcard route) are no route of the service's, as on
     // Express where they are served by a middleware.
-    if (timed.syncRouted && route !== undefined && !route.endsWith('*')) {
+    if ((request as RoutedRequest).syncRouted && route !== undefined && !route.endsWith('*')) {
       duration.observe(
         { method: request.method, route, status: String(reply.statusCode) },
-        Number(process.hrtime.bigint() - timed.syncStarted) / 1e9,
+        reply.elapsedTime / 1000,
       );
     }
     done();
