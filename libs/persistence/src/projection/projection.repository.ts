@@ -21,7 +21,7 @@ import {
   fieldsFromStored,
   fromStoredClock,
 } from './projection-rows';
-import { type SqlClient, prepared, settleAll } from './sql-client';
+import { type SqlClient, prepared } from './sql-client';
 
 /*
  * Set-based reads and writes of the rows a batch touches. Every statement covers all libraries of
@@ -75,14 +75,13 @@ class CombinedWrite {
     );
   }
 
-  /** Queues the statement on the connection (nothing when no item was added). */
-  send(client: SqlClient): Promise<unknown> {
-    if (this.items.length === 0) return Promise.resolve();
+  async send(client: SqlClient): Promise<void> {
+    if (this.items.length === 0) return;
     const statement =
       this.items.length === 1
         ? this.items[0]
         : `WITH ${this.items.map((item, i) => `w${i} AS (${item})`).join(',\n')}\nSELECT 1`;
-    return client.query(prepared(statement, this.values));
+    await client.query(prepared(statement, this.values));
   }
 }
 
@@ -134,17 +133,12 @@ export class ProjectionRepository {
     }
     const slice = (libraryId: string) => slices.get(libraryId) as LibrarySlice;
 
-    // The three reads are independent: queued together, one after another on the connection,
-    // without Node waiting between them.
-    const noRows = Promise.resolve({ rows: [] });
-    const [records, relations, accepted] = await settleAll([
-      recId.length === 0
-        ? noRows
-        : // One row per touched key: the record, or else (only a record without its CREATE can
-          // have them; the CREATE resolves them all) its pending ops in log order.
-          client.query<RecordOrPendingDbRow>(
-            prepared(
-              `SELECT k.library_id, k.record_id, r.model, r.owner, r.deleted, r.data, r.clocks,
+    if (recId.length > 0) {
+      // One row per touched key: the record, or else (only a record without its CREATE can have
+      // them; the CREATE resolves them all) its pending ops in log order.
+      const { rows } = await client.query<RecordOrPendingDbRow>(
+        prepared(
+          `SELECT k.library_id, k.record_id, r.model, r.owner, r.deleted, r.data, r.clocks,
                   CASE WHEN r.record_id IS NULL THEN
                     (SELECT json_agg(json_build_array(p.log_offset::text, p.operation)
                                      ORDER BY p.log_offset)
@@ -153,58 +147,58 @@ export class ProjectionRepository {
                   END AS pending
              FROM unnest($1::uuid[], $2::uuid[]) AS k(library_id, record_id)
              LEFT JOIN records r ON r.library_id = k.library_id AND r.record_id = k.record_id`,
-              [recLib, recId],
-            ),
-          ),
-      relName.length === 0
-        ? noRows
-        : client.query<RelationDbRow>(
-            prepared(
-              `SELECT r.library_id, r.relation, r.item_id, r.group_id, r.present, r.presence_clock,
+          [recLib, recId],
+        ),
+      );
+      for (const row of rows) {
+        if (row.model !== null) {
+          slice(row.library_id).records.set(row.record_id, {
+            recordId: row.record_id,
+            model: row.model,
+            owner: row.owner,
+            deleted: row.deleted,
+            fields: fieldsFromStored(row.data, row.clocks),
+          });
+        } else if (row.pending !== null) {
+          slice(row.library_id).pending.set(
+            row.record_id,
+            row.pending.map(([offset, op]) => ({ offset: BigInt(offset), op })),
+          );
+        }
+      }
+    }
+
+    if (relName.length > 0) {
+      const { rows } = await client.query<RelationDbRow>(
+        prepared(
+          `SELECT r.library_id, r.relation, r.item_id, r.group_id, r.present, r.presence_clock,
                 r.data, r.clocks
            FROM relations r
            JOIN unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[])
                 AS k(library_id, relation, item_id, group_id)
              ON r.library_id = k.library_id AND r.relation = k.relation
             AND r.item_id = k.item_id AND r.group_id = k.group_id`,
-              [relLib, relName, relItem, relGroup],
-            ),
-          ),
-      identities.size === 0
-        ? Promise.resolve([])
-        : this.loadAcceptedIdentities(client, [...identities.values()]),
-    ] as const);
-
-    for (const row of records.rows) {
-      if (row.model !== null) {
-        slice(row.library_id).records.set(row.record_id, {
-          recordId: row.record_id,
-          model: row.model,
-          owner: row.owner,
-          deleted: row.deleted,
+          [relLib, relName, relItem, relGroup],
+        ),
+      );
+      for (const row of rows) {
+        slice(row.library_id).relations.set(relationKey(row.relation, row.item_id, row.group_id), {
+          relation: row.relation,
+          item: row.item_id,
+          group: row.group_id,
+          presence: { exists: row.present, clock: fromStoredClock(row.presence_clock) },
           fields: fieldsFromStored(row.data, row.clocks),
         });
-      } else if (row.pending !== null) {
-        slice(row.library_id).pending.set(
-          row.record_id,
-          row.pending.map(([offset, op]) => ({ offset: BigInt(offset), op })),
-        );
       }
     }
-    for (const row of relations.rows) {
-      slice(row.library_id).relations.set(relationKey(row.relation, row.item_id, row.group_id), {
-        relation: row.relation,
-        item: row.item_id,
-        group: row.group_id,
-        presence: { exists: row.present, clock: fromStoredClock(row.presence_clock) },
-        fields: fieldsFromStored(row.data, row.clocks),
-      });
-    }
-    for (const row of accepted) {
-      slice(row.library_id).accepted.set(identityKey(row.node, row.hybrid), {
-        offset: BigInt(row.log_offset),
-        contentHash: row.content_hash,
-      });
+
+    if (identities.size > 0) {
+      for (const row of await this.loadAcceptedIdentities(client, [...identities.values()])) {
+        slice(row.library_id).accepted.set(identityKey(row.node, row.hybrid), {
+          offset: BigInt(row.log_offset),
+          contentHash: row.content_hash,
+        });
+      }
     }
     return slices;
   }
@@ -265,25 +259,13 @@ export class ProjectionRepository {
    * row and a tab between fields (see `lines`), split again by string_to_table/string_to_array:
    * building it costs Node one native JSON.stringify per JSON field, and Postgres parses each
    * JSON value once, as jsonb.
-   *
-   * Every statement is queued on the connection before `write` returns (pg sends them one after
-   * another, in the order below), so Node formats the next COPY while Postgres runs the previous
-   * one, and a statement queued after `write` returns sees all of these rows.
    */
-  write(client: SqlClient, changes: ProjectionChanges): Promise<void> {
+  async write(client: SqlClient, changes: ProjectionChanges): Promise<void> {
     const { records, relations, pendingAdded, pendingResolved, operations, revoked, rejections } =
       changes;
     const combined = new CombinedWrite();
-    const queued: Promise<unknown>[] = [];
 
-    const recordUpserts = copyCreated(
-      client,
-      queued,
-      'records',
-      RECORD_COLUMNS,
-      records,
-      recordLine,
-    );
+    const recordUpserts = await copyCreated(client, 'records', RECORD_COLUMNS, records, recordLine);
     if (recordUpserts.length > 0) {
       combined.add(
         (param) => `INSERT INTO records AS t (${RECORD_COLUMNS})
@@ -295,9 +277,8 @@ export class ProjectionRepository {
            data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
       );
     }
-    const relationUpserts = copyCreated(
+    const relationUpserts = await copyCreated(
       client,
-      queued,
       'relations',
       RELATION_COLUMNS,
       relations,
@@ -323,7 +304,7 @@ export class ProjectionRepository {
           WHERE p.library_id = d.library_id AND p.log_offset = d.log_offset`,
       );
     }
-    insertRows(client, queued, combined, PENDING_INSERT, pendingAdded);
+    await insertRows(client, combined, PENDING_INSERT, pendingAdded);
     if (revoked.length > 0) {
       combined.add(
         (param) => `DELETE FROM operations o
@@ -333,8 +314,8 @@ export class ProjectionRepository {
           WHERE o.library_id = d.library_id AND o.log_offset = d.log_offset`,
       );
     }
-    insertRows(client, queued, combined, OPERATION_INSERT, operations);
-    insertRows(client, queued, combined, REJECTION_INSERT, rejections);
+    await insertRows(client, combined, OPERATION_INSERT, operations);
+    await insertRows(client, combined, REJECTION_INSERT, rejections);
     const libraries = mergeDeltas(changes.libraries);
     if (libraries.length > 0) {
       combined.add(
@@ -355,8 +336,7 @@ export class ProjectionRepository {
            updated_at = now()`,
       );
     }
-    queued.push(combined.send(client));
-    return settleAll(queued).then(() => undefined);
+    await combined.send(client);
   }
 }
 
@@ -476,19 +456,18 @@ const REJECTION_INSERT: InsertSpec<RejectionRow> = {
 };
 
 /**
- * Appends rows: by COPY at once (queued) when there are enough of them on a pg connection, else
- * as an INSERT of the combined write.
+ * Appends rows: by COPY at once when there are enough of them on a pg connection, else as an
+ * INSERT of the combined write.
  */
-function insertRows<T>(
+async function insertRows<T>(
   client: SqlClient,
-  queued: Promise<unknown>[],
   combined: CombinedWrite,
   spec: InsertSpec<T>,
   rows: readonly T[],
-): void {
+): Promise<void> {
   if (rows.length === 0) return;
   if (copyApplies(client, rows)) {
-    queued.push(copyInto(client, spec.table, spec.columns, rows, spec.copyLine));
+    await copyInto(client, spec.table, spec.columns, rows, spec.copyLine);
     return;
   }
   combined.add(
@@ -498,20 +477,19 @@ function insertRows<T>(
 }
 
 /**
- * Appends by COPY (queued) the rows the batch created (absent from the slice it loaded), when
- * there are enough of them; returns the rows still to upsert.
+ * Appends by COPY the rows the batch created (absent from the slice it loaded), when there are
+ * enough of them; returns the rows still to upsert.
  */
-function copyCreated<T extends { created?: boolean }>(
+async function copyCreated<T extends { created?: boolean }>(
   client: SqlClient,
-  queued: Promise<unknown>[],
   table: string,
   columns: string,
   rows: readonly T[],
   copyLine: (row: T) => string,
-): readonly T[] {
+): Promise<readonly T[]> {
   const created = rows.filter((row) => row.created === true);
   if (!copyApplies(client, created)) return rows;
-  queued.push(copyInto(client, table, columns, created, copyLine));
+  await copyInto(client, table, columns, created, copyLine);
   return rows.filter((row) => row.created !== true);
 }
 
@@ -519,11 +497,8 @@ function copyApplies(client: SqlClient, rows: readonly unknown[]): client is Cli
   return rows.length >= COPY_MIN_ROWS && client instanceof Client;
 }
 
-/**
- * Appends `rows` to `table` with COPY FROM STDIN (text format) on the transaction's connection;
- * the statement and its rows are queued before this returns.
- */
-function copyInto<T>(
+/** Appends `rows` to `table` with COPY FROM STDIN (text format) on the transaction's connection. */
+async function copyInto<T>(
   client: Client,
   table: string,
   columns: string,
@@ -533,7 +508,7 @@ function copyInto<T>(
   let body = '';
   for (const row of rows) body += line(row);
   const stream = client.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`));
-  return new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     stream.on('finish', resolve);
     stream.on('error', reject);
     stream.end(body);

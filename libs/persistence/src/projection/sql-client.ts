@@ -39,21 +39,6 @@ export function prepared(text: string, values: unknown[] = []): PreparedStatemen
   return { name, text, values };
 }
 
-/**
- * Waits for every one of `pending` (statements queued on one connection, which pg sends one after
- * another) and returns their results, or throws the first failure once all have settled: a
- * transaction must not roll back, nor its connection go back to the pool, while a statement it
- * queued is still running, and the failures of those queued behind a failed one are expected.
- */
-export async function settleAll<T extends readonly unknown[]>(pending: {
-  [K in keyof T]: Promise<T[K]>;
-}): Promise<T> {
-  const settled = await Promise.allSettled(pending);
-  const failed = settled.find((result) => result.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
-  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
-}
-
 export interface PgPoolSettings {
   url: string;
   poolSize: number;
