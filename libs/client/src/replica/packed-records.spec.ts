@@ -99,4 +99,39 @@ describe('PackedRecords', () => {
     expect(Object.hasOwn((packed.get('r') as RecordState).fields, '__proto__')).toBe(true);
     expect(packed.get('missing')).toBeUndefined();
   });
+
+  it('shares one names array per list of field names, and never between different lists', () => {
+    const clock = { hybrid: 1n, node: NODE_A };
+    const nameArb = fc.constantFrom('a', 'b', 'c', '__proto__', '1', 'a,b', '');
+    const listArb = fc.uniqueArray(nameArb, { maxLength: 4 });
+    fc.assert(
+      fc.property(fc.array(listArb, { maxLength: 12 }), (given) => {
+        // Rows keep Object.keys order (integer-like names first).
+        const lists = given.map((names) =>
+          Object.keys(Object.fromEntries(names.map((n) => [n, 0]))),
+        );
+        const packed = new PackedRecords(
+          lists.map((names, i): [string, RecordState] => [
+            `r${i}`,
+            {
+              recordId: `r${i}`,
+              model: 'Tag',
+              owner: null,
+              deleted: false,
+              fields: Object.fromEntries(names.map((name) => [name, { value: i, clock }])),
+            },
+          ]),
+        );
+        const shapes = [...packed.packedValues()].map((p) => p.names);
+        shapes.forEach((shape, i) => {
+          expect(shape).toEqual(lists[i]);
+          shapes.forEach((other, j) => {
+            const same = JSON.stringify(lists[i]) === JSON.stringify(lists[j]);
+            expect(shape === other).toBe(same);
+          });
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

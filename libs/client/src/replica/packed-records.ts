@@ -18,6 +18,12 @@ export class PackedRecord {
   ) {}
 }
 
+/** A trie of field-name lists: the node reached by a list's names holds its shared array. */
+class ShapeNode {
+  readonly next = new Map<string, ShapeNode>();
+  shape: readonly string[] | undefined;
+}
+
 /**
  * Records by id, stored packed and handed out as the engine's RecordState: get() and iteration
  * build the row again, equal to the one set (same fields in the same order, the same values and
@@ -26,8 +32,8 @@ export class PackedRecord {
  * for are rebuilt, and only for as long as the caller holds them.
  */
 export class PackedRecords extends Map<string, RecordState> {
-  /** Field-name lists by their JSON text: one array per shape. */
-  private readonly shapes = new Map<string, readonly string[]>();
+  /** Field-name lists, one array per shape, found by walking their names (no key string). */
+  private readonly shapes = new ShapeNode();
 
   constructor(rows?: Iterable<readonly [string, RecordState]>) {
     // The base constructor would call set() before `shapes` exists.
@@ -107,13 +113,17 @@ export class PackedRecords extends Map<string, RecordState> {
 
   /** The one shared array of these field names. */
   private shape(names: readonly string[]): readonly string[] {
-    const key = JSON.stringify(names);
-    let shape = this.shapes.get(key);
-    if (shape === undefined) {
-      shape = names;
-      this.shapes.set(key, shape);
+    let node = this.shapes;
+    for (const name of names) {
+      let next = node.next.get(name);
+      if (next === undefined) {
+        next = new ShapeNode();
+        node.next.set(name, next);
+      }
+      node = next;
     }
-    return shape;
+    node.shape ??= names;
+    return node.shape;
   }
 }
 

@@ -93,6 +93,9 @@ export interface SnapshotContents {
   lines: number;
 }
 
+/** Distinct clocks a decoded row shares at most (see ClockInterner.writes). */
+const ROW_CLOCKS = 16;
+
 /**
  * Clocks as the engine holds them, interned: node ids are shared strings (a library has few
  * nodes), and the fields of one row written by the same op share one Clock, as they do when the
@@ -139,15 +142,22 @@ class ClockInterner {
     const wires = clocks ?? {};
     const names = Object.keys(wires);
     const writes: (JsonValue | Clock)[] = [];
-    let shared: Map<string, Clock> | undefined;
+    // The row's distinct clocks so far, found by a scan (a row has a few: one per op that wrote
+    // it); cheaper than a Map and a key string per field. Past ROW_CLOCKS distinct ones, a new
+    // clock is just not shared.
+    const seen: WireClock[] = [];
+    const shared: Clock[] = [];
     for (const name of names) {
       const wire = wires[name];
-      const key = `${wire[0]}/${wire[1]}`;
-      shared ??= new Map();
-      let clock = shared.get(key);
-      if (clock === undefined) {
+      const index = seen.findIndex((w) => w[0] === wire[0] && w[1] === wire[1]);
+      let clock: Clock;
+      if (index >= 0) clock = shared[index];
+      else {
         clock = this.clock(wire);
-        shared.set(key, clock);
+        if (seen.length < ROW_CLOCKS) {
+          seen.push(wire);
+          shared.push(clock);
+        }
       }
       writes.push((Object.hasOwn(values, name) ? values[name] : null) as JsonValue, clock);
     }
