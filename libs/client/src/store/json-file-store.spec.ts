@@ -5,7 +5,7 @@ import { BASE_MS, NODE_A, createOp, rid, updateOp } from '@sync/protocol/testing
 import { InMemorySyncServer } from '../testing';
 import { SyncNode } from '../sync-node';
 import { JsonFileStore } from './json-file-store';
-import { STORE_FORMAT_VERSION, type StoredReplica } from './local-store';
+import { STORE_FORMAT_VERSION, type StoredReplica, type StoredReplicaChange } from './local-store';
 
 /*
  * The JSON-file store appends the rows a pull changed instead of rewriting replica.ndjson, and a
@@ -87,7 +87,7 @@ describe('JsonFileStore', () => {
       deleted: false,
       fields: { name: { value: `t${i} ${'é'.repeat(500)}`, clock } },
     }));
-    const change = {
+    const change: StoredReplicaChange = {
       version: STORE_FORMAT_VERSION,
       cursor: '2',
       changes: { records, relations: [], pending: [], accepted: [] },
