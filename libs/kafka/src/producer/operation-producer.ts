@@ -19,6 +19,7 @@ import { awaitOutcome } from './publish-deadline';
 import {
   DeadlineExceeded,
   OutcomeUnknown,
+  causedBy,
   describeError,
   errorTypes,
   toPublishError,
@@ -426,16 +427,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
     throw new RangeError(`${name} must be a positive integer: ${result}`);
   }
   return result;
-}
-
-/** Whether `error` or one of its causes is a `type`. */
-function causedBy(error: unknown, type: new () => Error): boolean {
-  for (let current = error, depth = 0; depth < 5; depth++) {
-    if (current instanceof type) return true;
-    if (!(current instanceof Error)) return false;
-    current = current.cause;
-  }
-  return false;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -52,16 +52,29 @@ export function toPublishError(error: unknown, limits: PublishLimits): PublishEr
     cause: error,
   });
 }
+/** The error and its causes, nearest first, at most five deep. */
+function causeChain(error: unknown): Error[] {
+  const chain: Error[] = [];
+  for (let current = error; chain.length < 5 && current instanceof Error;) {
+    chain.push(current);
+    current = current.cause;
+  }
+  return chain;
+}
+
 /** kafkajs protocol error types along the cause chain. */
 export function errorTypes(error: unknown): string[] {
   const types: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    const type = (current as { type?: unknown }).type;
+  for (const link of causeChain(error)) {
+    const type = (link as { type?: unknown }).type;
     if (typeof type === 'string') types.push(type);
-    current = current.cause;
   }
   return types;
+}
+
+/** Whether `error` or one of its causes is a `type`. */
+export function causedBy(error: unknown, type: abstract new (...args: never[]) => Error): boolean {
+  return causeChain(error).some((link) => link instanceof type);
 }
 
 export function describeError(error: unknown): string {
