@@ -13,6 +13,9 @@ import { RelationsRepository } from './relations.repository';
 /** Rows per round trip while hashing; bounds memory whatever the library's size. */
 export const DIGEST_BATCH = 5000;
 
+/** The offset of the library's newest logged op (one operations_pkey probe); null: none. */
+const NEWEST_OP_SQL = `SELECT max(log_offset)::text AS newest FROM operations WHERE library_id = $1`;
+
 /**
  * GET /libraries/{id}/digest (CONTRACT.md section 8): the protocol's StateDigest fed the same
  * records and relations the list endpoints return, read in keyset batches. Relations go one
@@ -49,8 +52,13 @@ export class DigestService {
     });
   }
 
-  /** The state as of `asOf` (the caller checked the compaction horizon). */
+  /**
+   * The state as of `asOf` (the caller checked the compaction horizon and waited until the
+   * partition was applied through it).
+   */
   async asOf(libraryId: string, asOf: bigint): Promise<DigestDto> {
+    const current = await this.liveIfCurrent(libraryId, asOf);
+    if (current !== undefined) return result(current, asOf.toString());
     const digest = new StateDigest();
     for await (const batch of this.asOfState.recordBatches(libraryId, asOf)) {
       for (const record of batch) digest.addRecord(record);
@@ -61,6 +69,25 @@ export class DigestService {
       }
     }
     return result(digest, asOf.toString());
+  }
+
+  /**
+   * The live state's digest when it is the state as of `asOf`: applied through `asOf`, and no op
+   * of the library logged after it (every applied op is logged; compaction keeps those above
+   * the horizon). Undefined otherwise. Replaying history costs several times a live read
+   * (7.2 against 1.5 s for 100k records), and what a node's sync() verifies is its cursor,
+   * nearly always the library's newest offset.
+   */
+  private liveIfCurrent(libraryId: string, asOf: bigint): Promise<StateDigest | undefined> {
+    return this.database.inSnapshot(async (reader) => {
+      const [{ newest }] = await reader.query<{ newest: string | null }>(NEWEST_OP_SQL, [
+        libraryId,
+      ]);
+      if (newest !== null && BigInt(newest) > asOf) return undefined;
+      const digest = new StateDigest();
+      await this.hashLive(libraryId, digest, reader);
+      return digest;
+    });
   }
 
   private async hashLive(libraryId: string, digest: StateDigest, reader: SqlReader): Promise<void> {
