@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel } from 'kafkajs';
-import { KAFKAJS_VERSION_CHECKED, clusterFactory, coordinatorClient } from './kafkajs-internals';
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import { Kafka, type Message, logLevel } from 'kafkajs';
+import {
+  KAFKAJS_VERSION_CHECKED,
+  clusterFactory,
+  coordinatorClient,
+  linearlyGrouped,
+} from './kafkajs-internals';
 
 describe('coordinatorClient', () => {
   it("finds kafkajs' cluster factory and builds a client that can look up a coordinator", () => {
@@ -23,5 +30,42 @@ describe('the kafkajs this code was checked against', () => {
     const manifest = readFileSync(require.resolve('kafkajs/package.json'), 'utf8');
     const { version } = JSON.parse(manifest) as { version: string };
     expect(version).toBe(KAFKAJS_VERSION_CHECKED);
+  });
+});
+
+describe('linearlyGrouped', () => {
+  // kafkajs' own grouping, as producer.send runs it (not part of its public API).
+  const groupMessagesPerPartition = createRequire(__filename)(
+    'kafkajs/src/producer/groupMessagesPerPartition',
+  ) as (args: object) => Record<string, Message[]>;
+  const partitionMetadata = Array.from({ length: 12 }, (_, partitionId) => ({ partitionId }));
+
+  it("gives kafkajs' groups, in order, and lets its partitioner place every message", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 11 }), { maxLength: 60 }), (partitions) => {
+        const messages: Message[] = partitions.map((p, i) => ({ key: `${p}`, value: `${i}` }));
+        const partitioner = ({ message }: { message: Message }) => Number(message.key);
+        const args = { topic: 't', partitionMetadata, partitioner };
+        const grouped = linearlyGrouped(messages);
+        expect(grouped).toEqual(messages);
+        const actual = groupMessagesPerPartition({ ...args, messages: grouped });
+        const expected = groupMessagesPerPartition({ ...args, messages });
+        expect(actual).toEqual(expected);
+        expect(Object.keys(actual)).toEqual(Object.keys(expected));
+      }),
+    );
+  });
+
+  it('leaves other reductions to Array', () => {
+    const grouped = linearlyGrouped([1, 2, 3]);
+    expect(grouped.reduce((sum, n) => sum + n)).toBe(6);
+    expect(grouped.reduce((sum, n) => sum + n, 10)).toBe(16);
+    expect(grouped.reduce((seen: number[], n) => [...seen, n], [])).toEqual([1, 2, 3]);
+    expect(grouped.reduce((acc, n) => Object.assign(acc, { [n]: n }), { 0: 0 })).toEqual({
+      0: 0,
+      1: 1,
+      2: 2,
+      3: 3,
+    });
   });
 });

@@ -11,6 +11,9 @@ import type { ISocketFactory, Kafka } from 'kafkajs';
  *   cluster class (same settings, same sockets as the producer's client) can send it; kafkajs
  *   2.x keeps its factory under a private symbol, so this is checked whenever a producer is made.
  * - kafkajs' default socket factory is not exported; the request tap wraps a copy of it.
+ * - kafkajs groups a request's messages per partition with `messages.reduce`, copying the
+ *   partition's array for every message it adds: quadratic in a partition's messages (a batch
+ *   of 1000 ops spent ~5 % of the ingest's CPU there). See linearlyGrouped.
  */
 
 /** The kafkajs version the code below was checked against. */
@@ -64,3 +67,48 @@ export const kafkajsSocketFactory: ISocketFactory = ({ host, port, ssl, onConnec
   socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
   return socket;
 };
+
+type GroupStep = (groups: object, message: unknown, index: number, all: unknown[]) => unknown;
+
+/** The one partition a grouping step put a lone message in, or undefined for another shape. */
+function loneGroup(step: GroupStep, message: unknown, index: number, all: unknown[]) {
+  const single = step({}, message, index, all);
+  if (single === null || typeof single !== 'object') return undefined;
+  const keys = Object.keys(single);
+  if (keys.length !== 1) return undefined;
+  const group = (single as Record<string, unknown>)[keys[0]];
+  return Array.isArray(group) && group.length === 1 && group[0] === message ? keys[0] : undefined;
+}
+
+/**
+ * A copy of messages whose reduce, given an empty plain object to start from (kafkajs' grouping),
+ * runs kafkajs' step on each message alone (so its partitioner still decides) and appends the
+ * message to that partition's array in place: the same groups, in the same order, in linear
+ * time. A step that answers in any other shape gets Array's own reduce, from the start.
+ */
+export function linearlyGrouped<T>(messages: readonly T[]): T[] {
+  const copy = messages.slice();
+  Object.defineProperty(copy, 'reduce', {
+    value(this: T[], ...args: Parameters<T[]['reduce']>): unknown {
+      const [step, initial] = args as unknown as [GroupStep, unknown];
+      const standard = (): unknown => Reflect.apply(Array.prototype.reduce, this, args);
+      const empty =
+        args.length === 2 &&
+        initial !== null &&
+        typeof initial === 'object' &&
+        Object.getPrototypeOf(initial) === Object.prototype &&
+        Object.keys(initial).length === 0;
+      if (!empty) return standard();
+      const groups: Record<string, T[]> = {};
+      for (let index = 0; index < this.length; index++) {
+        const partition = loneGroup(step, this[index], index, this);
+        if (partition === undefined) return standard();
+        const group = groups[partition];
+        if (group === undefined) groups[partition] = [this[index]];
+        else group.push(this[index]);
+      }
+      return Object.assign(initial, groups);
+    },
+  });
+  return copy;
+}

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { KafkaConfig, Message, Producer, RecordMetadata } from 'kafkajs';
 import type { Operation } from '@sync/protocol';
 import { repeatCommit } from './commit-repeater';
+import { linearlyGrouped } from './kafkajs-internals';
 import {
   type Attempt,
   type EncodedMessage,
@@ -290,7 +291,7 @@ export class OperationProducer {
             topic: this.topic,
             acks: -1,
             timeout: this.publishTimeoutMs,
-            messages,
+            messages: linearlyGrouped(messages),
           }),
         );
         round = 0;
@@ -342,7 +343,7 @@ export class OperationProducer {
             topic: this.topic,
             acks: -1,
             timeout: this.publishTimeoutMs,
-            messages: request,
+            messages: linearlyGrouped(request),
           }),
         );
       }
