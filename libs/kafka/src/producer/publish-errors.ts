@@ -52,6 +52,7 @@ export function toPublishError(error: unknown, limits: PublishLimits): PublishEr
     cause: error,
   });
 }
+
 /** The error and its causes, nearest first, at most five deep. */
 function causeChain(error: unknown): Error[] {
   const chain: Error[] = [];
