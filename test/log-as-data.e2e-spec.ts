@@ -1,5 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { MemoryStore, SyncHttpTransport, SyncNode, decodeSnapshot } from '@sync/client';
+import {
+  MemoryStore,
+  type StoredRecord,
+  SyncHttpTransport,
+  SyncNode,
+  decodeSnapshot,
+} from '@sync/client';
 import { RetentionRepository } from '@sync/persistence';
 import { type Operation, defaultSchema, hybridFromMillis, materializeSlice } from '@sync/protocol';
 import type { Producer } from 'kafkajs';
@@ -440,7 +446,8 @@ describe.each([16, 29])(
       // A local state that no longer matches its feed position: a record lost its name.
       const stored = await stores[0].load();
       const replica = stored.replica!;
-      const record = replica.slice.records.find((r) => r.recordId === tag.recordId)!;
+      // Merged from the feed (never bootstrapped), so a decoded row rather than a snapshot line.
+      const record = replica.slice.records.find((r) => r.recordId === tag.recordId) as StoredRecord;
       record.fields = { ...record.fields, name: { ...record.fields.name, value: 'tampered' } };
       await stores[0].saveReplica(replica);
       const corrupted = await SyncNode.open({

@@ -12,7 +12,7 @@ import {
   smallWorldOp,
   updateOp,
 } from '@sync/protocol/testing';
-import { type StoredSlice, encodeSlice } from './replica/slice-codec';
+import { type StoredSlice, decodeSlice, encodeSlice } from './replica/slice-codec';
 import type { StoredReplica } from './store/local-store';
 import { MemoryStore } from './store/memory-store';
 import { type SyncProgress, SyncNode } from './sync-node';
@@ -43,15 +43,18 @@ async function publish(server: InMemorySyncServer, ops: Operation[], cuts: numbe
 }
 
 /**
- * The node's saved confirmed rows, in a comparable order. Accepted identities aside, and the
- * cursor: the snapshot's offset may be past the feed's last op (a duplicate or rejection ends
- * the log), and both are complete through where they stand.
+ * The node's saved confirmed rows, in a comparable order, records as decoded rows (a
+ * bootstrapped node saves the ones it did not touch as their snapshot lines). Accepted
+ * identities aside, and the cursor: the snapshot's offset may be past the feed's last op (a
+ * duplicate or rejection ends the log), and both are complete through where they stand.
  */
 async function savedRows(store: MemoryStore) {
   return sliceRows(((await store.load()).replica as StoredReplica).slice);
 }
 
-function sliceRows(slice: StoredSlice) {
+function sliceRows(stored: StoredSlice) {
+  const decoded = decodeSlice(stored);
+  const slice = encodeSlice({ ...decoded, records: new Map(decoded.records) });
   const byKey = <T>(rows: T[], key: (row: T) => string) =>
     [...rows].sort((a, b) => (key(a) < key(b) ? -1 : 1));
   return {

@@ -421,6 +421,28 @@ describe('SyncNode persistence', () => {
     }
   });
 
+  it('opens a store of format 1 (no snapshot lines) and refuses one newer than it writes', async () => {
+    const time = manualTime();
+    const server = new InMemorySyncServer({ now: time.at(0) });
+    const store = new MemoryStore();
+    const first = await open(server, time, 0, { store });
+    await first.create('Tag', { name: 'kept' });
+    await first.sync();
+    await first.flush();
+    const saved = await store.load();
+    const older = new MemoryStore();
+    await older.saveJournal({ ...saved.journal!, version: 1 });
+    await older.saveReplica({ ...saved.replica!, version: 1 });
+    const reopened = await open(server, time, 0, { store: older });
+    expect(reopened.state()).toEqual(first.state());
+
+    const newer = new MemoryStore();
+    await newer.saveJournal({ ...saved.journal!, version: 3 as 2 });
+    await expect(open(server, time, 0, { store: newer })).rejects.toThrow(
+      'store format 3 is not supported',
+    );
+  });
+
   it('keeps the node id it was given and saves it before the first edit', async () => {
     const store = new MemoryStore();
     const nodeId = '66666666-6666-4666-8666-66666666666A';

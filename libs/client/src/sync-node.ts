@@ -50,6 +50,7 @@ import {
 } from './replica/slice-codec';
 import {
   type LocalStore,
+  READABLE_STORE_FORMATS,
   STORE_FORMAT_VERSION,
   type StoredJournal,
   type StoredReplicaHeader,
@@ -254,7 +255,7 @@ export class SyncNode<
     const journal = stored.journal;
     const replica = stored.replica;
     for (const part of [journal, replica]) {
-      if (part !== undefined && part.version !== STORE_FORMAT_VERSION) {
+      if (part !== undefined && !READABLE_STORE_FORMATS.includes(part.version)) {
         throw new SyncClientError(`store format ${String(part.version)} is not supported`);
       }
     }

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { type RecordState, defaultSchema, emptySlice, mergeBatch } from '@sync/protocol';
 import { NODE_A, NODE_B, NODE_C, logged, smallWorldOp } from '@sync/protocol/testing';
-import { PackedRecords } from './packed-records';
-import { encodeSliceRows } from './slice-codec';
+import { type PackedRecord, PackedRecords } from './packed-records';
+import { decodeSlice, encodeSlice, encodeSliceRows } from './slice-codec';
+import { snapshotRecordLine } from './snapshot-slice';
 
 /*
  * Packing changes nothing the engine or a reader sees: every row comes back equal to the row
@@ -122,7 +123,7 @@ describe('PackedRecords', () => {
             },
           ]),
         );
-        const shapes = [...packed.packedValues()].map((p) => p.names);
+        const shapes = [...packed.storedEntries()].map(([, p]) => (p as PackedRecord).names);
         shapes.forEach((shape, i) => {
           expect(shape).toEqual(lists[i]);
           shapes.forEach((other, j) => {
@@ -133,5 +134,58 @@ describe('PackedRecords', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('keeps rows set as snapshot lines as that text, reads them as the rows, saves the text', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), fc.nat(), (ops, seed) => {
+        const slice = mergeBatch(schema, emptySlice(), logged(ops)).slice;
+        const rows = [...slice.records.values()];
+        const records = new PackedRecords();
+        const lines = new Map<string, string>();
+        // Some rows as lines, the others packed, in the rows' order.
+        rows.forEach((row, i) => {
+          if ((seed >> (i % 30)) % 2 === 0) records.set(row.recordId, row);
+          else {
+            const line = JSON.stringify(snapshotRecordLine(row));
+            lines.set(row.recordId, line);
+            records.setLine(row.recordId, line);
+          }
+        });
+        expect(new Map(records)).toEqual(slice.records);
+        [...records.values()].forEach((row, i) => expect(row).toEqual(rows[i]));
+        for (const [id, stored] of records.storedEntries()) {
+          if (lines.has(id)) expect(stored).toBe(lines.get(id));
+          else expect(typeof stored).toBe('object');
+        }
+        const packed = { ...slice, records };
+        for (const row of encodeSliceRows(packed)) {
+          if (row[0] === 'wireRecord') expect([...lines.values()]).toContain(row[1]);
+        }
+        // Through the stored form and back: the same rows, the lines still lines.
+        const again = decodeSlice(encodeSlice(packed)).records as PackedRecords;
+        expect(new Map(again)).toEqual(slice.records);
+        expect([...again.storedEntries()].filter(([, r]) => typeof r === 'string').length).toBe(
+          lines.size,
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('replaces a row kept as a line when the row is set', () => {
+    const clock = { hybrid: 5n, node: NODE_A };
+    const row: RecordState = {
+      recordId: 'r',
+      model: 'Tag',
+      owner: null,
+      deleted: false,
+      fields: { name: { value: 'a', clock } },
+    };
+    const records = new PackedRecords();
+    records.setLine('r', JSON.stringify(snapshotRecordLine(row)));
+    records.set('r', { ...row, deleted: true });
+    expect(records.get('r')).toEqual({ ...row, deleted: true });
+    expect(typeof [...records.storedEntries()][0][1]).toBe('object');
   });
 });

@@ -1,4 +1,5 @@
 import type { Clock, FieldWrite, JsonValue, RecordState } from '../protocol';
+import { ClockInterner } from './wire-record';
 
 /**
  * A record row as the confirmed layer keeps it: no object per field. Field names are one array
@@ -24,16 +25,25 @@ class ShapeNode {
   shape: readonly string[] | undefined;
 }
 
+/** A row as PackedRecords stores it: packed, or the snapshot line it came in (wire-record). */
+export type StoredRow = PackedRecord | string;
+
 /**
  * Records by id, stored packed and handed out as the engine's RecordState: get() and iteration
  * build the row again, equal to the one set (same fields in the same order, the same values and
  * clock objects). Rows are never mutated in place (the engine copies a row before writing it),
  * so a rebuilt row is as good as the stored one. Only the rows a batch touches or a read asks
  * for are rebuilt, and only for as long as the caller holds them.
+ *
+ * A row from a snapshot is kept as its line's text until a merge writes it (setLine): nothing
+ * decoded at bootstrap, saved as it is, at the price of about 30 % more memory than packed (its
+ * clocks as text). Read, it decodes to the row the snapshot describes, its clocks interned (one
+ * Clock per distinct clock of the row, shared node ids).
  */
 export class PackedRecords extends Map<string, RecordState> {
   /** Field-name lists, one array per shape, found by walking their names (no key string). */
   private readonly shapes = new ShapeNode();
+  private readonly clocks = new ClockInterner();
 
   constructor(rows?: Iterable<readonly [string, RecordState]>) {
     // The base constructor would call set() before `shapes` exists.
@@ -42,8 +52,8 @@ export class PackedRecords extends Map<string, RecordState> {
   }
 
   override get(id: string): RecordState | undefined {
-    const packed = super.get(id) as unknown as PackedRecord | undefined;
-    return packed === undefined ? undefined : unpack(packed);
+    const stored = super.get(id) as unknown as StoredRow | undefined;
+    return stored === undefined ? undefined : this.row(stored);
   }
 
   override set(id: string, row: RecordState): this {
@@ -51,27 +61,20 @@ export class PackedRecords extends Map<string, RecordState> {
   }
 
   /**
-   * set() of the row these parts stand for, without building it first (a snapshot's lines
-   * arrive as field names and values): `names` as Object.keys of its fields gives them, `writes`
-   * each field's value and clock side by side.
+   * Keeps record `id` as its snapshot line's text, checked already (wire-record's
+   * checkWireRecord) and describing a record with this id.
    */
-  setPacked(
-    row: Omit<RecordState, 'fields'>,
-    names: readonly string[],
-    writes: readonly (JsonValue | Clock)[],
-  ): void {
-    const { recordId, model, owner, deleted } = row;
-    const packed = new PackedRecord(recordId, model, owner, deleted, this.shape(names), writes);
-    super.set(recordId, packed as unknown as RecordState);
+  setLine(id: string, line: string): void {
+    super.set(id, line as unknown as RecordState);
   }
 
   override *values(): MapIterator<RecordState> {
-    for (const packed of super.values()) yield unpack(packed as unknown as PackedRecord);
+    for (const stored of super.values()) yield this.row(stored as unknown as StoredRow);
   }
 
   override *entries(): MapIterator<[string, RecordState]> {
-    for (const [id, packed] of super.entries()) {
-      yield [id, unpack(packed as unknown as PackedRecord)];
+    for (const [id, stored] of super.entries()) {
+      yield [id, this.row(stored as unknown as StoredRow)];
     }
   }
 
@@ -79,8 +82,8 @@ export class PackedRecords extends Map<string, RecordState> {
    * The rows as stored, in order, without rebuilding a RecordState each (a full save writes
    * them straight from here); do not mutate.
    */
-  *packedValues(): Generator<PackedRecord> {
-    for (const packed of super.values()) yield packed as unknown as PackedRecord;
+  *storedEntries(): Generator<[string, StoredRow]> {
+    for (const [id, stored] of super.entries()) yield [id, stored as unknown as StoredRow];
   }
 
   override [Symbol.iterator](): MapIterator<[string, RecordState]> {
@@ -92,6 +95,10 @@ export class PackedRecords extends Map<string, RecordState> {
     thisArg?: unknown,
   ): void {
     for (const [id, row] of this.entries()) callback.call(thisArg, row, id, this);
+  }
+
+  private row(stored: StoredRow): RecordState {
+    return typeof stored === 'string' ? this.clocks.record(stored) : unpack(stored);
   }
 
   private pack(row: RecordState): PackedRecord {

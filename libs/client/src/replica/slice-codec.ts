@@ -30,6 +30,15 @@ export interface StoredRecord {
   fields: StoredFields;
 }
 
+/**
+ * A record kept as the line of the snapshot it came in (see PackedRecords.setLine): `line` is
+ * that JSON text, checked when it arrived (wire-record).
+ */
+export interface StoredWireRecord {
+  recordId: string;
+  line: string;
+}
+
 export interface StoredRelation {
   relation: string;
   item: string;
@@ -44,7 +53,7 @@ export interface StoredLoggedOperation {
 }
 
 export interface StoredSlice {
-  records: StoredRecord[];
+  records: (StoredRecord | StoredWireRecord)[];
   pending: [recordId: string, ops: StoredLoggedOperation[]][];
   relations: StoredRelation[];
   accepted: [identity: string, offset: string, contentHash: string][];
@@ -111,6 +120,7 @@ const encodeRelation = (r: RelationState): StoredRelation => ({
 /** One row of a stored slice, for stores that write rows one at a time. */
 export type StoredSliceRow =
   | ['record', StoredRecord]
+  | ['wireRecord', line: string]
   | ['relation', StoredRelation]
   | ['pending', recordId: string, ops: StoredLoggedOperation[]]
   | ['accepted', identity: string, offset: string, contentHash: string];
@@ -121,7 +131,9 @@ export type StoredSliceRow =
  */
 export function* encodeSliceRows(slice: LibrarySlice): Generator<StoredSliceRow> {
   if (slice.records instanceof PackedRecords) {
-    for (const p of slice.records.packedValues()) yield ['record', encodePackedRecord(p)];
+    for (const [, row] of slice.records.storedEntries()) {
+      yield typeof row === 'string' ? ['wireRecord', row] : ['record', encodePackedRecord(row)];
+    }
   } else {
     for (const r of slice.records.values()) yield ['record', encodeRecord(r)];
   }
@@ -134,15 +146,25 @@ export function* encodeSliceRows(slice: LibrarySlice): Generator<StoredSliceRow>
 
 /** The rows of a stored slice, in the order encodeSliceRows gives them. */
 export function* storedSliceRows(stored: StoredSlice): Generator<StoredSliceRow> {
-  for (const r of stored.records) yield ['record', r];
+  for (const r of stored.records) yield isWireRecord(r) ? ['wireRecord', r.line] : ['record', r];
   for (const r of stored.relations) yield ['relation', r];
   for (const [id, list] of stored.pending) yield ['pending', id, list];
   for (const a of stored.accepted) yield ['accepted', ...a];
 }
 
+const isWireRecord = (r: StoredRecord | StoredWireRecord): r is StoredWireRecord =>
+  typeof (r as Partial<StoredWireRecord>).line === 'string';
+
+function encodeRecords(records: LibrarySlice['records']): StoredSlice['records'] {
+  if (!(records instanceof PackedRecords)) return [...records.values()].map(encodeRecord);
+  return [...records.storedEntries()].map(([recordId, row]) =>
+    typeof row === 'string' ? { recordId, line: row } : encodePackedRecord(row),
+  );
+}
+
 export function encodeSlice(slice: LibrarySlice): StoredSlice {
   return {
-    records: [...slice.records.values()].map(encodeRecord),
+    records: encodeRecords(slice.records),
     pending: [...slice.pending].map(([id, list]) => [id, list.map(encodeLogged)]),
     relations: [...slice.relations.values()].map(encodeRelation),
     accepted: [...slice.accepted].map(([key, a]) => [key, a.offset.toString(), a.contentHash]),
@@ -226,6 +248,10 @@ export function decodeSlice(stored: StoredSlice): LibrarySlice {
   // Packed as the node keeps them (PackedRecords): the rows are never all unpacked at once.
   const records = new PackedRecords();
   for (const r of stored.records) {
+    if (isWireRecord(r)) {
+      records.setLine(r.recordId, r.line);
+      continue;
+    }
     records.set(r.recordId, {
       recordId: r.recordId,
       model: r.model,

@@ -15,6 +15,9 @@ import {
   relationKey,
 } from '../protocol';
 import { PackedRecords } from './packed-records';
+import { ClockInterner, SnapshotFormatError, type WireClock, checkWireRecord } from './wire-record';
+
+export { SnapshotFormatError } from './wire-record';
 
 /*
  * GET /libraries/{id}/snapshot (view=full) turned back into the merge engine's LibrarySlice, so
@@ -23,8 +26,6 @@ import { PackedRecords } from './packed-records';
  * R4, R5), field clocks (R2, L2), relations that are not visible with their presence clock (L1),
  * and ops kept pending for a missing CREATE (R3).
  */
-
-type WireClock = [hybrid: string, node: string];
 
 const wireClock = (clock: Clock): WireClock => [clock.hybrid.toString(), clock.node];
 
@@ -93,79 +94,10 @@ export interface SnapshotContents {
   lines: number;
 }
 
-/** Distinct clocks a decoded row shares at most (see ClockInterner.writes). */
-const ROW_CLOCKS = 16;
-
 /**
- * Clocks as the engine holds them, interned: node ids are shared strings (a library has few
- * nodes), and the fields of one row written by the same op share one Clock, as they do when the
- * engine merges the op itself. A 100k-record snapshot otherwise holds a million separate copies.
+ * Incremental decoder: feed the lines in order, then call finish(). Record lines are checked and
+ * kept as their text (see PackedRecords.setLine).
  */
-class ClockInterner {
-  private readonly nodes = new Map<string, string>();
-
-  node(node: string): string {
-    const known = this.nodes.get(node);
-    if (known !== undefined) return known;
-    this.nodes.set(node, node);
-    return node;
-  }
-
-  clock([hybrid, node]: WireClock): Clock {
-    return { hybrid: BigInt(hybrid), node: this.node(node) };
-  }
-
-  /** A row's field registers: a field counts as written iff it has a clock. */
-  fields(
-    data: Record<string, unknown> | undefined,
-    clocks: Record<string, WireClock> | undefined,
-  ): Record<string, FieldWrite> {
-    const { names, writes } = this.writes(data, clocks);
-    // fromEntries keeps "__proto__" an own key.
-    return Object.fromEntries(
-      names.map((name, i) => [
-        name,
-        { value: writes[2 * i] as JsonValue, clock: writes[2 * i + 1] as Clock },
-      ]),
-    );
-  }
-
-  /**
-   * The same registers as PackedRecords keeps them: field names in the order of the row's
-   * fields (Object.keys order, as fromEntries gives it) and [value0, clock0, value1, ...].
-   */
-  writes(
-    data: Record<string, unknown> | undefined,
-    clocks: Record<string, WireClock> | undefined,
-  ): { names: string[]; writes: (JsonValue | Clock)[] } {
-    const values = data ?? {};
-    const wires = clocks ?? {};
-    const names = Object.keys(wires);
-    const writes: (JsonValue | Clock)[] = [];
-    // The row's distinct clocks so far, found by a scan (a row has a few: one per op that wrote
-    // it); cheaper than a Map and a key string per field. Past ROW_CLOCKS distinct ones, a new
-    // clock is just not shared.
-    const seen: WireClock[] = [];
-    const shared: Clock[] = [];
-    for (const name of names) {
-      const wire = wires[name];
-      const index = seen.findIndex((w) => w[0] === wire[0] && w[1] === wire[1]);
-      let clock: Clock;
-      if (index >= 0) clock = shared[index];
-      else {
-        clock = this.clock(wire);
-        if (seen.length < ROW_CLOCKS) {
-          seen.push(wire);
-          shared.push(clock);
-        }
-      }
-      writes.push((Object.hasOwn(values, name) ? values[name] : null) as JsonValue, clock);
-    }
-    return { names, writes };
-  }
-}
-
-/** Incremental decoder: feed parsed lines in order, then call finish(). */
 export class SnapshotSliceBuilder {
   private header?: SnapshotHeaderLine;
   private ended?: SnapshotEnd;
@@ -180,9 +112,17 @@ export class SnapshotSliceBuilder {
     return this.counts.records + this.counts.relations + this.counts.pending;
   }
 
-  add(line: unknown): void {
-    if (typeof line !== 'object' || line === null) throw new SnapshotFormatError('not an object');
-    const entry = line as Record<string, unknown> & { type?: unknown };
+  addLine(line: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new SnapshotFormatError('a line is not JSON');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new SnapshotFormatError('a line is not an object');
+    }
+    const entry = value as Record<string, unknown> & { type?: unknown };
     if (this.ended) throw new SnapshotFormatError('line after the end line');
     if (entry.type === 'snapshot') {
       if (this.header) throw new SnapshotFormatError('second header line');
@@ -196,26 +136,7 @@ export class SnapshotSliceBuilder {
     if (!this.header) throw new SnapshotFormatError('first line is not the header');
     switch (entry.type) {
       case 'record': {
-        const r = entry as {
-          id: string;
-          model: string;
-          owner: string | null;
-          deleted: boolean;
-          data: Record<string, unknown>;
-          clocks: Record<string, WireClock>;
-        };
-        const { names, writes } = this.clocks.writes(r.data, r.clocks);
-        // Packed as it is read: no RecordState built per line (see PackedRecords).
-        this.records.setPacked(
-          {
-            recordId: r.id,
-            model: r.model,
-            owner: r.owner == null ? null : this.clocks.node(r.owner),
-            deleted: r.deleted === true,
-          },
-          names,
-          writes,
-        );
+        this.records.setLine(checkWireRecord(entry).id, line);
         this.counts.records++;
         return;
       }
@@ -292,14 +213,7 @@ export class SnapshotSliceBuilder {
 export function decodeSnapshot(ndjson: string): SnapshotContents {
   const builder = new SnapshotSliceBuilder();
   for (const line of ndjson.split('\n')) {
-    if (line.trim().length > 0) builder.add(JSON.parse(line));
+    if (line.trim().length > 0) builder.addLine(line);
   }
   return builder.finish();
-}
-
-export class SnapshotFormatError extends Error {
-  constructor(message: string) {
-    super(`snapshot: ${message}`);
-    this.name = 'SnapshotFormatError';
-  }
 }

@@ -6,7 +6,12 @@ import {
   applySliceChanges,
 } from '../replica/slice-codec';
 
-export const STORE_FORMAT_VERSION = 1;
+/** What this client writes. 2 added wireRecord rows to the replica (replica-lines). */
+export const STORE_FORMAT_VERSION = 2;
+
+/** Versions this client reads: 1 is 2 without wireRecord rows. */
+export type StoreFormatVersion = 1 | 2;
+export const READABLE_STORE_FORMATS: readonly number[] = [1, 2];
 
 /** One of the node's own ops; `ackOffset` null = still in the outbox (never acknowledged). */
 export interface StoredLocalOp {
@@ -17,7 +22,7 @@ export interface StoredLocalOp {
 
 /** Small and written after every local edit: who we are, the clock, our unconfirmed ops. */
 export interface StoredJournal {
-  version: typeof STORE_FORMAT_VERSION;
+  version: StoreFormatVersion;
   nodeId: string;
   libraryId: string;
   /** Last value of the node's hybrid logical clock (decimal NTP64). */
@@ -28,7 +33,7 @@ export interface StoredJournal {
 
 /** The confirmed replica: the pulled feed merged, and the offset it was pulled through. */
 export interface StoredReplica {
-  version: typeof STORE_FORMAT_VERSION;
+  version: StoreFormatVersion;
   /** Feed offset the replica is complete through (exclusive lower bound of the next pull). */
   cursor: string | null;
   slice: StoredSlice;
@@ -39,7 +44,7 @@ export type StoredReplicaHeader = Omit<StoredReplica, 'slice'>;
 
 /** Rows of the confirmed replica written since the last save, and the cursor now. */
 export interface StoredReplicaChange {
-  version: typeof STORE_FORMAT_VERSION;
+  version: StoreFormatVersion;
   cursor: string | null;
   changes: StoredSliceChange;
 }

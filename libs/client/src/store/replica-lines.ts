@@ -1,4 +1,5 @@
 import type { StoredSlice, StoredSliceRow } from '../replica/slice-codec';
+import { checkWireRecord } from '../replica/wire-record';
 import type { StoredReplica, StoredReplicaHeader } from './local-store';
 
 /*
@@ -7,9 +8,15 @@ import type { StoredReplica, StoredReplicaHeader } from './local-store';
  * records, and building it costs a second copy of the replica. The first line is the header
  * ({version, cursor} and whatever the store adds), then one line per row:
  *
- *   ["record", StoredRecord] | ["relation", StoredRelation]
- *   ["pending", recordId, StoredLoggedOperation[]] | ["accepted", identity, offset, contentHash]
+ *   ["record", StoredRecord] | ["wireRecord", <the record's snapshot line>]
+ *   ["relation", StoredRelation] | ["pending", recordId, StoredLoggedOperation[]]
+ *   ["accepted", identity, offset, contentHash]
+ *
+ * A wireRecord row is written around its line's text as it is (no parse, no stringify), and
+ * read back as that text.
  */
+
+const WIRE_RECORD = '["wireRecord",';
 
 type Header = Record<string, unknown> & Pick<StoredReplica, 'version' | 'cursor'>;
 
@@ -20,7 +27,9 @@ export function* replicaLines(
   extra: Record<string, unknown> = {},
 ): Generator<string> {
   yield JSON.stringify({ ...extra, version: header.version, cursor: header.cursor });
-  for (const row of rows) yield JSON.stringify(row);
+  for (const row of rows) {
+    yield row[0] === 'wireRecord' ? `${WIRE_RECORD}${row[1]}]` : JSON.stringify(row);
+  }
 }
 
 /**
@@ -71,6 +80,15 @@ export class ReplicaLineReader {
       case 'record':
         this.slice.records.push(row[1] as StoredSlice['records'][number]);
         return;
+      case 'wireRecord': {
+        const { id } = checkWireRecord(row[1]);
+        const text =
+          line.startsWith(WIRE_RECORD) && line.endsWith(']')
+            ? line.slice(WIRE_RECORD.length, -1)
+            : JSON.stringify(row[1]);
+        this.slice.records.push({ recordId: id, line: text });
+        return;
+      }
       case 'relation':
         this.slice.relations.push(row[1] as StoredSlice['relations'][number]);
         return;

@@ -1,0 +1,132 @@
+import type { Clock, FieldWrite, JsonValue, RecordState } from '../protocol';
+
+/*
+ * A record's line of a full snapshot (GET /libraries/{id}/snapshot, view=full), kept as its text:
+ * a node that bootstraps holds the records it has not touched since as the lines they came in
+ * (PackedRecords) and saves them as they are, so neither the bootstrap nor its save decodes or
+ * encodes a row. This file checks such a line once, when it arrives, and turns it into the
+ * engine's RecordState when a row is read.
+ */
+
+export type WireClock = [hybrid: string, node: string];
+
+/** A record line of a full snapshot, as parsed. */
+export interface WireRecord {
+  type: 'record';
+  id: string;
+  model: string;
+  owner: string | null;
+  deleted: boolean;
+  data: Record<string, JsonValue>;
+  clocks: Record<string, WireClock>;
+}
+
+export class SnapshotFormatError extends Error {
+  constructor(message: string) {
+    super(`snapshot: ${message}`);
+    this.name = 'SnapshotFormatError';
+  }
+}
+
+const HYBRID = /^(0|[1-9]\d*)$/;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * `value` (a parsed record line) checked to the last clock, so that a line kept as text cannot
+ * fail later, when a merge or a read decodes it.
+ */
+export function checkWireRecord(value: unknown): WireRecord {
+  if (!isPlainObject(value)) throw new SnapshotFormatError('a record line is not an object');
+  const { id, model, owner, deleted, data, clocks } = value;
+  if (typeof id !== 'string' || typeof model !== 'string') {
+    throw new SnapshotFormatError('a record line without its id or model');
+  }
+  if (!(owner === null || typeof owner === 'string') || typeof deleted !== 'boolean') {
+    throw new SnapshotFormatError(`record ${id}: owner or deleted is malformed`);
+  }
+  if (!isPlainObject(data) || !isPlainObject(clocks)) {
+    throw new SnapshotFormatError(`record ${id}: data or clocks is not an object`);
+  }
+  for (const name in clocks) {
+    const clock = clocks[name];
+    if (
+      !Array.isArray(clock) ||
+      clock.length !== 2 ||
+      typeof clock[0] !== 'string' ||
+      !HYBRID.test(clock[0]) ||
+      typeof clock[1] !== 'string'
+    ) {
+      throw new SnapshotFormatError(`record ${id}: the clock of field ${name} is malformed`);
+    }
+  }
+  return value as unknown as WireRecord;
+}
+
+/** Distinct clocks a decoded row shares at most (see ClockInterner.fields). */
+const ROW_CLOCKS = 16;
+
+/**
+ * Clocks as the engine holds them, interned: node ids are shared strings (a library has few
+ * nodes), and the fields of one row written by the same op share one Clock, as they do when the
+ * engine merges the op itself.
+ */
+export class ClockInterner {
+  private readonly nodes = new Map<string, string>();
+
+  node(node: string): string {
+    const known = this.nodes.get(node);
+    if (known !== undefined) return known;
+    this.nodes.set(node, node);
+    return node;
+  }
+
+  clock([hybrid, node]: WireClock): Clock {
+    return { hybrid: BigInt(hybrid), node: this.node(node) };
+  }
+
+  /** A row's field registers: a field counts as written iff it has a clock. */
+  fields(
+    data: Record<string, unknown> | undefined,
+    clocks: Record<string, WireClock> | undefined,
+  ): Record<string, FieldWrite> {
+    const values = data ?? {};
+    const wires = clocks ?? {};
+    const entries: [string, FieldWrite][] = [];
+    // The row's distinct clocks so far, found by a scan (a row has a few: one per op that wrote
+    // it); cheaper than a Map and a key string per field. Past ROW_CLOCKS distinct ones, a new
+    // clock is just not shared.
+    const seen: WireClock[] = [];
+    const shared: Clock[] = [];
+    for (const name of Object.keys(wires)) {
+      const wire = wires[name];
+      const index = seen.findIndex((w) => w[0] === wire[0] && w[1] === wire[1]);
+      let clock: Clock;
+      if (index >= 0) clock = shared[index];
+      else {
+        clock = this.clock(wire);
+        if (seen.length < ROW_CLOCKS) {
+          seen.push(wire);
+          shared.push(clock);
+        }
+      }
+      const value = (Object.hasOwn(values, name) ? values[name] : null) as JsonValue;
+      entries.push([name, { value, clock }]);
+    }
+    // fromEntries keeps "__proto__" an own key.
+    return Object.fromEntries(entries);
+  }
+
+  /** The engine's row of a record line (checked when it arrived). */
+  record(line: string): RecordState {
+    const r = JSON.parse(line) as WireRecord;
+    return {
+      recordId: r.id,
+      model: r.model,
+      owner: r.owner === null ? null : this.node(r.owner),
+      deleted: r.deleted,
+      fields: this.fields(r.data, r.clocks),
+    };
+  }
+}
