@@ -62,7 +62,9 @@ export class PackedRecords extends Map<string, RecordState> {
 
   /**
    * Keeps record `id` as its snapshot line's text, checked already (wire-record's
-   * checkWireRecord) and describing a record with this id.
+   * checkWireRecord) and describing a record with this id. A line cut from a larger decoded
+   * piece keeps that piece alive (V8 slices share their parent) until every line of it is
+   * replaced: memory never grows past what the bootstrap took.
    */
   setLine(id: string, line: string): void {
     super.set(id, line as unknown as RecordState);
