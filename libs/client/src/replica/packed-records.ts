@@ -35,10 +35,11 @@ export type StoredRow = PackedRecord | string;
  * so a rebuilt row is as good as the stored one. Only the rows a batch touches or a read asks
  * for are rebuilt, and only for as long as the caller holds them.
  *
- * A row from a snapshot is kept as its line's text until a merge writes it (setLine): nothing
- * decoded at bootstrap, saved as it is, at the price of about 30 % more memory than packed (its
- * clocks as text). Read, it decodes to the row the snapshot describes, its clocks interned (one
- * Clock per distinct clock of the row, shared node ids).
+ * A row from a snapshot is kept as its line's text until it is first read or written
+ * (setLine): nothing decoded at bootstrap, and a full save right after it writes the lines as
+ * they are, at the price of about 30 % more memory than packed rows (their clocks as text) until
+ * then. The first read decodes the line to the row the snapshot describes, clocks interned (one
+ * Clock per distinct clock of the row, shared node ids), and keeps it packed from then on.
  */
 export class PackedRecords extends Map<string, RecordState> {
   /** Field-name lists, one array per shape, found by walking their names (no key string). */
@@ -53,7 +54,7 @@ export class PackedRecords extends Map<string, RecordState> {
 
   override get(id: string): RecordState | undefined {
     const stored = super.get(id) as unknown as StoredRow | undefined;
-    return stored === undefined ? undefined : this.row(stored);
+    return stored === undefined ? undefined : this.row(id, stored);
   }
 
   override set(id: string, row: RecordState): this {
@@ -71,12 +72,12 @@ export class PackedRecords extends Map<string, RecordState> {
   }
 
   override *values(): MapIterator<RecordState> {
-    for (const stored of super.values()) yield this.row(stored as unknown as StoredRow);
+    for (const [id, stored] of super.entries()) yield this.row(id, stored as unknown as StoredRow);
   }
 
   override *entries(): MapIterator<[string, RecordState]> {
     for (const [id, stored] of super.entries()) {
-      yield [id, this.row(stored as unknown as StoredRow)];
+      yield [id, this.row(id, stored as unknown as StoredRow)];
     }
   }
 
@@ -99,8 +100,13 @@ export class PackedRecords extends Map<string, RecordState> {
     for (const [id, row] of this.entries()) callback.call(thisArg, row, id, this);
   }
 
-  private row(stored: StoredRow): RecordState {
-    return typeof stored === 'string' ? this.clocks.record(stored) : unpack(stored);
+  private row(id: string, stored: StoredRow): RecordState {
+    if (typeof stored !== 'string') return unpack(stored);
+    // Decoded once: a line costs about twice an unpack, and its text more memory than packed.
+    // Replacing the value of a key the map already holds is safe while iterating it.
+    const row = this.clocks.record(stored);
+    super.set(id, this.pack(row) as unknown as RecordState);
+    return row;
   }
 
   private pack(row: RecordState): PackedRecord {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { NODE_A } from '@sync/protocol/testing';
-import { storedSliceRows } from '../replica/slice-codec';
+import { type StoredSliceRow, storedSliceRows } from '../replica/slice-codec';
 import { ReplicaLineReader, jsonPieces, replicaLines } from './replica-lines';
 
 /* jsonPieces must give exactly JSON.stringify's text, however deep it opens the value. */
@@ -48,7 +48,10 @@ describe('replica lines', () => {
       deleted: false,
       fields: { name: { value: 'n', clock: ['7', NODE_A] as [string, string] } },
     };
-    const rows = [['wireRecord', wire('a', 'ä "q" \u2028')] as const, ['record', record] as const];
+    const rows: StoredSliceRow[] = [
+      ['wireRecord', wire('a', 'ä "q" \u2028')],
+      ['record', record],
+    ];
     const lines = [...replicaLines({ version: 2, cursor: '9' }, rows)];
     expect(lines[1]).toBe(`["wireRecord",${wire('a', 'ä "q" \u2028')}]`);
     expect(JSON.parse(lines[1])).toEqual(['wireRecord', JSON.parse(wire('a', 'ä "q" \u2028'))]);
