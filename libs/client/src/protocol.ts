@@ -16,6 +16,7 @@ export {
   HybridLogicalClock,
   hybridToMillis,
   identityKey,
+  isPlainObject,
   isRecordOp,
   isRecordVisible,
   isRelationVisible,

@@ -174,17 +174,25 @@ describe('PackedRecords', () => {
     );
   });
 
-  it('decodes a line once: get() keeps the row packed, with the same values and clocks', () => {
+  /** A Tag row `r` whose fields were all written by one op, and a map holding it as its line. */
+  function keptAsLine(values: Record<string, string>, owner: string | null) {
     const clock = { hybrid: 5n, node: NODE_A };
     const row: RecordState = {
       recordId: 'r',
       model: 'Tag',
-      owner: NODE_B,
+      owner,
       deleted: false,
-      fields: { name: { value: 'a', clock }, color: { value: 'b', clock } },
+      fields: Object.fromEntries(
+        Object.entries(values).map(([name, value]) => [name, { value, clock }]),
+      ),
     };
     const records = new PackedRecords();
     records.setLine('r', JSON.stringify(snapshotRecordLine(row)));
+    return { row, records };
+  }
+
+  it('decodes a line once: get() keeps the row packed, with the same values and clocks', () => {
+    const { row, records } = keptAsLine({ name: 'a', color: 'b' }, NODE_B);
     const first = records.get('r') as RecordState;
     expect(first).toEqual(row);
     expect(typeof [...records.storedEntries()][0][1]).toBe('object');
@@ -192,16 +200,7 @@ describe('PackedRecords', () => {
   });
 
   it('replaces a row kept as a line when the row is set', () => {
-    const clock = { hybrid: 5n, node: NODE_A };
-    const row: RecordState = {
-      recordId: 'r',
-      model: 'Tag',
-      owner: null,
-      deleted: false,
-      fields: { name: { value: 'a', clock } },
-    };
-    const records = new PackedRecords();
-    records.setLine('r', JSON.stringify(snapshotRecordLine(row)));
+    const { row, records } = keptAsLine({ name: 'a' }, null);
     records.set('r', { ...row, deleted: true });
     expect(records.get('r')).toEqual({ ...row, deleted: true });
     expect(typeof [...records.storedEntries()][0][1]).toBe('object');

@@ -75,6 +75,8 @@ describe('wire records', () => {
       [{ ...good, data: [] }, /data or clocks/],
       [{ ...good, clocks: null }, /data or clocks/],
       [{ ...good, clocks: { name: ['1e3', NODE_A] } }, /clock of field name/],
+      [{ ...good, clocks: { name: ['18446744073709551616', NODE_A] } }, /clock of field name/],
+      [{ ...good, clocks: { name: ['012', NODE_A] } }, /clock of field name/],
       [{ ...good, clocks: { name: [12, NODE_A] } }, /clock of field name/],
       [{ ...good, clocks: { name: ['12'] } }, /clock of field name/],
       [{ ...good, clocks: { name: ['12', null] } }, /clock of field name/],

@@ -1,4 +1,11 @@
-import type { Clock, FieldWrite, JsonValue, RecordState } from '../protocol';
+import {
+  type Clock,
+  type FieldWrite,
+  type JsonValue,
+  type RecordState,
+  isPlainObject,
+  parseHybrid,
+} from '../protocol';
 
 /*
  * A record's line of a full snapshot (GET /libraries/{id}/snapshot, view=full), kept as its text:
@@ -28,11 +35,6 @@ export class SnapshotFormatError extends Error {
   }
 }
 
-const HYBRID = /^(0|[1-9]\d*)$/;
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /**
  * `value` (a parsed record line) checked to the last clock, so that a line kept as text cannot
  * fail later, when a merge or a read decodes it.
@@ -54,8 +56,7 @@ export function checkWireRecord(value: unknown): WireRecord {
     if (
       !Array.isArray(clock) ||
       clock.length !== 2 ||
-      typeof clock[0] !== 'string' ||
-      !HYBRID.test(clock[0]) ||
+      !parseHybrid(clock[0]).ok ||
       typeof clock[1] !== 'string'
     ) {
       throw new SnapshotFormatError(`record ${id}: the clock of field ${name} is malformed`);

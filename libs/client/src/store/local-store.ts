@@ -10,8 +10,8 @@ import {
 export const STORE_FORMAT_VERSION = 2;
 
 /** Versions this client reads: 1 is 2 without wireRecord rows. */
-export type StoreFormatVersion = 1 | 2;
-export const READABLE_STORE_FORMATS: readonly number[] = [1, 2];
+export const READABLE_STORE_FORMATS = [1, 2] as const;
+export type StoreFormatVersion = (typeof READABLE_STORE_FORMATS)[number];
 
 /** One of the node's own ops; `ackOffset` null = still in the outbox (never acknowledged). */
 export interface StoredLocalOp {
