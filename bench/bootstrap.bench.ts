@@ -26,7 +26,8 @@ import { REPO_DIST, freePort, median, startService } from './query-bench-support
  * of growing size, in one run,
  *
  *   - raw COPY (SELECT json_build_object(...)) TO STDOUT of the snapshot's rows, in its shape;
- *   - GET /snapshot (identity, and with Accept-Encoding: gzip);
+ *   - GET /snapshot (identity, and with Accept-Encoding: gzip), and ?order=none with gzip (what
+ *     the client asks);
  *   - raw COPY of the op rows in the feed's {offset, operation} shape;
  *   - the whole feed pulled page by page (limit=1000, the contract's maximum);
  *   - a fresh client: SyncNode.bootstrapFromSnapshot(), and sync() from empty (feed replay),
@@ -406,13 +407,24 @@ async function main(): Promise<void> {
             false,
           ),
       ]);
-      const snapshot = (encoding: string) => async () => {
-        const answer = await get(`${lib}/snapshot`, { 'accept-encoding': encoding }, 'tail');
-        checkSnapshotEnd(answer.body, library);
-        return answer.wireBytes;
-      };
+      const snapshot =
+        (encoding: string, query = '') =>
+        async () => {
+          const answer = await get(
+            `${lib}/snapshot${query}`,
+            { 'accept-encoding': encoding },
+            'tail',
+          );
+          checkSnapshotEnd(answer.body, library);
+          return answer.wireBytes;
+        };
       steps.push(['GET /snapshot', () => timed(snapshot('identity'), true)]);
       steps.push(['GET /snapshot, Accept-Encoding: gzip', () => timed(snapshot('gzip'), true)]);
+      // What a bootstrapping client asks: rows unsorted, no wait before the first one.
+      steps.push([
+        'GET /snapshot?order=none, gzip',
+        () => timed(snapshot('gzip', '?order=none'), true),
+      ]);
       steps.push([
         'raw COPY of the op rows ({offset, operation})',
         () =>

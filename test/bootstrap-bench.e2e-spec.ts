@@ -33,13 +33,16 @@ describe('bench/bootstrap.bench.ts --smoke', () => {
     for (const step of [
       'raw COPY of the snapshot rows',
       'GET /snapshot',
+      'GET /snapshot?order=none, gzip',
       'raw COPY of the op rows',
       'feed pull, limit=1000',
       'feed pull, limit=20000 (NDJSON)',
       'client bootstrapFromSnapshot()',
       'client sync() from empty',
     ]) {
-      expect(stdout).toMatch(new RegExp(`\\| 300 \\| ${step.replace(/[()]/g, '\\$&')}`));
+      expect(stdout).toMatch(
+        new RegExp(`\\| 300 \\| ${step.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+      );
     }
   });
 

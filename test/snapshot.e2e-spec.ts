@@ -242,6 +242,17 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
       relations: 1250,
       pending: 0,
     });
+
+    // order=none: the same lines, kinds in the same order, rows in whatever order Postgres read
+    // them (the library's rows were written in one batch, so heap order is not id order).
+    const unordered = lines((await snapshotText(p, `/libraries/${lib}/snapshot?order=none`)).text);
+    const kinds = (ls: typeof got) => ls.map((l) => l.type).join(',');
+    expect(kinds(unordered)).toEqual(kinds(got));
+    const byKey = (ls: typeof got) =>
+      ls.map((l) => JSON.stringify(l)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    expect(byKey(unordered)).toEqual(byKey(got));
+    const unorderedIds = unordered.filter((l) => l.type === 'record').map((l) => l.id as string);
+    expect(unorderedIds).not.toEqual(ids);
   }, 90_000);
 
   it('answers contract errors before streaming, and an empty snapshot for an unseen library', async () => {
@@ -254,6 +265,12 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
     expect(JSON.parse(view.text)).toMatchObject({
       error: 'INVALID_PARAMETER',
       details: [expect.objectContaining({ path: 'view' })],
+    });
+    const order = await snapshotText(p, `/libraries/${lib}/snapshot?order=random`);
+    expect(order.status).toBe(400);
+    expect(JSON.parse(order.text)).toMatchObject({
+      error: 'INVALID_PARAMETER',
+      details: [expect.objectContaining({ path: 'order' })],
     });
     const late = await snapshotText(p, `/libraries/${lib}/snapshot?minOffset=999999999&waitMs=50`);
     expect(late.status).toBe(503);

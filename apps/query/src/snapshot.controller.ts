@@ -6,10 +6,11 @@ import { ApiAsOf, ApiLibraryRoute } from './api-docs.decorators';
 import { AsOfSnapshotService } from './as-of-snapshot.service';
 import { AsOfRepository } from './as-of.repository';
 import { Library, type LibraryRead } from './library-read';
-import type { SnapshotView } from './snapshot.repository';
+import type { SnapshotOrder, SnapshotView } from './snapshot.repository';
 import { SnapshotService } from './snapshot.service';
 
 const VIEWS: readonly SnapshotView[] = ['full', 'visible'];
+const ORDERS: readonly SnapshotOrder[] = ['key', 'none'];
 
 @ApiTags('snapshot')
 @Access({ role: 'read', libraryParam: 'libraryId' })
@@ -26,7 +27,8 @@ export class SnapshotController {
     summary: "The library's state and the offset it reflects, as NDJSON",
     description:
       'Lines: `{"type":"snapshot","libraryId","partition","offset","clock","view"}`, then ' +
-      '`{"type":"record",...}` by id, `{"type":"relation",...}` by key, (full view) ' +
+      '`{"type":"record",...}` by id, `{"type":"relation",...}` by key (`order=none`: in no ' +
+      'particular order), (full view) ' +
       '`{"type":"pending","offset","operation"}`, then `{"type":"end","records","relations"[,"pending"]}`. ' +
       'Read in one repeatable-read transaction: pull the feed with `after=offset` to continue. ' +
       'A stream without the `end` line is incomplete. See README "Snapshots, live changes and the CLI".',
@@ -41,6 +43,15 @@ export class SnapshotController {
       '`full` (default): also deleted records, hidden relations, clocks, owners and pending ops, ' +
       'all a node needs to keep merging; `visible`: only what GET records/relations show',
   })
+  @ApiQuery({
+    name: 'order',
+    required: false,
+    enum: ORDERS,
+    description:
+      '`key` (default): records by id, relations by key; `none`: each kind as Postgres reads it, ' +
+      'no sort before the first line (faster for large libraries; what a bootstrapping node asks). ' +
+      'With `asOf` the lines are in key order either way',
+  })
   @ApiProduces('application/x-ndjson')
   @ApiOkResponse({ description: 'NDJSON stream', schema: { type: 'string' } })
   async snapshot(@Library() read: LibraryRead, @Res() reply: FastifyReply): Promise<void> {
@@ -49,9 +60,14 @@ export class SnapshotController {
       (name) => VIEWS.includes(name as SnapshotView),
       'view',
     ) ?? 'full') as SnapshotView;
+    const order = (read.params.name(
+      'order',
+      (name) => ORDERS.includes(name as SnapshotOrder),
+      'order',
+    ) ?? 'key') as SnapshotOrder;
     const asOf = read.asOf();
     await read.ready();
-    if (asOf === undefined) return this.snapshots.stream(read.libraryId, view, reply);
+    if (asOf === undefined) return this.snapshots.stream(read.libraryId, view, order, reply);
     await this.asOfState.checkHorizon(read.libraryId, asOf);
     await this.asOfSnapshots.stream(read.libraryId, asOf, view, reply);
   }

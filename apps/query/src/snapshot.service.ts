@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { NdjsonResponse } from './ndjson-response';
 import { ReadYourWritesService } from './read-your-writes.service';
-import { SnapshotRepository, type SnapshotView } from './snapshot.repository';
+import { type SnapshotOrder, SnapshotRepository, type SnapshotView } from './snapshot.repository';
 
 @Injectable()
 export class SnapshotService {
@@ -19,9 +19,14 @@ export class SnapshotService {
    * contract errors; after it the connection is cut, so a reader that got no trailer knows the
    * snapshot is incomplete.
    */
-  async stream(libraryId: string, view: SnapshotView, reply: FastifyReply): Promise<void> {
+  async stream(
+    libraryId: string,
+    view: SnapshotView,
+    order: SnapshotOrder,
+    reply: FastifyReply,
+  ): Promise<void> {
     const partition = await this.readYourWrites.partitionOf(libraryId);
-    const snapshot = await this.snapshots.open(libraryId, partition, view);
+    const snapshot = await this.snapshots.open(libraryId, partition, view, order);
     const counts = { records: 0, relations: 0, pending: 0 };
     const body = NdjsonResponse.start(reply, { 'X-Snapshot-Offset': snapshot.header.offset ?? '' });
     try {

@@ -139,7 +139,7 @@ export class SyncHttpTransport implements SyncTransport {
    * here: call again.
    */
   async snapshot(libraryId: string, options: SnapshotOptions = {}): Promise<SnapshotContents> {
-    const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/snapshot?view=full`;
+    const url = `${this.queryUrl}/libraries/${encodeURIComponent(libraryId)}/snapshot?view=full&order=none`;
     let response: Response;
     try {
       response = await this.fetchImpl(url, {
