@@ -10,7 +10,7 @@ import { literal } from './visible-relations.sql';
  * (`nulls || data`): every declared field, null where unset, as fillFields gives. It prints as
  * jsonb prints (a space after ':' and ',', keys by length then bytes, numbers in plain digits),
  * which JSON.parse reads to the same values the JS path's text gives; one jsonb operation per
- * row instead of a lookup and a print per field (a quarter of the Postgres CPU per line). The
+ * row instead of a lookup and a print per field (about half the Postgres CPU per line). The
  * line is NULL, and the row takes the JS path, where `nulls || data` would not be what
  * fillFields keeps: the model or relation is not in the schema, or data holds a field the
  * schema does not declare (fillFields drops it).
