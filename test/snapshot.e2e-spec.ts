@@ -248,8 +248,7 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
     const unordered = lines((await snapshotText(p, `/libraries/${lib}/snapshot?order=none`)).text);
     const kinds = (ls: typeof got) => ls.map((l) => l.type).join(',');
     expect(kinds(unordered)).toEqual(kinds(got));
-    const byKey = (ls: typeof got) =>
-      ls.map((l) => JSON.stringify(l)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const byKey = (ls: typeof got) => ls.map((l) => JSON.stringify(l)).sort();
     expect(byKey(unordered)).toEqual(byKey(got));
     const unorderedIds = unordered.filter((l) => l.type === 'record').map((l) => l.id as string);
     expect(unorderedIds).not.toEqual(ids);

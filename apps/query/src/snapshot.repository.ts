@@ -122,7 +122,7 @@ export class SnapshotRepository {
     libraryId: string,
     partition: number,
     view: SnapshotView,
-    order: SnapshotOrder = 'key',
+    order: SnapshotOrder,
   ): Promise<OpenSnapshot> {
     const client = await this.database.connect();
     try {
