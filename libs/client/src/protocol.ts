@@ -51,6 +51,7 @@ export {
   type RelationView,
   relationView,
   Schema,
+  sliceDigest,
   stateDigest,
   type StateDigestResult,
   supersededOffsets,

@@ -36,7 +36,6 @@ import {
   formatHybrid,
   hybridFromMillis,
   normalizeUuid,
-  stateDigest,
   type StateDigestResult,
   validateOperation,
 } from './protocol';
@@ -58,6 +57,7 @@ import {
 import { MemoryStore } from './store/memory-store';
 import { Mutex, SaveQueue } from './store/save-queue';
 import type { SnapshotContents } from './replica/snapshot-slice';
+import { ClockInterner } from './replica/wire-record';
 import type { FeedPage, SyncTransport } from './transport/sync-transport';
 
 /** Appended replica rows always allowed before a full save, however small the replica. */
@@ -211,6 +211,8 @@ export class SyncNode<
   private local: LocalEntry[];
   private cursor: bigint | null;
   private readonly syncLock = new Mutex();
+  /** Node ids of pulled ops, one string each: every clock and owner merged from them shares it. */
+  private readonly feedNodes = new ClockInterner();
   private readonly journalSaves: SaveQueue;
   private readonly replicaSaves: SaveQueue;
   /** The store holds a replica that changes can be appended to, with this many rows appended. */
@@ -456,7 +458,7 @@ export class SyncNode<
    * it equals the server's `GET /libraries/{id}/digest?asOf=<pulledThrough>`.
    */
   digest(): StateDigestResult {
-    return stateDigest(this.replica.state());
+    return this.replica.digest();
   }
 
   /** The server's state as of the last pull (the local state without unconfirmed own ops). */
@@ -722,6 +724,7 @@ export class SyncNode<
         const why = checked.errors.map((e) => `${e.path || '(op)'} ${e.message}`).join('; ');
         throw new SyncProtocolError(`feed entry at offset ${offset} is not a valid op: ${why}`);
       }
+      checked.op.node = this.feedNodes.node(checked.op.node);
       return { offset, op: checked.op };
     });
   }

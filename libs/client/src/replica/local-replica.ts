@@ -8,6 +8,7 @@ import {
   type RecordView,
   type RelationView,
   type Schema,
+  type StateDigestResult,
   contentHash,
   isRecordVisible,
   isRelationVisible,
@@ -16,6 +17,7 @@ import {
   recordView,
   relationKey,
   relationView,
+  sliceDigest,
 } from '../protocol';
 import { OverlayTable, type SliceChanges, SliceTable, mergeRows } from './slice-rows';
 
@@ -133,6 +135,12 @@ export class LocalReplica {
     this.refresh();
     this.cachedState ??= materializeSlice(this.schema, this.viewSlice());
     return this.cachedState;
+  }
+
+  /** The state digest of state(), hashed view by view (no materialized copy is built or kept). */
+  digest(): StateDigestResult {
+    this.refresh();
+    return sliceDigest(this.schema, this.viewSlice());
   }
 
   /** Visible state of the confirmed layer only: what the server showed at the pulled offset. */

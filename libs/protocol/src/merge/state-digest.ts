@@ -28,8 +28,10 @@ export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+type RelationKeyParts = Pick<DigestRelation, 'relation' | 'item' | 'group'>;
+
 /** The digest's order of relations: relation, then item, then group. */
-export function compareRelationKeys(a: DigestRelation, b: DigestRelation): number {
+export function compareRelationKeys(a: RelationKeyParts, b: RelationKeyParts): number {
   return (
     compareCodeUnits(a.relation, b.relation) ||
     compareCodeUnits(a.item, b.item) ||
