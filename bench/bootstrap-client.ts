@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalStore, MemoryStore, SyncHttpTransport, SyncNode } from '@sync/client';
-import { JsonFileStore } from '@sync/client/node';
+import { JsonFileStore, nodeFetch } from '@sync/client/node';
 
 /**
  * The client side of bench/bootstrap.bench.ts, in its own process so that its peak RSS is the
@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     // The default retries, as an app has them: on a loaded machine a keep-alive socket the
     // server closed while the client was busy merging is reused now and then.
     timeoutMs: 120_000,
+    // What a Node app passes for large libraries (libs/client README).
+    fetch: nodeFetch,
   });
   try {
     await run(mode, transport, libraryId, store, records, relations, pullPageSize);

@@ -8,6 +8,7 @@ import {
   mergeBatch,
 } from '@sync/protocol';
 import { SyncHttpTransport, SyncNode } from '../libs/client/src';
+import { nodeFetch } from '../libs/client/src/node';
 import { decodeSnapshot } from '../libs/client/src/replica/snapshot-slice';
 import { TRANSPORT_CLIENT_TIMEOUT_MS } from './support/client-timeouts';
 import { type Pipeline, hybrid, op, readFeed, startPipeline } from './snapshot-fixtures';
@@ -212,6 +213,20 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
     expect(reader.state()).toEqual(writer.state());
     expect(reader.record(tag.recordId)?.data).toMatchObject({ name: 'two', color: 'reader' });
     await expect(reader.bootstrapFromSnapshot()).rejects.toThrow(/already pulled/);
+
+    // The same over nodeFetch (node:http; the snapshot and feed come compressed).
+    const overNodeHttp = await SyncNode.open({
+      libraryId: lib,
+      transport: new SyncHttpTransport({
+        ingestUrl: p.ingestUrl,
+        queryUrl: p.queryUrl,
+        timeoutMs: TRANSPORT_CLIENT_TIMEOUT_MS,
+        fetch: nodeFetch,
+      }),
+    });
+    await overNodeHttp.bootstrapFromSnapshot();
+    expect(overNodeHttp.state()).toEqual(writer.state());
+    expect((await overNodeHttp.sync()).verified).toBe(true);
   }, 60_000);
 
   it('streams a large library in batches with counts that match', async () => {

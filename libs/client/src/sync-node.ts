@@ -654,6 +654,7 @@ export class SyncNode<
         });
         // Awaited (and its failure thrown) on the next turn, unless this page fails first.
         next.catch(() => undefined);
+        await letRequestLeave();
       }
       const batch = this.checkPage(page.items, after);
       for (const logged of batch) this.receive(logged, report.driftWarnings);
@@ -842,6 +843,17 @@ export class SyncNode<
       throw error;
     }
   }
+}
+
+/**
+ * Lets a request just made leave before a long synchronous merge: node:http (nodeFetch) writes
+ * it on the next tick, so without a turn of the event loop the server would only start on the
+ * next page once this one is merged. Browsers send from their own network stack.
+ */
+function letRequestLeave(): Promise<void> {
+  return typeof setImmediate === 'function'
+    ? new Promise((resolve) => setImmediate(resolve))
+    : Promise.resolve();
 }
 
 function isSnapshotRequired(error: unknown): error is SyncApiError {

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { SyncApiError, SyncNetworkError, SyncProtocolError } from '../errors';
 import type { Operation } from '../protocol';
 import { SyncHttpTransport, type SyncHttpTransportOptions } from './http-transport';
+import { nodeFetch } from './node-fetch';
 
 /*
  * SyncHttpTransport against a real HTTP server on 127.0.0.1 that answers from a script, so that
@@ -92,7 +93,11 @@ class ScriptedServer {
   }
 }
 
-describe('SyncHttpTransport', () => {
+// Node's global fetch, and nodeFetch (its replacement for large bodies) behind the same transport.
+describe.each([
+  ['global fetch', undefined],
+  ['nodeFetch', nodeFetch],
+])('SyncHttpTransport over %s', (_name, fetchImpl) => {
   let server: ScriptedServer;
   let base: string;
 
@@ -111,6 +116,7 @@ describe('SyncHttpTransport', () => {
       queryUrl: base,
       timeoutMs: 2000,
       retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+      ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
       ...options,
     });
   }
