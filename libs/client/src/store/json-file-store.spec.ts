@@ -178,6 +178,31 @@ describe('JsonFileStore', () => {
     expect((await readdir(dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('writes a full save of many buffers byte for byte, multi-byte text and an oversized row included', async () => {
+    const clock: [string, string] = ['7301444403200000000', NODE_A];
+    const row = (i: number, text: string) => ({
+      recordId: rid(i),
+      model: 'Tag',
+      owner: null,
+      deleted: false,
+      fields: { name: { value: text, clock } },
+    });
+    // About 4 MB over 1 MiB buffers; one row alone is longer than a buffer holds.
+    const records = Array.from({ length: 2000 }, (_, i) => row(i, `t${i} ${'é😀'.repeat(300)}`));
+    records.splice(1000, 0, row(5000, 'x'.repeat(1_500_000)));
+    const replica: StoredReplica = {
+      ...emptyReplica('9'),
+      slice: { ...emptyReplica('9').slice, records },
+    };
+    const store = new JsonFileStore(dir);
+    await store.load();
+    await store.saveReplica(replica);
+    const text = await readFile(join(dir, 'replica.ndjson'), 'utf8');
+    const rows = text.split('\n').slice(1, -1);
+    expect(rows).toEqual(records.map((r) => JSON.stringify(['record', r])));
+    expect((await new JsonFileStore(dir).load()).replica).toEqual(replica);
+  });
+
   it('writes the replica one row per line, and still reads the single-JSON file of earlier versions', async () => {
     const replica: StoredReplica = {
       ...emptyReplica('7'),

@@ -30,8 +30,9 @@ const REPLICA = 'replica.ndjson';
 const CHANGES = 'replica.changes';
 /** The whole-JSON replica file of earlier versions, read when there is no REPLICA yet. */
 const LEGACY_REPLICA = 'replica.json';
-/** Characters gathered before each write of a full save or an append. */
-const WRITE_CHUNK = 1 << 20;
+/** Bytes gathered before each write of a full save or an append. */
+const WRITE_BYTES = 1 << 20;
+const MAX_UTF8_PER_UNIT = 3;
 
 /**
  * Files in a directory: journal.json (the node's own state, small), replica.ndjson (the
@@ -216,18 +217,32 @@ function* withLineBreaks(lines: Iterable<string>): Generator<string> {
   for (const line of lines) yield `${line}\n`;
 }
 
-/** Writes text given in pieces, gathered into writes of about WRITE_CHUNK characters. */
+/**
+ * Writes text given in pieces, encoded into one reused buffer of WRITE_BYTES and written when
+ * full. Not joined into strings first: a joined megabyte is a string in V8's large-object
+ * space, and allocating those cost more than the disk (1M-record replica: 2.4 of 7.9 s).
+ */
 async function writePieces(file: FileHandle, pieces: Iterable<string>): Promise<void> {
-  let chunk: string[] = [];
-  let size = 0;
+  const buffer = Buffer.allocUnsafe(WRITE_BYTES);
+  let used = 0;
   for (const piece of pieces) {
-    chunk.push(piece);
-    size += piece.length;
-    if (size >= WRITE_CHUNK) {
-      await file.write(chunk.join(''));
-      chunk = [];
-      size = 0;
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: a piece that fits by that bound fits.
+    if (used + piece.length * MAX_UTF8_PER_UNIT > buffer.length) {
+      await writeBytes(file, buffer, used);
+      used = 0;
+      if (piece.length * MAX_UTF8_PER_UNIT > buffer.length) {
+        await file.write(piece);
+        continue;
+      }
     }
+    used += buffer.write(piece, used);
   }
-  if (chunk.length > 0) await file.write(chunk.join(''));
+  await writeBytes(file, buffer, used);
+}
+
+/** The first `length` bytes of `buffer`, however many writes the file takes for them. */
+async function writeBytes(file: FileHandle, buffer: Buffer, length: number): Promise<void> {
+  for (let at = 0; at < length;) {
+    at += (await file.write(buffer, at, length - at)).bytesWritten;
+  }
 }
