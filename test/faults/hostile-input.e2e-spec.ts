@@ -339,9 +339,10 @@ function libraryOnPartition(random: () => number, partition: number, partitions:
 function schemaInvalidOps(random: () => number) {
   const a = randomUuid(random);
   const b = randomUuid(random);
-  const hybrid = (i: number) => ({
-    hybrid: formatHybrid(hybridFromMillis(Date.now() - 10_000 + i)),
-  });
+  // One clock reading for all: the last op repeats the first one's identity (node, hybrid(1)),
+  // which a millisecond passing between the two would break (no DUPLICATE_CONFLICT then).
+  const start = Date.now() - 10_000;
+  const hybrid = (i: number) => ({ hybrid: formatHybrid(hybridFromMillis(start + i)) });
   const tag = randomUuid(random);
   const location = randomUuid(random);
   const ops: WireOp[] = [
