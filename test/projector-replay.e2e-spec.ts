@@ -19,6 +19,7 @@ import {
   testKafka,
   uuid,
   waitForCatchUp,
+  waitForTransactionMarkers,
 } from './projector.harness';
 import {
   type TestTopics,
@@ -277,7 +278,7 @@ describe('projector: order independence and replay', () => {
       });
       await abortTx.abort();
       const commitTx = await txProducer.transaction();
-      await commitTx.send({
+      const sent = await commitTx.send({
         topic: topics.operationsTopic,
         messages: opMessages(library, [
           op.create(nodes.a, clock.tick(), committed, 'Tag', { name: 'committed' }),
@@ -285,8 +286,10 @@ describe('projector: order independence and replay', () => {
         ]),
       });
       await commitTx.commit();
-      // Each transaction ends with a control record, so the partition's high watermark is two
-      // past the last op; the projector must still reach it (no contiguity assumed).
+      // Each transaction ends with a control record, so the partition's end is two past the
+      // last op once the markers are written; the projector must still reach it (no contiguity
+      // assumed).
+      await waitForTransactionMarkers(kafka, topics.operationsTopic, sent);
       await waitForCatchUp(kafka, tables, topics.operationsTopic);
       expect(await tables.visibleRecords(library)).toEqual([
         expect.objectContaining({

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Kafka, type Producer, logLevel } from 'kafkajs';
+import { Kafka, type Producer, type RecordMetadata, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import { readProjectorConfig, type ProjectorConfig } from '../apps/projector/src/projector.config';
 import { createProjectorApp } from '../apps/projector/src/projector.app';
@@ -355,6 +355,28 @@ export async function highWatermarks(kafka: Kafka, topic: string): Promise<Map<n
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * Waits until the transaction that `sent` belongs to is settled on every partition it wrote.
+ * `commit()` returns once the coordinator has decided; the markers reach the partitions a little
+ * later, and until then the stable offset (what a read_committed reader, and `highWatermarks`,
+ * sees) stays at the transaction's first record.
+ */
+export async function waitForTransactionMarkers(
+  kafka: Kafka,
+  topic: string,
+  sent: readonly RecordMetadata[],
+): Promise<void> {
+  const firsts = sent.map((s) => {
+    if (s.baseOffset === undefined) throw new Error(`no base offset for partition ${s.partition}`);
+    return { partition: s.partition, offset: BigInt(s.baseOffset) };
+  });
+  await eventually(async () => {
+    const stable = await highWatermarks(kafka, topic);
+    const settled = firsts.every((f) => (stable.get(f.partition) ?? 0n) > f.offset);
+    return settled ? true : undefined;
+  });
 }
 
 /** Waits until every partition of `topic` is applied through its current high watermark. */

@@ -17,6 +17,7 @@ import {
   testKafka,
   uuid,
   waitForCatchUp,
+  waitForTransactionMarkers,
 } from './projector.harness';
 import {
   type TestTopics,
@@ -213,7 +214,7 @@ describe('cli repartition (real Kafka and Postgres)', () => {
     });
     await transactional.connect();
     const transaction = await transactional.transaction();
-    await transaction.send({
+    const sent = await transaction.send({
       topic: topics.operationsTopic,
       messages: libraries.flatMap((library, i) =>
         opMessages(library, randomWorkload(90 + i, { records: 5, ops: 20 })),
@@ -221,6 +222,7 @@ describe('cli repartition (real Kafka and Postgres)', () => {
     });
     await transaction.commit();
     await transactional.disconnect();
+    await waitForTransactionMarkers(kafka, topics.operationsTopic, sent);
     const total = libraries.length * (1500 + 20);
 
     projector = await startProjector(database.url, topics);

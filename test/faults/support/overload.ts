@@ -182,7 +182,7 @@ export async function runPhase(
       within5s: delta(`${status} 5`),
       all: delta(`${status} +Inf`),
     });
-    await waitForCatchUp(stack, 300_000);
+    await waitForCatchUp({ ...stack, ledger }, 300_000);
     const catchUpMs = Date.now() - loadEnded;
     sample();
     const batches = ledger.batches.slice(first);

@@ -65,11 +65,29 @@ export interface VerifyReport {
   problems: string[];
 }
 
+/**
+ * Past the last acknowledged op of each partition. Ingest answers 202 once its transaction is
+ * committed, but the commit markers reach the partitions a little later; until then the topic's
+ * end as a read_committed reader sees it (the stable offset) stops short of those ops.
+ */
+function acknowledgedEnds(ledger: Ledger | undefined): Map<number, bigint> {
+  const ends = new Map<number, bigint>();
+  for (const batch of ledger?.batches ?? []) {
+    if (batch.status !== 202 || batch.partition === undefined || batch.lastOffset === undefined) {
+      continue;
+    }
+    const end = batch.lastOffset + 1n;
+    if (end > (ends.get(batch.partition) ?? 0n)) ends.set(batch.partition, end);
+  }
+  return ends;
+}
+
 /** Position of every partition vs the topic's end; resolves once the projector has caught up. */
 export async function waitForCatchUp(
-  input: Pick<VerifyInput, 'brokers' | 'topics' | 'databaseUrl'>,
+  input: Pick<VerifyInput, 'brokers' | 'topics' | 'databaseUrl'> & { ledger?: Ledger },
   timeoutMs = 120_000,
 ): Promise<Map<number, bigint>> {
+  const acknowledged = acknowledgedEnds(input.ledger);
   const kafka = new Kafka({
     clientId: 'fault-verify',
     brokers: input.brokers,
@@ -95,9 +113,15 @@ export async function waitForCatchUp(
           [input.topics.operationsTopic],
         );
         const positions = new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
+        const unsettled = [...acknowledged].filter(([p, end]) => (high.get(p) ?? 0n) < end);
         const behind = [...high].filter(([p, end]) => end > 0n && (positions.get(p) ?? 0n) < end);
-        if (behind.length === 0) return high;
-        last = behind.map(([p, end]) => `p${p}: ${positions.get(p) ?? 0n}/${end}`).join(', ');
+        if (unsettled.length === 0 && behind.length === 0) return high;
+        last = [
+          ...unsettled.map(
+            ([p, end]) => `p${p}: stable end ${high.get(p) ?? 0n} < acknowledged ${end}`,
+          ),
+          ...behind.map(([p, end]) => `p${p}: ${positions.get(p) ?? 0n}/${end}`),
+        ].join(', ');
       } catch (error) {
         last = String(error);
       }
