@@ -41,10 +41,11 @@ import {
 } from './protocol';
 import { LocalReplica, type RelationFilter } from './replica/local-replica';
 import {
-  changeSize,
+  changedRows,
   decodeSlice,
   encodeSlice,
   encodeSliceChange,
+  encodeSliceChangeRows,
   encodeSliceRows,
 } from './replica/slice-codec';
 import {
@@ -819,19 +820,20 @@ export class SyncNode<
     const changed = this.replica.takeConfirmedChanges();
     const cursor = this.cursor === null ? null : this.cursor.toString();
     try {
+      const header: StoredReplicaHeader = { version: STORE_FORMAT_VERSION, cursor };
+      const slice = this.replica.confirmedSlice;
+      // Rows encoded as the store writes them: every caller awaits the save before merging on.
       if (this.store.appendReplica !== undefined && this.replicaSaved && changed !== 'all') {
-        const changes = encodeSliceChange(this.replica.confirmedSlice, changed);
-        const size = changeSize(changes);
+        const size = changedRows(changed);
         if (this.appendedRows + size <= Math.max(COMPACT_MIN_ROWS, this.replica.confirmedRows)) {
-          await this.store.appendReplica({ version: STORE_FORMAT_VERSION, cursor, changes });
+          await (this.store.appendReplicaRows === undefined
+            ? this.store.appendReplica({ ...header, changes: encodeSliceChange(slice, changed) })
+            : this.store.appendReplicaRows(header, encodeSliceChangeRows(slice, changed)));
           this.appendedRows += size;
           return;
         }
       }
       this.replicaSaved = false;
-      const header: StoredReplicaHeader = { version: STORE_FORMAT_VERSION, cursor };
-      const slice = this.replica.confirmedSlice;
-      // Rows encoded as the store writes them: every caller awaits the save before merging on.
       await (this.store.saveReplicaRows === undefined
         ? this.store.saveReplica({ ...header, slice: encodeSlice(slice) })
         : this.store.saveReplicaRows(header, encodeSliceRows(slice)));

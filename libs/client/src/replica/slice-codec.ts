@@ -182,33 +182,73 @@ export interface StoredSliceChange {
   accepted: [identity: string, accepted: [offset: string, contentHash: string] | null][];
 }
 
-/** The current value of every row named in `changed`. */
-export function encodeSliceChange(slice: LibrarySlice, changed: SliceChanges): StoredSliceChange {
-  const present = <T>(value: T | undefined): value is T => value !== undefined;
-  return {
-    records: [...changed.records]
-      .map((id) => slice.records.get(id))
-      .filter(present)
-      .map(encodeRecord),
-    relations: [...changed.relations]
-      .map((key) => slice.relations.get(key))
-      .filter(present)
-      .map(encodeRelation),
-    pending: [...changed.pending].map((id) => [
-      id,
-      slice.pending.get(id)?.map(encodeLogged) ?? null,
-    ]),
-    accepted: [...changed.accepted].map((key) => {
-      const a = slice.accepted.get(key);
-      return [key, a === undefined ? null : [a.offset.toString(), a.contentHash]];
-    }),
-  };
+/** One row of a StoredSliceChange, for stores that write a change's rows one at a time. */
+export type StoredSliceChangeRow =
+  | ['record', StoredRecord]
+  | ['relation', StoredRelation]
+  | ['pending', recordId: string, ops: StoredLoggedOperation[] | null]
+  | ['accepted', identity: string, accepted: [offset: string, contentHash: string] | null];
+
+/**
+ * The current value of every row named in `changed` (records, relations, pending lists, then
+ * identities), each encoded only when reached: a store that writes them as they come never
+ * holds a checkpoint's rows encoded at once. The slice must not change meanwhile.
+ */
+export function* encodeSliceChangeRows(
+  slice: LibrarySlice,
+  changed: SliceChanges,
+): Generator<StoredSliceChangeRow> {
+  for (const id of changed.records) {
+    const record = slice.records.get(id);
+    if (record !== undefined) yield ['record', encodeRecord(record)];
+  }
+  for (const key of changed.relations) {
+    const relation = slice.relations.get(key);
+    if (relation !== undefined) yield ['relation', encodeRelation(relation)];
+  }
+  for (const id of changed.pending) {
+    yield ['pending', id, slice.pending.get(id)?.map(encodeLogged) ?? null];
+  }
+  for (const key of changed.accepted) {
+    const a = slice.accepted.get(key);
+    yield ['accepted', key, a === undefined ? null : [a.offset.toString(), a.contentHash]];
+  }
 }
 
-/** Rows in a StoredSliceChange. */
-export function changeSize(change: StoredSliceChange): number {
+/** The rows of a StoredSliceChange, in the order encodeSliceChangeRows gives them. */
+export function* storedSliceChangeRows(change: StoredSliceChange): Generator<StoredSliceChangeRow> {
+  for (const r of change.records) yield ['record', r];
+  for (const r of change.relations) yield ['relation', r];
+  for (const [id, list] of change.pending) yield ['pending', id, list];
+  for (const [key, accepted] of change.accepted) yield ['accepted', key, accepted];
+}
+
+/** The current value of every row named in `changed`, gathered into one value. */
+export function encodeSliceChange(slice: LibrarySlice, changed: SliceChanges): StoredSliceChange {
+  const change: StoredSliceChange = { records: [], relations: [], pending: [], accepted: [] };
+  for (const row of encodeSliceChangeRows(slice, changed)) {
+    switch (row[0]) {
+      case 'record':
+        change.records.push(row[1]);
+        break;
+      case 'relation':
+        change.relations.push(row[1]);
+        break;
+      case 'pending':
+        change.pending.push([row[1], row[2]]);
+        break;
+      case 'accepted':
+        change.accepted.push([row[1], row[2]]);
+        break;
+    }
+  }
+  return change;
+}
+
+/** The rows a change of `changed` holds at most (rows are never removed, so: exactly). */
+export function changedRows(changed: SliceChanges): number {
   return (
-    change.records.length + change.relations.length + change.pending.length + change.accepted.length
+    changed.records.size + changed.relations.size + changed.pending.size + changed.accepted.size
   );
 }
 

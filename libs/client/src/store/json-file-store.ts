@@ -21,8 +21,13 @@ import {
   type StoredReplicaHeader,
   replayReplica,
 } from './local-store';
-import { type StoredSliceRow, storedSliceRows } from '../replica/slice-codec';
-import { ReplicaLineReader, jsonPieces, replicaLines } from './replica-lines';
+import {
+  type StoredSliceChangeRow,
+  type StoredSliceRow,
+  storedSliceChangeRows,
+  storedSliceRows,
+} from '../replica/slice-codec';
+import { ReplicaLineReader, changeLinePieces, replicaLines } from './replica-lines';
 
 type Generation = { generation?: number };
 
@@ -84,16 +89,22 @@ export class JsonFileStore implements LocalStore {
     await rm(this.path(LEGACY_REPLICA), { force: true });
   }
 
+  appendReplica(change: StoredReplicaChange): Promise<void> {
+    return this.appendReplicaRows(change, storedSliceChangeRows(change.changes));
+  }
+
   /**
-   * One fsynced line, written in chunks as its rows are stringified: a checkpoint after many
-   * pages changes a row per record, and that line as one string (and its bytes) was the largest
-   * allocation of a long pull. A crash mid-append leaves a torn last line (cut when loading).
+   * One fsynced line, written in chunks as its rows are encoded and stringified: a checkpoint
+   * after many pages changes a row per record. A crash mid-append leaves a torn last line (cut
+   * when loading).
    */
-  async appendReplica(change: StoredReplicaChange): Promise<void> {
+  async appendReplicaRows(
+    header: StoredReplicaHeader,
+    rows: Iterable<StoredSliceChangeRow>,
+  ): Promise<void> {
     const file = await open(this.path(CHANGES), 'a');
     try {
-      // Members one by one down to the rows of each list of `changes`.
-      await writePieces(file, jsonPieces({ ...change, generation: this.generation }, 3));
+      await writePieces(file, changeLinePieces(header, rows, { generation: this.generation }));
       await file.write('\n');
       await file.sync();
     } finally {

@@ -2,6 +2,7 @@ import type { Operation } from '../protocol';
 import {
   type StoredSlice,
   type StoredSliceChange,
+  type StoredSliceChangeRow,
   type StoredSliceRow,
   applySliceChanges,
 } from '../replica/slice-codec';
@@ -76,6 +77,15 @@ export interface LocalStore {
    * fails may be lost, after which the node saves the whole replica again.
    */
   appendReplica?(change: StoredReplicaChange): Promise<void>;
+  /**
+   * Optional, beside appendReplica: the same append with the rows (in storedSliceChangeRows
+   * order) produced as the store consumes them, once each, so a checkpoint's rows are never
+   * held encoded at once (a long pull's largest garbage otherwise).
+   */
+  appendReplicaRows?(
+    header: StoredReplicaHeader,
+    rows: Iterable<StoredSliceChangeRow>,
+  ): Promise<void>;
 }
 
 /** A saved replica with the changes appended after it, as LocalStore.load answers it. */

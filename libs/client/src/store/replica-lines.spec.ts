@@ -1,37 +1,112 @@
 import fc from 'fast-check';
-import { NODE_A } from '@sync/protocol/testing';
-import { type StoredSliceRow, storedSliceRows } from '../replica/slice-codec';
-import { ReplicaLineReader, jsonPieces, replicaLines } from './replica-lines';
+import { NODE_A, createOp, rid } from '@sync/protocol/testing';
+import type { JsonValue } from '../protocol';
+import {
+  type StoredRecord,
+  type StoredRelation,
+  type StoredSliceChange,
+  type StoredSliceChangeRow,
+  type StoredSliceRow,
+  storedSliceChangeRows,
+  storedSliceRows,
+} from '../replica/slice-codec';
+import { ReplicaLineReader, changeLinePieces, replicaLines } from './replica-lines';
 
-/* jsonPieces must give exactly JSON.stringify's text, however deep it opens the value. */
+/* An append's line in pieces must be exactly JSON.stringify's text of the change it holds. */
 
-describe('jsonPieces', () => {
-  it("joins to JSON.stringify's text at every depth", () => {
+describe('changeLinePieces', () => {
+  const clock = fc.tuple(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String), fc.uuid());
+  const fields = fc.dictionary(
+    fc.string({ maxLength: 6 }),
+    fc.record({ value: fc.jsonValue({ maxDepth: 2 }).map((v) => v as JsonValue), clock }),
+    { maxKeys: 3 },
+  );
+  const record: fc.Arbitrary<StoredRecord> = fc.record({
+    recordId: fc.uuid(),
+    model: fc.constantFrom('Tag', 'Object'),
+    owner: fc.option(fc.uuid(), { nil: null }),
+    deleted: fc.boolean(),
+    fields,
+  });
+  const relation: fc.Arbitrary<StoredRelation> = fc.record({
+    relation: fc.constant('TagOnObject'),
+    item: fc.uuid(),
+    group: fc.uuid(),
+    presence: fc.record({ exists: fc.boolean(), clock }),
+    fields,
+  });
+  const logged = fc.record({
+    offset: fc.nat().map(String),
+    op: fc.constant(createOp(rid(1), 'Tag', { name: 'n' }, NODE_A, 1)),
+  });
+  const change: fc.Arbitrary<StoredSliceChange> = fc.record({
+    records: fc.array(record, { maxLength: 4 }),
+    relations: fc.array(relation, { maxLength: 3 }),
+    pending: fc.array(
+      fc.tuple(fc.uuid(), fc.option(fc.array(logged, { maxLength: 2 }), { nil: null })),
+      {
+        maxLength: 3,
+      },
+    ),
+    accepted: fc.array(
+      fc.tuple(
+        fc.string({ maxLength: 12 }),
+        fc.option(fc.tuple(fc.nat().map(String), fc.hexaString({ maxLength: 8 })), { nil: null }),
+      ),
+      { maxLength: 4 },
+    ),
+  });
+  const header = fc.record({
+    version: fc.constantFrom(1 as const, 2 as const),
+    cursor: fc.option(fc.nat().map(String), { nil: null }),
+  });
+
+  it("joins to JSON.stringify's text of the change, with and without extra members", () => {
     fc.assert(
-      fc.property(fc.jsonValue(), fc.integer({ min: 0, max: 5 }), (value, depth) => {
-        expect([...jsonPieces(value, depth)].join('')).toBe(JSON.stringify(value));
+      fc.property(header, change, fc.nat(), (h, c, generation) => {
+        const rows = () => storedSliceChangeRows(c);
+        expect([...changeLinePieces(h, rows())].join('')).toBe(
+          JSON.stringify({ ...h, changes: c }),
+        );
+        expect([...changeLinePieces(h, rows(), { generation })].join('')).toBe(
+          JSON.stringify({ ...h, changes: c, generation }),
+        );
+        expect(JSON.parse([...changeLinePieces(h, rows())].join(''))).toEqual({ ...h, changes: c });
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
   });
 
-  it('leaves out undefined members, as JSON.stringify does', () => {
-    const value = { a: undefined, b: [1, { c: undefined, d: 'x' }], e: null };
-    expect([...jsonPieces(value, 3)].join('')).toBe(JSON.stringify(value));
+  it('stringifies each row as a piece of its own', () => {
+    const c: StoredSliceChange = {
+      records: [],
+      relations: [],
+      pending: [['r1', null]],
+      accepted: [
+        ['a', ['1', 'h1']],
+        ['b', null],
+      ],
+    };
+    expect([...changeLinePieces({ version: 2, cursor: '9' }, storedSliceChangeRows(c))]).toEqual([
+      '{"version":2,"cursor":"9","changes":{"records":[',
+      '],"relations":[',
+      '],"pending":[',
+      '["r1",null]',
+      '],"accepted":[',
+      '["a",["1","h1"]]',
+      ',["b",null]',
+      ']}}',
+    ]);
   });
 
-  it('stringifies members below the depth one piece each', () => {
-    const rows = [{ id: 1 }, { id: 2 }];
-    expect([...jsonPieces({ rows }, 2)]).toEqual([
-      '{',
-      '"rows":',
-      '[',
-      '{"id":1}',
-      ',',
-      '{"id":2}',
-      ']',
-      '}',
-    ]);
+  it("refuses rows out of their lists' order", () => {
+    const rows: StoredSliceChangeRow[] = [
+      ['accepted', 'a', null],
+      ['pending', 'r1', null],
+    ];
+    expect(() => [...changeLinePieces({ version: 2, cursor: null }, rows)]).toThrow(
+      'change rows out of order: pending after accepted',
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import type { StoredSlice, StoredSliceRow } from '../replica/slice-codec';
+import type { StoredSlice, StoredSliceChangeRow, StoredSliceRow } from '../replica/slice-codec';
 import { checkWireRecord } from '../replica/wire-record';
 import type { StoredReplica, StoredReplicaHeader } from './local-store';
 
@@ -32,36 +32,41 @@ export function* replicaLines(
   }
 }
 
+/** The lists of a StoredSliceChange in the order their rows come (storedSliceChangeRows). */
+const CHANGE_LISTS = ['records', 'relations', 'pending', 'accepted'] as const;
+const CHANGE_LIST_OF: Record<StoredSliceChangeRow[0], number> = {
+  record: 0,
+  relation: 1,
+  pending: 2,
+  accepted: 3,
+};
+
 /**
- * JSON.stringify(value)'s text, in pieces: objects and arrays down to `depth` levels are opened
- * and their members stringified one at a time, so a large value (a pull checkpoint's changed
- * rows) is written without ever being one string. For JSON data (no undefined in arrays, no
- * toJSON).
+ * One append's line (without its line break), in pieces as `rows` yields them: the text of
+ * JSON.stringify({...header, changes, ...extra}) for the change those rows make up, never one
+ * string (a checkpoint after many pages changes a row per record).
  */
-export function* jsonPieces(value: unknown, depth: number): Generator<string> {
-  if (depth <= 0 || typeof value !== 'object' || value === null) {
-    yield JSON.stringify(value);
-    return;
-  }
-  if (Array.isArray(value)) {
-    yield '[';
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) yield ',';
-      yield* jsonPieces(value[i], depth - 1);
-    }
-    yield ']';
-    return;
-  }
-  yield '{';
+export function* changeLinePieces(
+  header: StoredReplicaHeader,
+  rows: Iterable<StoredSliceChangeRow>,
+  extra: Record<string, unknown> = {},
+): Generator<string> {
+  const head = JSON.stringify({ version: header.version, cursor: header.cursor });
+  yield `${head.slice(0, -1)},"changes":{"${CHANGE_LISTS[0]}":[`;
+  let list = 0;
   let first = true;
-  for (const [key, member] of Object.entries(value)) {
-    // As JSON.stringify: a member that is undefined is left out.
-    if (member === undefined) continue;
-    yield `${first ? '' : ','}${JSON.stringify(key)}:`;
+  for (const row of rows) {
+    const at = CHANGE_LIST_OF[row[0]];
+    if (at < list)
+      throw new Error(`change rows out of order: ${row[0]} after ${CHANGE_LISTS[list]}`);
+    for (; list < at; first = true) yield `],"${CHANGE_LISTS[++list]}":[`;
+    const entry = row[0] === 'record' || row[0] === 'relation' ? row[1] : [row[1], row[2]];
+    yield `${first ? '' : ','}${JSON.stringify(entry)}`;
     first = false;
-    yield* jsonPieces(member, depth - 1);
   }
-  yield '}';
+  while (list < CHANGE_LISTS.length - 1) yield `],"${CHANGE_LISTS[++list]}":[`;
+  const tail = JSON.stringify(extra);
+  yield tail === '{}' ? ']}}' : `]},${tail.slice(1)}`;
 }
 
 /** Rebuilds a replica from its lines, fed in order; `finish` checks it got a header. */
