@@ -53,7 +53,7 @@ export class PackedRecords extends Map<string, RecordState> {
   }
 
   override get(id: string): RecordState | undefined {
-    const stored = super.get(id) as unknown as StoredRow | undefined;
+    const stored = this.storedRow(id);
     return stored === undefined ? undefined : this.row(id, stored);
   }
 
@@ -69,6 +69,11 @@ export class PackedRecords extends Map<string, RecordState> {
    */
   setLine(id: string, line: string): void {
     super.set(id, line as unknown as RecordState);
+  }
+
+  /** Record `id` as stored, without rebuilding its RecordState; do not mutate. */
+  storedRow(id: string): StoredRow | undefined {
+    return super.get(id) as unknown as StoredRow | undefined;
   }
 
   override *values(): MapIterator<RecordState> {

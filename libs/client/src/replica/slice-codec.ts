@@ -182,6 +182,14 @@ export interface StoredSliceChange {
   accepted: [identity: string, accepted: [offset: string, contentHash: string] | null][];
 }
 
+/** encodeRecord of record `id`, from its packed form when it has one (no RecordState built). */
+function encodeRecordAt(records: LibrarySlice['records'], id: string): StoredRecord | undefined {
+  const stored = records instanceof PackedRecords ? records.storedRow(id) : undefined;
+  if (stored !== undefined && typeof stored !== 'string') return encodePackedRecord(stored);
+  const record = records.get(id);
+  return record === undefined ? undefined : encodeRecord(record);
+}
+
 /** One row of a StoredSliceChange, for stores that write a change's rows one at a time. */
 export type StoredSliceChangeRow =
   | ['record', StoredRecord]
@@ -199,8 +207,8 @@ export function* encodeSliceChangeRows(
   changed: SliceChanges,
 ): Generator<StoredSliceChangeRow> {
   for (const id of changed.records) {
-    const record = slice.records.get(id);
-    if (record !== undefined) yield ['record', encodeRecord(record)];
+    const record = encodeRecordAt(slice.records, id);
+    if (record !== undefined) yield ['record', record];
   }
   for (const key of changed.relations) {
     const relation = slice.relations.get(key);
