@@ -51,6 +51,7 @@ export {
   type RelationView,
   relationView,
   Schema,
+  setOwn,
   sliceDigest,
   stateDigest,
   type StateDigestResult,

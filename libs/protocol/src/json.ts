@@ -54,3 +54,18 @@ export function isJsonValue(value: unknown, seen: Set<object> = new Set()): valu
 export function ownValue<T>(obj: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
+
+/**
+ * obj[key] = value as an own, enumerable property, "__proto__" included (assigning that key
+ * would set the prototype instead): what Object.fromEntries gives, without an entries array.
+ */
+export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else obj[key] = value;
+}

@@ -1,4 +1,4 @@
-import type { Clock, FieldWrite, JsonValue, RecordState } from '../protocol';
+import { type Clock, type FieldWrite, type JsonValue, type RecordState, setOwn } from '../protocol';
 import { ClockInterner } from './wire-record';
 
 /**
@@ -151,19 +151,18 @@ export class PackedRecords extends Map<string, RecordState> {
 
 function unpack(packed: PackedRecord): RecordState {
   const { names, writes } = packed;
-  const entries: [string, FieldWrite][] = [];
+  const fields: Record<string, FieldWrite> = {};
   for (let i = 0; i < names.length; i++) {
-    entries.push([
-      names[i],
-      { value: writes[2 * i] as JsonValue, clock: writes[2 * i + 1] as Clock },
-    ]);
+    setOwn(fields, names[i], {
+      value: writes[2 * i] as JsonValue,
+      clock: writes[2 * i + 1] as Clock,
+    });
   }
   return {
     recordId: packed.recordId,
     model: packed.model,
     owner: packed.owner,
     deleted: packed.deleted,
-    // fromEntries keeps "__proto__" an own key.
-    fields: Object.fromEntries(entries),
+    fields,
   };
 }

@@ -5,6 +5,7 @@ import {
   type RecordState,
   isPlainObject,
   parseHybrid,
+  setOwn,
 } from '../protocol';
 
 /*
@@ -94,7 +95,7 @@ export class ClockInterner {
   ): Record<string, FieldWrite> {
     const values = data ?? {};
     const wires = clocks ?? {};
-    const entries: [string, FieldWrite][] = [];
+    const fields: Record<string, FieldWrite> = {};
     // The row's distinct clocks so far, found by a scan (a row has a few: one per op that wrote
     // it); cheaper than a Map and a key string per field. Past ROW_CLOCKS distinct ones, a new
     // clock is just not shared.
@@ -113,10 +114,9 @@ export class ClockInterner {
         }
       }
       const value = (Object.hasOwn(values, name) ? values[name] : null) as JsonValue;
-      entries.push([name, { value, clock }]);
+      setOwn(fields, name, { value, clock });
     }
-    // fromEntries keeps "__proto__" an own key.
-    return Object.fromEntries(entries);
+    return fields;
   }
 
   /** The engine's row of a record line (checked when it arrived). */

@@ -315,6 +315,23 @@ describe('validateOperation: invalid ops', () => {
     );
     expect(validateOperation(input, null).ok).toBe(true);
   });
+
+  it('keeps a data key named "__proto__" an own key, never the prototype', () => {
+    // As JSON text: an object literal would take "__proto__" for the prototype.
+    const input = JSON.parse(
+      JSON.stringify({ ...recordCreate, model: 'Planet', data: { a: 1 } }).replace(
+        '"a":1',
+        '"a":1,"__proto__":{"polluted":true}',
+      ),
+    ) as unknown;
+    const result = validateOperation(input, null);
+    if (!result.ok) throw new Error('expected a valid op');
+    const data = (result.op as { data: Record<string, unknown> }).data;
+    expect(Object.keys(data)).toEqual(['a', '__proto__']);
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    expect((data as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(validateOperation(input, schema).ok).toBe(false);
+  });
 });
 
 describe('validateBatch', () => {

@@ -1,5 +1,5 @@
 import { parseHybrid } from '../hlc/ntp64';
-import { JsonObject, JsonValue, isJsonValue, isPlainObject } from '../json';
+import { JsonObject, JsonValue, isJsonValue, isPlainObject, setOwn } from '../json';
 import { Schema } from '../schema/schema';
 import { FieldDef } from '../schema/schema.types';
 import { checkFieldValue, normalizeFieldValue } from '../schema/value-checks';
@@ -175,7 +175,7 @@ function checkData(
     issues.add('data', `must be an object, got ${describe(data)}`);
     return {};
   }
-  const entries: [string, JsonValue][] = [];
+  const checked: JsonObject = {};
   for (const key of Object.keys(data)) {
     const path = `data.${key}`;
     const value = data[key];
@@ -185,13 +185,12 @@ function checkData(
         issues.add(path, `is not a field of ${ownerName}`);
         continue;
       }
-      entries.push([key, checkValue([def], value, path, issues)]);
+      setOwn(checked, key, checkValue([def], value, path, issues));
     } else {
-      entries.push([key, checkValue(null, value, path, issues)]);
+      setOwn(checked, key, checkValue(null, value, path, issues));
     }
   }
-  // fromEntries defines own properties, so a "__proto__" key cannot touch the prototype.
-  return Object.fromEntries<JsonValue>(entries);
+  return checked;
 }
 
 /**
