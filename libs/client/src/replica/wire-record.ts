@@ -3,8 +3,8 @@ import {
   type FieldWrite,
   type JsonValue,
   type RecordState,
+  isCanonicalHybrid,
   isPlainObject,
-  parseHybrid,
   setOwn,
 } from '../protocol';
 
@@ -57,7 +57,7 @@ export function checkWireRecord(value: unknown): WireRecord {
     if (
       !Array.isArray(clock) ||
       clock.length !== 2 ||
-      !parseHybrid(clock[0]).ok ||
+      !isCanonicalHybrid(clock[0]) ||
       typeof clock[1] !== 'string'
     ) {
       throw new SnapshotFormatError(`record ${id}: the clock of field ${name} is malformed`);

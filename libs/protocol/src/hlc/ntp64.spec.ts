@@ -6,6 +6,7 @@ import {
   hybridFromMillis,
   hybridPhysical,
   hybridToMillis,
+  isCanonicalHybrid,
   parseHybrid,
 } from './ntp64';
 import { compareClock, identityKey } from './clock-order';
@@ -43,6 +44,42 @@ describe('parseHybrid', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('isCanonicalHybrid', () => {
+  // The rule spelled with BigInt: digits without a leading zero, at most 2^64-1.
+  const reference = (s: string) => /^(?:0|[1-9][0-9]*)$/.test(s) && BigInt(s) <= MAX_HYBRID;
+  const candidates = fc.oneof(
+    fc.bigUintN(66).map(String),
+    fc.bigInt({ min: MAX_HYBRID - 2000n, max: MAX_HYBRID + 2000n }).map(String),
+    fc.stringMatching(/^[-+ 0-9]{0,22}$/),
+    fc.string(),
+  );
+
+  it('answers as parseHybrid and as the rule checked with BigInt', () => {
+    fc.assert(
+      fc.property(candidates, (s) => {
+        const expected = reference(s);
+        return isCanonicalHybrid(s) === expected && parseHybrid(s).ok === expected;
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it.each([
+    ['2^64-1', '18446744073709551615', true],
+    ['2^64', '18446744073709551616', false],
+    ['20 digits above 2^64-1', '99999999999999999999', false],
+    ['19 nines', '9999999999999999999', true],
+    ['leading zero', '018446744073709551615', false],
+  ])('%s', (_name, s, expected) => {
+    expect(isCanonicalHybrid(s)).toBe(expected);
+  });
+
+  it('is false for what is not a string', () => {
+    expect(isCanonicalHybrid(12345)).toBe(false);
+    expect(isCanonicalHybrid(null)).toBe(false);
   });
 });
 

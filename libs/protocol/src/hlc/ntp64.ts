@@ -14,6 +14,7 @@ export const PHYSICAL_MASK: Ntp64 = MAX_HYBRID ^ COUNTER_MASK;
 const FRAC_PER_SEC = 1n << 32n;
 const FRAC_MASK = FRAC_PER_SEC - 1n;
 const CANONICAL_DECIMAL = /^(?:0|[1-9][0-9]{0,19})$/;
+const MAX_HYBRID_DECIMAL = MAX_HYBRID.toString(10);
 
 export type HybridParseResult = { ok: true; hybrid: Ntp64 } | { ok: false; message: string };
 
@@ -26,9 +27,8 @@ export function parseHybrid(input: unknown): HybridParseResult {
       message: 'must be a canonical decimal string (digits only, no sign, no leading zeros)',
     };
   }
-  const hybrid = BigInt(input);
-  if (hybrid > MAX_HYBRID) return { ok: false, message: 'must be at most 2^64-1' };
-  return { ok: true, hybrid };
+  if (!atMostMaxHybrid(input)) return { ok: false, message: 'must be at most 2^64-1' };
+  return { ok: true, hybrid: BigInt(input) };
 }
 
 /** Like parseHybrid, for values already known to be valid (e.g. read back from storage). */
@@ -39,8 +39,20 @@ export function parseHybridOrThrow(input: string): Ntp64 {
   return parsed.hybrid;
 }
 
+/** parseHybrid(input).ok, without making the BigInt (a check of many clocks, kept as text). */
 export function isCanonicalHybrid(input: unknown): input is string {
-  return parseHybrid(input).ok;
+  return typeof input === 'string' && CANONICAL_DECIMAL.test(input) && atMostMaxHybrid(input);
+}
+
+/**
+ * For a canonical decimal: at most 2^64-1. Canonical decimals of the same length compare as
+ * numbers when compared as text (no sign, no leading zeros).
+ */
+function atMostMaxHybrid(canonical: string): boolean {
+  return (
+    canonical.length < MAX_HYBRID_DECIMAL.length ||
+    (canonical.length === MAX_HYBRID_DECIMAL.length && canonical <= MAX_HYBRID_DECIMAL)
+  );
 }
 
 export function formatHybrid(hybrid: Ntp64): string {
