@@ -17,6 +17,7 @@ import {
   sleep,
   startService,
 } from './query-bench-support';
+import { benchArgs } from './bench-args';
 import { processCpuMs } from './proc-stats';
 
 /**
@@ -24,7 +25,7 @@ import { processCpuMs } from './proc-stats';
  * projector writes them), the service in its own process, autocannon on loopback.
  *
  *   npm run build && node dist/bench/query.bench.js [--records 100000] [--duration 10]
- *     [--connections 8] [--rounds 3] [--smoke] [--cpu-prof DIR]
+ *     [--connections 8] [--rounds 3] [--smoke] [--cpu-prof DIR] [--only TEXT]
  *
  * Each scenario runs at 1 and at `connections` concurrent connections, `rounds` times,
  * interleaved; the table shows the round with the median requests/s and the p99 of every
@@ -35,6 +36,7 @@ import { processCpuMs } from './proc-stats';
  * round), not a measurement. Any request that does not answer 2xx fails the run (non-zero exit).
  * The service runs with SYNC_AUTH_DISABLED=true: this measures reads, not key checks.
  * `--cpu-prof DIR` writes a CPU profile of the query service into DIR when it stops.
+ * `--only TEXT` runs only the scenarios whose name contains TEXT (e.g. `feed`).
  *
  * DATABASE_URL names the server (default postgres://postgres@127.0.0.1:5432/postgres); the
  * benchmark creates and drops its own database sync_bench_query_<random>.
@@ -45,6 +47,7 @@ const DURATION_S = argValue('duration', SMOKE ? 1 : 10);
 const CONNECTIONS = argValue('connections', SMOKE ? 2 : 8);
 const ROUNDS = argValue('rounds', SMOKE ? 1 : 3);
 const WARMUP_S = SMOKE ? 1 : 3;
+const ONLY = benchArgs().get('only');
 const PROFILE_INDEX = process.argv.indexOf('--cpu-prof');
 const PROFILE_ARGS =
   PROFILE_INDEX < 0 ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.argv[PROFILE_INDEX + 1]}`];
@@ -100,6 +103,17 @@ async function seed(url: string, libraryId: string): Promise<string[]> {
       ),
     );
     await pipeline(Readable.from(rows()), copy);
+    // The op log the feed reads: each record's CREATE at its offset, as the projector logs it.
+    await client.query(
+      `INSERT INTO operations (library_id, log_offset, node, hybrid, content_hash, operation)
+       SELECT library_id, updated_offset, $2::uuid, h.hybrid, md5(record_id::text),
+              jsonb_build_object('type', 'CREATE', 'recordId', record_id, 'model', model,
+                'data', data, 'node', $2::text, 'timestamp', jsonb_build_object('hybrid', h.hybrid::text))
+         FROM records CROSS JOIN LATERAL (SELECT $3::numeric + updated_offset * 16 AS hybrid) h
+        WHERE library_id = $1`,
+      [libraryId, node, hybridBase.toString()],
+    );
+    await client.query('VACUUM ANALYZE operations');
     await client.query('VACUUM ANALYZE records');
     await client.query('VACUUM ANALYZE libraries');
   } finally {
@@ -216,7 +230,7 @@ async function main(): Promise<void> {
     );
     const lib = `/libraries/${libraryId}`;
     const randomId = () => ids[Math.floor(Math.random() * ids.length)];
-    const scenarios: [string, () => string][] = [
+    const allScenarios: [string, () => string][] = [
       ['one record (GET /records/{id})', () => `${lib}/records/${randomId()}`],
       [
         '100-record page (GET /records?limit=100&cursor)',
@@ -230,7 +244,13 @@ async function main(): Promise<void> {
         'one record with minOffset (already applied)',
         () => `${lib}/records/${randomId()}?minOffset=${RECORDS - 1}`,
       ],
+      [
+        'feed page of 100 ops (GET /operations?after&limit=100)',
+        () => `${lib}/operations?after=${Math.floor(Math.random() * (RECORDS - 100))}&limit=100`,
+      ],
     ];
+    const scenarios = allScenarios.filter(([name]) => ONLY === undefined || name.includes(ONLY));
+    if (scenarios.length === 0) throw new Error(`--only ${ONLY}: no scenario has that in its name`);
     const probe = new Client({ connectionString: url });
     await probe.connect();
     const cpu: CpuProbe = {

@@ -18,6 +18,7 @@ import { NdjsonResponse } from './ndjson-response';
 import { OperationsRepository } from './operations.repository';
 import { MAX_LIMIT } from './query-params';
 import { ErrorBodyDto, FeedPageDto, RejectedPageDto } from './query.dto';
+import { JSON_CONTENT_TYPE } from './views';
 
 /** Most ops one NDJSON feed answer may carry (streamed, so memory does not grow with it). */
 export const MAX_STREAM_LIMIT = 100_000;
@@ -98,7 +99,7 @@ export class OperationsController {
       node === null ? undefined : this.operations.recordPosition(libraryId, node, from);
     if (!streamed) {
       const [page] = await Promise.all([this.operations.feed(libraryId, from, limit), position]);
-      void reply.send(page);
+      void reply.type(JSON_CONTENT_TYPE).send(page);
       return;
     }
     await position;

@@ -6,8 +6,8 @@ import { copyLines } from './copy-lines';
 import { operationCursor, rejectedCursor } from './cursor';
 import { PrimaryDatabase } from './primary-database.service';
 import { QueryDatabase } from './query-database.service';
-import type { FeedEntryDto, RejectedEntryDto } from './query.dto';
-import { type Page, toPage } from './views';
+import type { RejectedEntryDto } from './query.dto';
+import { type JsonText, type Page, pageJson, toPage } from './views';
 
 interface FeedRow {
   log_offset: string;
@@ -17,8 +17,15 @@ interface FeedRow {
 interface HorizonFeedRow {
   horizon: string;
   log_offset: string | null;
-  operation: Record<string, unknown> | null;
+  entry: string | null;
 }
+
+/**
+ * A feed entry `{"offset","operation"}` of `operations` as Postgres prints it (the op is
+ * jsonb's text: the same JSON, spaced), for the JSON page and the NDJSON lines alike: no op is
+ * parsed or built in JS.
+ */
+const FEED_ENTRY = `'{"offset":"' || log_offset || '","operation":' || operation::text || '}'`;
 
 /** The library's compaction horizon ($1: library): ops below it may be gone from the feed. */
 const HORIZON = `COALESCE((SELECT compacted_before FROM libraries WHERE library_id = $1), 0)`;
@@ -46,12 +53,12 @@ export class OperationsRepository {
    * SNAPSHOT_REQUIRED. Horizon and page come from one statement, hence one snapshot: a
    * compaction committing in between cannot hide ops from a page that passed the check.
    */
-  async feed(libraryId: string, after: bigint, limit: number): Promise<Page<FeedEntryDto>> {
+  async feed(libraryId: string, after: bigint, limit: number): Promise<JsonText> {
     const rows = await this.database.query<HorizonFeedRow>(
-      `SELECT h.horizon::text AS horizon, o.log_offset, o.operation
+      `SELECT h.horizon::text AS horizon, o.log_offset, o.entry
          FROM (SELECT ${HORIZON} AS horizon) h
          LEFT JOIN LATERAL (
-           SELECT log_offset, operation FROM operations
+           SELECT log_offset, ${FEED_ENTRY} AS entry FROM operations
             WHERE library_id = $1 AND log_offset > $2 AND operation IS NOT NULL
             ORDER BY log_offset LIMIT $3
          ) o ON true`,
@@ -59,12 +66,17 @@ export class OperationsRepository {
     );
     const horizon = BigInt(rows[0].horizon);
     if (after < horizon - 1n) throw snapshotRequired(libraryId, after, horizon);
-    const entries = rows.filter((row): row is HorizonFeedRow & FeedRow => row.log_offset !== null);
-    return toPage(
-      entries,
-      limit,
-      (row) => ({ offset: String(row.log_offset), operation: row.operation }),
-      (row) => operationCursor.encode(String(row.log_offset)),
+    const entries = rows.filter(
+      (row): row is { horizon: string; log_offset: string; entry: string } =>
+        row.log_offset !== null,
+    );
+    return pageJson(
+      toPage(
+        entries,
+        limit,
+        (row) => row.entry,
+        (row) => operationCursor.encode(row.log_offset),
+      ),
     );
   }
 
@@ -175,7 +187,7 @@ export class OpenFeed {
   async *chunks(): AsyncGenerator<{ text: Buffer; count: number }> {
     this.broken = true;
     // COPY takes no bind parameters: the id is a parsed UUID, after and limit are integers.
-    const sql = `COPY (SELECT '{"offset":"' || log_offset || '","operation":' || operation::text || '}', NULL::text
+    const sql = `COPY (SELECT ${FEED_ENTRY}, NULL::text
                          FROM operations
                         WHERE library_id = '${this.libraryId}' AND log_offset > ${this.after}
                           AND operation IS NOT NULL

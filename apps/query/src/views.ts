@@ -36,3 +36,17 @@ export function toPage<R, T>(
     nextCursor: more && kept.length > 0 ? cursorOf(kept[kept.length - 1]) : null,
   };
 }
+
+/**
+ * An answer already serialized as JSON (rows Postgres printed, joined here), sent as it is with
+ * JSON_CONTENT_TYPE: no row parsed only to be serialized again.
+ */
+export type JsonText = string & { readonly __jsonText: never };
+
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/** `{"items":[…],"nextCursor":…}` from items that are JSON texts already. */
+export function pageJson(page: Page<string>): JsonText {
+  const items = page.items.join(',');
+  return `{"items":[${items}],"nextCursor":${JSON.stringify(page.nextCursor)}}` as JsonText;
+}
