@@ -134,7 +134,8 @@ describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
   it('query: every scenario at both concurrencies, with rates, latencies and CPU', () => {
     const { output } = run('query');
     const table = rows(output, /\(/);
-    expect(table).toHaveLength(8);
+    // Five scenarios (four record reads, one feed page) at 1 and at 2 connections.
+    expect(table).toHaveLength(10);
     for (const [, conns, rps, p50, p90, p99, max, serviceCpu, postgresCpu] of table) {
       expect(Number(conns)).toBeGreaterThan(0);
       expect(Number(rps)).toBeGreaterThan(0);
