@@ -4,6 +4,7 @@ import { NODE_A, NODE_B, NODE_C, logged, smallWorldOp } from '@sync/protocol/tes
 import { type PackedRecord, PackedRecords } from './packed-records';
 import { decodeSlice, encodeSlice, encodeSliceRows } from './slice-codec';
 import { snapshotRecordLine } from './snapshot-slice';
+import { checkWireRecord } from './wire-record';
 
 /*
  * Packing changes nothing the engine or a reader sees: every row comes back equal to the row
@@ -136,33 +137,42 @@ describe('PackedRecords', () => {
     );
   });
 
-  it('keeps rows set as snapshot lines as that text until read, reads them as the rows', () => {
+  it('keeps rows set as snapshot lines as text until read, saves them as lines, reads the rows', () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 60 }), fc.nat(), (ops, seed) => {
         const slice = mergeBatch(schema, emptySlice(), logged(ops)).slice;
         const rows = [...slice.records.values()];
         const records = new PackedRecords();
         const lines = new Map<string, string>();
-        // Some rows as lines, the others packed, in the rows' order.
+        // Rows packed, kept as their line (setLine) or compact (setSnapshotRecord), in order.
         rows.forEach((row, i) => {
-          if ((seed >> (i % 30)) % 2 === 0) records.set(row.recordId, row);
+          const line = JSON.stringify(snapshotRecordLine(row));
+          const how = Math.floor(seed / 3 ** (i % 19)) % 3;
+          if (how === 0) records.set(row.recordId, row);
           else {
-            const line = JSON.stringify(snapshotRecordLine(row));
             lines.set(row.recordId, line);
-            records.setLine(row.recordId, line);
+            if (how === 1) records.setLine(row.recordId, line);
+            else records.setSnapshotRecord(checkWireRecord(JSON.parse(line)), line);
           }
         });
         const kept = () =>
-          new Map([...records.storedEntries()].filter(([, r]) => typeof r === 'string'));
-        expect(kept()).toEqual(lines);
-        // Saved as the text, and through the stored form and back still lines.
+          new Map(
+            [...records.storedEntries()]
+              .filter(([, r]) => typeof r === 'string')
+              .map(([id, r]) => [id, JSON.parse(r as string) as unknown]),
+          );
+        const expected = new Map([...lines].map(([id, line]) => [id, JSON.parse(line) as unknown]));
+        expect(kept()).toEqual(expected);
+        // Saved as lines, and through the stored form and back still lines.
         const packed = { ...slice, records };
         const saved = [...encodeSliceRows(packed)].filter((row) => row[0] === 'wireRecord');
-        expect(saved.map((row) => row[1])).toEqual([...lines.values()]);
+        expect(saved.map((row) => JSON.parse(row[1]) as unknown)).toEqual([...expected.values()]);
         const again = decodeSlice(encodeSlice(packed)).records as PackedRecords;
-        expect([...again.storedEntries()].filter(([, r]) => typeof r === 'string')).toEqual([
-          ...lines,
-        ]);
+        expect(
+          [...again.storedEntries()]
+            .filter(([, r]) => typeof r === 'string')
+            .map(([id, r]) => [id, JSON.parse(r as string) as unknown]),
+        ).toEqual([...expected]);
         expect(new Map(again)).toEqual(slice.records);
         // Read once, each row is the row its line was made of, and is kept packed after.
         expect(new Map(records)).toEqual(slice.records);
@@ -174,8 +184,8 @@ describe('PackedRecords', () => {
     );
   });
 
-  /** A Tag row `r` whose fields were all written by one op, and a map holding it as its line. */
-  function keptAsLine(values: Record<string, string>, owner: string | null) {
+  /** A Tag row `r` whose fields were all written by one op, and a map keeping it as text. */
+  function keptAsText(how: Keep, values: Record<string, string>, owner: string | null) {
     const clock = { hybrid: 5n, node: NODE_A };
     const row: RecordState = {
       recordId: 'r',
@@ -187,22 +197,45 @@ describe('PackedRecords', () => {
       ),
     };
     const records = new PackedRecords();
-    records.setLine('r', JSON.stringify(snapshotRecordLine(row)));
+    const line = JSON.stringify(snapshotRecordLine(row));
+    if (how === 'line') records.setLine('r', line);
+    else records.setSnapshotRecord(checkWireRecord(JSON.parse(line)), line);
     return { row, records };
   }
 
-  it('decodes a line once: get() keeps the row packed, with the same values and clocks', () => {
-    const { row, records } = keptAsLine({ name: 'a', color: 'b' }, NODE_B);
+  type Keep = 'line' | 'compact';
+  const keeps: Keep[] = ['line', 'compact'];
+
+  it.each(keeps)('decodes a row kept as %s text once: get() keeps it packed after', (how) => {
+    const { row, records } = keptAsText(how, { name: 'a', color: 'b' }, NODE_B);
+    expect(typeof [...records.storedEntries()][0][1]).toBe('string');
     const first = records.get('r') as RecordState;
     expect(first).toEqual(row);
+    expect(first.fields.name.clock).toBe(first.fields.color.clock);
     expect(typeof [...records.storedEntries()][0][1]).toBe('object');
     expectSameRow(records.get('r'), first);
   });
 
-  it('replaces a row kept as a line when the row is set', () => {
-    const { row, records } = keptAsLine({ name: 'a' }, null);
+  it.each(keeps)('replaces a row kept as %s text when the row is set', (how) => {
+    const { row, records } = keptAsText(how, { name: 'a' }, null);
     records.set('r', { ...row, deleted: true });
     expect(records.get('r')).toEqual({ ...row, deleted: true });
     expect(typeof [...records.storedEntries()][0][1]).toBe('object');
+  });
+
+  it('keeps a line with leading blanks, and a snapshot row with too many clocks, as lines', () => {
+    const { row } = keptAsText('line', { name: 'a' }, null);
+    const records = new PackedRecords();
+    const line = JSON.stringify(snapshotRecordLine(row));
+    records.setLine('r', ` \n${line}`);
+    expect([...records.storedEntries()]).toEqual([['r', line]]);
+    expect(records.get('r')).toEqual(row);
+    const clocks = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [`f${i}`, [String(i + 1), NODE_A]]),
+    );
+    const many = JSON.stringify({ ...snapshotRecordLine(row), id: 'm', data: {}, clocks });
+    records.setSnapshotRecord(checkWireRecord(JSON.parse(many)), many);
+    expect([...records.storedEntries()][1]).toEqual(['m', many]);
+    expect(Object.keys((records.get('m') as RecordState).fields)).toHaveLength(40);
   });
 });

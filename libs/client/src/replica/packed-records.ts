@@ -1,5 +1,6 @@
 import { type Clock, type FieldWrite, type JsonValue, type RecordState, setOwn } from '../protocol';
-import { ClockInterner } from './wire-record';
+import { CompactRecordCodec } from './compact-record';
+import { ClockInterner, type WireRecord } from './wire-record';
 
 /**
  * A record row as the confirmed layer keeps it: no object per field. Field names are one array
@@ -19,14 +20,20 @@ export class PackedRecord {
   ) {}
 }
 
+/** A row as PackedRecords keeps it: packed, a snapshot line, or compact text (compact-record). */
+type Kept = PackedRecord | string;
+
 /** A trie of field-name lists: the node reached by a list's names holds its shared array. */
 class ShapeNode {
   readonly next = new Map<string, ShapeNode>();
   shape: readonly string[] | undefined;
 }
 
-/** A row as PackedRecords stores it: packed, or the snapshot line it came in (wire-record). */
+/** A row as a store saves it: packed, or a snapshot line (wire-record). */
 export type StoredRow = PackedRecord | string;
+
+/** A JSON line starts with `{`; compact text (compact-record) with a digit. */
+const isLine = (text: string): boolean => text.charCodeAt(0) === 123;
 
 /**
  * Records by id, stored packed and handed out as the engine's RecordState: get() and iteration
@@ -35,16 +42,18 @@ export type StoredRow = PackedRecord | string;
  * so a rebuilt row is as good as the stored one. Only the rows a batch touches or a read asks
  * for are rebuilt, and only for as long as the caller holds them.
  *
- * A row from a snapshot is kept as its line's text until it is first read or written
- * (setLine): nothing decoded at bootstrap, and a full save right after it writes the lines as
- * they are, at the price of about 30 % more memory than packed rows (their clocks as text) until
- * then. The first read decodes the line to the row the snapshot describes, clocks interned (one
- * Clock per distinct clock of the row, shared node ids), and keeps it packed from then on.
+ * A row from a snapshot is kept as text until it is first read or written: as compact text
+ * (setSnapshotRecord: about a third of its line, and less than half a packed row's heap), or as
+ * the line itself (setLine, what a store loads). Nothing is decoded at bootstrap, and a full save
+ * writes a line per such row without decoding it. The first read decodes the row the snapshot
+ * describes, clocks interned (one Clock per distinct clock of the row, shared node ids), and
+ * keeps it packed from then on.
  */
 export class PackedRecords extends Map<string, RecordState> {
   /** Field-name lists, one array per shape, found by walking their names (no key string). */
   private readonly shapes = new ShapeNode();
   private readonly clocks = new ClockInterner();
+  private readonly compact = new CompactRecordCodec(this.clocks);
 
   constructor(rows?: Iterable<readonly [string, RecordState]>) {
     // The base constructor would call set() before `shapes` exists.
@@ -53,7 +62,7 @@ export class PackedRecords extends Map<string, RecordState> {
   }
 
   override get(id: string): RecordState | undefined {
-    const stored = this.storedRow(id);
+    const stored = this.kept(id);
     return stored === undefined ? undefined : this.row(id, stored);
   }
 
@@ -62,36 +71,52 @@ export class PackedRecords extends Map<string, RecordState> {
   }
 
   /**
-   * Keeps record `id` as its snapshot line's text, checked already (wire-record's
-   * checkWireRecord) and describing a record with this id. A line cut from a larger decoded
-   * piece keeps that piece alive (V8 slices share their parent) until every line of it is
-   * replaced: memory never grows past what the bootstrap took.
+   * Keeps record `id` as a snapshot line's text (as a store saves it), checked already
+   * (wire-record's checkWireRecord) and describing a record with this id. A line cut from a
+   * larger text keeps that text alive (V8 slices share their parent) until every line of it is
+   * replaced.
    */
   setLine(id: string, line: string): void {
-    super.set(id, line as unknown as RecordState);
+    // Kept text is told apart by its first character (isLine).
+    super.set(id, (isLine(line) ? line : line.trimStart()) as unknown as RecordState);
   }
 
-  /** Record `id` as stored, without rebuilding its RecordState; do not mutate. */
-  storedRow(id: string): StoredRow | undefined {
-    return super.get(id) as unknown as StoredRow | undefined;
+  /**
+   * Keeps record `id` of a snapshot line, `record` as parsed and checked (checkWireRecord), as
+   * compact text; `line` is kept instead in the rare row with more distinct clocks than that
+   * text lists. The line is not retained otherwise, nor the piece it was cut from.
+   */
+  setSnapshotRecord(record: WireRecord, line: string): void {
+    const compact = this.compact.encode(record);
+    if (compact === undefined) this.setLine(record.id, line);
+    else super.set(record.id, compact as unknown as RecordState);
+  }
+
+  /** Record `id` when it is kept packed, without rebuilding its RecordState; do not mutate. */
+  packedRow(id: string): PackedRecord | undefined {
+    const stored = this.kept(id);
+    return typeof stored === 'object' ? stored : undefined;
   }
 
   override *values(): MapIterator<RecordState> {
-    for (const [id, stored] of super.entries()) yield this.row(id, stored as unknown as StoredRow);
+    for (const [id, stored] of super.entries()) yield this.row(id, stored as unknown as Kept);
   }
 
   override *entries(): MapIterator<[string, RecordState]> {
     for (const [id, stored] of super.entries()) {
-      yield [id, this.row(id, stored as unknown as StoredRow)];
+      yield [id, this.row(id, stored as unknown as Kept)];
     }
   }
 
   /**
-   * The rows as stored, in order, without rebuilding a RecordState each (a full save writes
-   * them straight from here); do not mutate.
+   * The rows in order, as a store saves them: packed rows as kept (do not mutate), rows kept as
+   * text as their snapshot line; no RecordState is built (a full save writes from here).
    */
   *storedEntries(): Generator<[string, StoredRow]> {
-    for (const [id, stored] of super.entries()) yield [id, stored as unknown as StoredRow];
+    for (const [id, stored] of super.entries()) {
+      const kept = stored as unknown as Kept;
+      yield [id, typeof kept === 'string' && !isLine(kept) ? this.compact.line(id, kept) : kept];
+    }
   }
 
   override [Symbol.iterator](): MapIterator<[string, RecordState]> {
@@ -105,11 +130,15 @@ export class PackedRecords extends Map<string, RecordState> {
     for (const [id, row] of this.entries()) callback.call(thisArg, row, id, this);
   }
 
-  private row(id: string, stored: StoredRow): RecordState {
+  private kept(id: string): Kept | undefined {
+    return super.get(id) as unknown as Kept | undefined;
+  }
+
+  private row(id: string, stored: Kept): RecordState {
     if (typeof stored !== 'string') return unpack(stored);
-    // Decoded once: a line costs about twice an unpack, and its text more memory than packed.
+    // Decoded once: text costs more than an unpack to read again.
     // Replacing the value of a key the map already holds is safe while iterating it.
-    const row = this.clocks.record(stored);
+    const row = isLine(stored) ? this.clocks.record(stored) : this.compact.decode(id, stored);
     super.set(id, this.pack(row) as unknown as RecordState);
     return row;
   }

@@ -31,8 +31,8 @@ export interface StoredRecord {
 }
 
 /**
- * A record kept as the line of the snapshot it came in (see PackedRecords.setLine): `line` is
- * that JSON text, checked when it arrived (wire-record).
+ * A record kept as a line of the snapshot it came in (see PackedRecords.setSnapshotRecord):
+ * `line` is that JSON text, checked when it arrived (wire-record).
  */
 export interface StoredWireRecord {
   recordId: string;
@@ -184,8 +184,8 @@ export interface StoredSliceChange {
 
 /** encodeRecord of record `id`, from its packed form when it has one (no RecordState built). */
 function encodeRecordAt(records: LibrarySlice['records'], id: string): StoredRecord | undefined {
-  const stored = records instanceof PackedRecords ? records.storedRow(id) : undefined;
-  if (stored !== undefined && typeof stored !== 'string') return encodePackedRecord(stored);
+  const packed = records instanceof PackedRecords ? records.packedRow(id) : undefined;
+  if (packed !== undefined) return encodePackedRecord(packed);
   const record = records.get(id);
   return record === undefined ? undefined : encodeRecord(record);
 }

@@ -96,7 +96,7 @@ export interface SnapshotContents {
 
 /**
  * Incremental decoder: feed the lines in order, then call finish(). Record lines are checked and
- * kept as their text (see PackedRecords.setLine).
+ * kept as text (see PackedRecords.setSnapshotRecord).
  */
 export class SnapshotSliceBuilder {
   private header?: SnapshotHeaderLine;
@@ -136,7 +136,7 @@ export class SnapshotSliceBuilder {
     if (!this.header) throw new SnapshotFormatError('first line is not the header');
     switch (entry.type) {
       case 'record': {
-        this.records.setLine(checkWireRecord(entry).id, line);
+        this.records.setSnapshotRecord(checkWireRecord(entry), line);
         this.counts.records++;
         return;
       }

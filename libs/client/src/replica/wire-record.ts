@@ -75,13 +75,30 @@ const ROW_CLOCKS = 16;
  * engine merges the op itself.
  */
 export class ClockInterner {
-  private readonly nodes = new Map<string, string>();
+  private readonly indexes = new Map<string, number>();
+  private readonly nodes: string[] = [];
+  private last = 0;
 
   node(node: string): string {
-    const known = this.nodes.get(node);
-    if (known !== undefined) return known;
-    this.nodes.set(node, node);
-    return node;
+    return this.nodes[this.nodeIndex(node)];
+  }
+
+  /** A number for `node`, the same for the life of this interner (compact-record keeps it). */
+  nodeIndex(node: string): number {
+    // Rows mostly name the node the previous one did: a comparison is cheaper than hashing.
+    if (node === this.nodes[this.last]) return this.last;
+    let index = this.indexes.get(node);
+    if (index === undefined) {
+      index = this.nodes.push(node) - 1;
+      this.indexes.set(node, index);
+    }
+    this.last = index;
+    return index;
+  }
+
+  /** The node nodeIndex() gave `index`. */
+  nodeAt(index: number): string {
+    return this.nodes[index];
   }
 
   clock([hybrid, node]: WireClock): Clock {

@@ -1,0 +1,170 @@
+import { type Clock, type FieldWrite, type JsonValue, type RecordState, setOwn } from '../protocol';
+import type { ClockInterner, WireRecord } from './wire-record';
+
+/*
+ * A snapshot's record line kept as compact text until a merge or a read needs the row (see
+ * PackedRecords.setSnapshotRecord). A full-view line spells each field's clock in full
+ * (`"name":["7576…","9a3c…-…"]`, about 60 bytes), two thirds of the line, though a record's
+ * fields share a few clocks and a library has few nodes. Kept here instead:
+ *
+ *   <kind>;<owner>;<deleted>;<field clocks>;<hybrid>;<node>;<hybrid>;<node>…\n<data as JSON>
+ *
+ * kind numbers the model and its written fields' names (shared by every row of that shape),
+ * owner and the clocks' nodes are ClockInterner numbers (owner empty when null), deleted is 0
+ * or 1, and field clocks has one base-36 digit per name: which of the row's distinct clocks,
+ * listed after it, wrote that field. About a third of the line's length, and one flat string.
+ */
+
+/** Distinct clocks a compact row can list: one base-36 digit per field names them. */
+const DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz';
+const MAX_CLOCKS = DIGITS.length;
+
+/** The value of the base-36 digit at `at` of `text`. */
+function digitAt(text: string, at: number): number {
+  const code = text.charCodeAt(at);
+  return code < 97 ? code - 48 : code - 87;
+}
+
+/** What every row of one model with one list of written fields shares. */
+interface Kind {
+  model: string;
+  names: readonly string[];
+  /** Each name as a line's clocks key: `"name":`. */
+  keys: readonly string[];
+  modelJson: string;
+}
+
+/** A trie of field-name lists; the node a list's names reach numbers its kinds by model. */
+class KindNode {
+  readonly next = new Map<string, KindNode>();
+  readonly byModel = new Map<string, number>();
+}
+
+export class CompactRecordCodec {
+  private readonly kinds: Kind[] = [];
+  private readonly kindTrie = new KindNode();
+  private readonly nodeJson: string[] = [];
+
+  constructor(private readonly clocks: ClockInterner) {}
+
+  /**
+   * `record` (checked by checkWireRecord) as compact text; undefined when it has more distinct
+   * clocks than a compact row lists (keep its line then).
+   */
+  encode(record: WireRecord): string | undefined {
+    const clocks = record.clocks;
+    const names = Object.keys(clocks);
+    // The row's distinct clocks, found by a scan (a row has a few: one per op that wrote it).
+    const hybrids: string[] = [];
+    const nodes: string[] = [];
+    let fieldClocks = '';
+    for (const name of names) {
+      const clock = clocks[name];
+      const hybrid = clock[0];
+      const node = clock[1];
+      let k = 0;
+      while (k < hybrids.length && (hybrids[k] !== hybrid || nodes[k] !== node)) k++;
+      if (k === hybrids.length) {
+        if (k === MAX_CLOCKS) return undefined;
+        hybrids.push(hybrid);
+        nodes.push(node);
+      }
+      fieldClocks += DIGITS[k];
+    }
+    const parts: (string | number)[] = [
+      this.kind(record.model, names),
+      record.owner === null ? '' : this.clocks.nodeIndex(record.owner),
+      record.deleted ? 1 : 0,
+      fieldClocks,
+    ];
+    for (let k = 0; k < hybrids.length; k++) {
+      parts.push(hybrids[k], this.clocks.nodeIndex(nodes[k]));
+    }
+    // join, not +: concatenation leaves a tree of pieces, which costs more than the text.
+    return [parts.join(';'), JSON.stringify(record.data)].join('\n');
+  }
+
+  /**
+   * The row `text` describes, as ClockInterner.record decodes the line it came from: fields in
+   * the line's order, a value only for a field with a clock, one Clock per distinct clock.
+   */
+  decode(recordId: string, text: string): RecordState {
+    const end = text.indexOf('\n');
+    const head = text.slice(0, end).split(';');
+    const data = JSON.parse(text.slice(end + 1)) as Record<string, JsonValue>;
+    const kind = this.kinds[Number(head[0])];
+    const shared: Clock[] = [];
+    for (let at = 4; at < head.length; at += 2) {
+      shared.push({ hybrid: BigInt(head[at]), node: this.clocks.nodeAt(Number(head[at + 1])) });
+    }
+    const fieldClocks = head[3];
+    const fields: Record<string, FieldWrite> = {};
+    for (let i = 0; i < kind.names.length; i++) {
+      const name = kind.names[i];
+      const value = Object.hasOwn(data, name) ? data[name] : null;
+      setOwn(fields, name, { value, clock: shared[digitAt(fieldClocks, i)] });
+    }
+    return {
+      recordId,
+      model: kind.model,
+      owner: head[1] === '' ? null : this.clocks.nodeAt(Number(head[1])),
+      deleted: head[2] === '1',
+      fields,
+    };
+  }
+
+  /**
+   * A snapshot line of the record `text` describes, for stores that save such lines: it parses
+   * to the line the text was made of (the same values, data's keys in the same order).
+   */
+  line(recordId: string, text: string): string {
+    const end = text.indexOf('\n');
+    const head = text.slice(0, end).split(';');
+    const kind = this.kinds[Number(head[0])];
+    const shared: string[] = [];
+    for (let at = 4; at < head.length; at += 2) {
+      shared.push(`["${head[at]}",${this.json(Number(head[at + 1]))}]`);
+    }
+    const fieldClocks = head[3];
+    let clocks = '';
+    for (let i = 0; i < kind.names.length; i++) {
+      clocks += `${i === 0 ? '' : ','}${kind.keys[i]}${shared[digitAt(fieldClocks, i)]}`;
+    }
+    const owner = head[1] === '' ? 'null' : this.json(Number(head[1]));
+    return (
+      `{"type":"record","id":${JSON.stringify(recordId)},"model":${kind.modelJson},` +
+      `"data":${text.slice(end + 1)},"deleted":${head[2] === '1'},"owner":${owner},` +
+      `"clocks":{${clocks}}}`
+    );
+  }
+
+  /** Node `index` as a JSON string. */
+  private json(index: number): string {
+    return (this.nodeJson[index] ??= JSON.stringify(this.clocks.nodeAt(index)));
+  }
+
+  /** The number of the kind of `model` rows with these written fields, in this order. */
+  private kind(model: string, names: readonly string[]): number {
+    let node = this.kindTrie;
+    for (const name of names) {
+      let next = node.next.get(name);
+      if (next === undefined) {
+        next = new KindNode();
+        node.next.set(name, next);
+      }
+      node = next;
+    }
+    let index = node.byModel.get(model);
+    if (index === undefined) {
+      index =
+        this.kinds.push({
+          model,
+          names,
+          keys: names.map((name) => `${JSON.stringify(name)}:`),
+          modelJson: JSON.stringify(model),
+        }) - 1;
+      node.byModel.set(model, index);
+    }
+    return index;
+  }
+}
