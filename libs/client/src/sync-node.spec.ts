@@ -437,9 +437,9 @@ describe('SyncNode persistence', () => {
     expect(reopened.state()).toEqual(first.state());
 
     const newer = new MemoryStore();
-    await newer.saveJournal({ ...saved.journal!, version: 3 as 2 });
+    await newer.saveJournal({ ...saved.journal!, version: 4 as 3 });
     await expect(open(server, time, 0, { store: newer })).rejects.toThrow(
-      'store format 3 is not supported',
+      'store format 4 is not supported',
     );
   });
 

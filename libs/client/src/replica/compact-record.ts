@@ -1,4 +1,12 @@
-import { type Clock, type FieldWrite, type JsonValue, type RecordState, setOwn } from '../protocol';
+import {
+  type Clock,
+  type FieldWrite,
+  type JsonValue,
+  type RecordState,
+  isCanonicalHybrid,
+  isPlainObject,
+  setOwn,
+} from '../protocol';
 import type { ClockInterner, WireRecord } from './wire-record';
 
 /*
@@ -13,6 +21,7 @@ import type { ClockInterner, WireRecord } from './wire-record';
  * owner and the clocks' nodes are ClockInterner numbers (owner empty when null), deleted is 0
  * or 1, and field clocks has one base-36 digit per name: which of the row's distinct clocks,
  * listed after it, wrote that field. About a third of the line's length, and one flat string.
+ * Stores save the text as it is, after the tables its numbers refer to (tables(), adopt()).
  */
 
 /** Distinct clocks a compact row can list: one base-36 digit per field names them. */
@@ -29,9 +38,19 @@ function digitAt(text: string, at: number): number {
 interface Kind {
   model: string;
   names: readonly string[];
-  /** Each name as a line's clocks key: `"name":`. */
-  keys: readonly string[];
-  modelJson: string;
+}
+
+/** What compact texts' numbers refer to: nodes by number, then kinds by number. */
+export interface CompactTables {
+  nodes: string[];
+  kinds: [model: string, names: string[]][];
+}
+
+export class CompactRecordError extends Error {
+  constructor(message: string) {
+    super(`compact record: ${message}`);
+    this.name = 'CompactRecordError';
+  }
 }
 
 /** A trie of field-name lists; the node a list's names reach numbers its kinds by model. */
@@ -43,7 +62,6 @@ class KindNode {
 export class CompactRecordCodec {
   private readonly kinds: Kind[] = [];
   private readonly kindTrie = new KindNode();
-  private readonly nodeJson: string[] = [];
 
   constructor(private readonly clocks: ClockInterner) {}
 
@@ -113,34 +131,70 @@ export class CompactRecordCodec {
     };
   }
 
-  /**
-   * A snapshot line of the record `text` describes, for stores that save such lines: it parses
-   * to the line the text was made of (the same values, data's keys in the same order).
-   */
-  line(recordId: string, text: string): string {
-    const end = text.indexOf('\n');
-    const head = text.slice(0, end).split(';');
-    const kind = this.kinds[Number(head[0])];
-    const shared: string[] = [];
-    for (let at = 4; at < head.length; at += 2) {
-      shared.push(`["${head[at]}",${this.json(Number(head[at + 1]))}]`);
-    }
-    const fieldClocks = head[3];
-    let clocks = '';
-    for (let i = 0; i < kind.names.length; i++) {
-      clocks += `${i === 0 ? '' : ','}${kind.keys[i]}${shared[digitAt(fieldClocks, i)]}`;
-    }
-    const owner = head[1] === '' ? 'null' : this.json(Number(head[1]));
-    return (
-      `{"type":"record","id":${JSON.stringify(recordId)},"model":${kind.modelJson},` +
-      `"data":${text.slice(end + 1)},"deleted":${head[2] === '1'},"owner":${owner},` +
-      `"clocks":{${clocks}}}`
-    );
+  /** The tables the numbers of every text encoded or adopted so far refer to. */
+  tables(): CompactTables {
+    const nodes: string[] = [];
+    for (let i = 0; i < this.clocks.nodeCount(); i++) nodes.push(this.clocks.nodeAt(i));
+    return { nodes, kinds: this.kinds.map(({ model, names }) => [model, [...names]]) };
   }
 
-  /** Node `index` as a JSON string. */
-  private json(index: number): string {
-    return (this.nodeJson[index] ??= JSON.stringify(this.clocks.nodeAt(index)));
+  /**
+   * Takes a store's tables, so that the texts saved with them decode here; on a codec that has
+   * numbered nothing yet (its interner included).
+   */
+  adopt(tables: CompactTables): void {
+    if (this.kinds.length > 0 || this.clocks.nodeCount() > 0) {
+      throw new CompactRecordError('tables adopted after rows were numbered');
+    }
+    const { nodes, kinds } = tables;
+    if (!Array.isArray(nodes) || !Array.isArray(kinds)) throw new CompactRecordError('bad tables');
+    nodes.forEach((node, i) => {
+      if (typeof node !== 'string' || this.clocks.nodeIndex(node) !== i) {
+        throw new CompactRecordError(`node ${i} of the tables is not a new string`);
+      }
+    });
+    kinds.forEach((kind, i) => {
+      const [model, names] = Array.isArray(kind) ? kind : [];
+      const strings = Array.isArray(names) && names.every((name) => typeof name === 'string');
+      if (typeof model !== 'string' || !strings || this.kind(model, names) !== i) {
+        throw new CompactRecordError(`kind ${i} of the tables is malformed or repeated`);
+      }
+    });
+  }
+
+  /**
+   * Throws unless `text` decodes here: checked when a store's row is loaded, so that a read
+   * cannot fail later (as a snapshot line is checked when it arrives).
+   */
+  check(text: string): void {
+    const end = text.indexOf('\n');
+    const head = end < 0 ? [] : text.slice(0, end).split(';');
+    const kind = this.kinds[Number(head[0])] as Kind | undefined;
+    const node = (n: string) => /^\d+$/.test(n) && Number(n) < this.clocks.nodeCount();
+    const distinct = (head.length - 4) / 2;
+    const fieldClocks = head[3] ?? '';
+    let ok =
+      kind !== undefined &&
+      /^\d+$/.test(head[0]) &&
+      (head[1] === '' || node(head[1])) &&
+      (head[2] === '0' || head[2] === '1') &&
+      Number.isInteger(distinct) &&
+      distinct <= MAX_CLOCKS &&
+      fieldClocks.length === kind.names.length;
+    for (let i = 0; ok && i < fieldClocks.length; i++) {
+      ok = DIGITS.indexOf(fieldClocks[i]) >= 0 && digitAt(fieldClocks, i) < distinct;
+    }
+    for (let at = 4; ok && at < head.length; at += 2) {
+      ok = isCanonicalHybrid(head[at]) && node(head[at + 1]);
+    }
+    if (ok) {
+      try {
+        ok = isPlainObject(JSON.parse(text.slice(end + 1)));
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) throw new CompactRecordError(`malformed text ${JSON.stringify(text.slice(0, 80))}`);
   }
 
   /** The number of the kind of `model` rows with these written fields, in this order. */
@@ -156,13 +210,7 @@ export class CompactRecordCodec {
     }
     let index = node.byModel.get(model);
     if (index === undefined) {
-      index =
-        this.kinds.push({
-          model,
-          names,
-          keys: names.map((name) => `${JSON.stringify(name)}:`),
-          modelJson: JSON.stringify(model),
-        }) - 1;
+      index = this.kinds.push({ model, names }) - 1;
       node.byModel.set(model, index);
     }
     return index;

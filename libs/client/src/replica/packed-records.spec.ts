@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { type RecordState, defaultSchema, emptySlice, mergeBatch } from '@sync/protocol';
 import { NODE_A, NODE_B, NODE_C, logged, smallWorldOp } from '@sync/protocol/testing';
-import { type PackedRecord, PackedRecords } from './packed-records';
-import { decodeSlice, encodeSlice, encodeSliceRows } from './slice-codec';
+import { type PackedRecord, PackedRecords, isSnapshotLine } from './packed-records';
+import { decodeSlice, encodeSlice, encodeSliceRows, storedSliceRows } from './slice-codec';
 import { snapshotRecordLine } from './snapshot-slice';
 import { checkWireRecord } from './wire-record';
+import { ReplicaLineReader, replicaLines } from '../store/replica-lines';
 
 /*
  * Packing changes nothing the engine or a reader sees: every row comes back equal to the row
@@ -137,46 +138,62 @@ describe('PackedRecords', () => {
     );
   });
 
-  it('keeps rows set as snapshot lines as text until read, saves them as lines, reads the rows', () => {
+  it('keeps snapshot rows as text until read, saves and loads that text, reads the rows', () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 60 }), fc.nat(), (ops, seed) => {
         const slice = mergeBatch(schema, emptySlice(), logged(ops)).slice;
         const rows = [...slice.records.values()];
         const records = new PackedRecords();
-        const lines = new Map<string, string>();
+        const how = (i: number) => Math.floor(seed / 3 ** (i % 19)) % 3;
         // Rows packed, kept as their line (setLine) or compact (setSnapshotRecord), in order.
         rows.forEach((row, i) => {
           const line = JSON.stringify(snapshotRecordLine(row));
-          const how = Math.floor(seed / 3 ** (i % 19)) % 3;
-          if (how === 0) records.set(row.recordId, row);
-          else {
-            lines.set(row.recordId, line);
-            if (how === 1) records.setLine(row.recordId, line);
-            else records.setSnapshotRecord(checkWireRecord(JSON.parse(line)), line);
-          }
+          if (how(i) === 0) records.set(row.recordId, row);
+          else if (how(i) === 1) records.setLine(row.recordId, line);
+          else records.setSnapshotRecord(checkWireRecord(JSON.parse(line)), line);
         });
-        const kept = () =>
-          new Map(
-            [...records.storedEntries()]
-              .filter(([, r]) => typeof r === 'string')
-              .map(([id, r]) => [id, JSON.parse(r as string) as unknown]),
+        const kept = (map: PackedRecords) =>
+          [...map.storedEntries()].map(([id, r]) =>
+            typeof r !== 'string' ? 'packed' : isSnapshotLine(r) ? `${id} ${r}` : `${id} #${r}`,
           );
-        const expected = new Map([...lines].map(([id, line]) => [id, JSON.parse(line) as unknown]));
-        expect(kept()).toEqual(expected);
-        // Saved as lines, and through the stored form and back still lines.
+        const expected = rows.map((row, i): unknown =>
+          how(i) === 0
+            ? 'packed'
+            : how(i) === 1
+              ? `${row.recordId} ${JSON.stringify(snapshotRecordLine(row))}`
+              : expect.stringMatching(new RegExp(`^${row.recordId} #\\d`)),
+        );
+        expect(kept(records)).toEqual(expected);
+        // Saved as kept: lines and compact texts as they are, the tables before the first text.
         const packed = { ...slice, records };
-        const saved = [...encodeSliceRows(packed)].filter((row) => row[0] === 'wireRecord');
-        expect(saved.map((row) => JSON.parse(row[1]) as unknown)).toEqual([...expected.values()]);
-        const again = decodeSlice(encodeSlice(packed)).records as PackedRecords;
+        const saved = [...encodeSliceRows(packed)].filter((row) => row[0] !== 'relation');
+        const texts = kept(records).filter((k) => k !== 'packed');
+        const compactAt = saved.findIndex((row) => row[0] === 'compactRecord');
+        expect(saved.findIndex((row) => row[0] === 'compactTables')).toBe(
+          compactAt < 0 ? -1 : compactAt - 1,
+        );
         expect(
-          [...again.storedEntries()]
-            .filter(([, r]) => typeof r === 'string')
-            .map(([id, r]) => [id, JSON.parse(r as string) as unknown]),
-        ).toEqual([...expected]);
-        expect(new Map(again)).toEqual(slice.records);
-        // Read once, each row is the row its line was made of, and is kept packed after.
+          saved.flatMap((row) =>
+            row[0] === 'wireRecord'
+              ? [`${JSON.parse(row[1]).id} ${row[1]}`]
+              : row[0] === 'compactRecord'
+                ? [`${row[1]} #${row[2]}`]
+                : [],
+          ),
+        ).toEqual(texts);
+        expect([...storedSliceRows(encodeSlice(packed))]).toEqual([...encodeSliceRows(packed)]);
+        // Loaded through the stored slice or its lines: the same texts, the same rows.
+        const lines = [...replicaLines({ version: 3, cursor: null }, encodeSliceRows(packed))];
+        const reader = new ReplicaLineReader();
+        for (const line of JSON.parse(JSON.stringify(lines)) as string[]) reader.add(line);
+        for (const stored of [encodeSlice(packed), reader.finish().slice]) {
+          const again = decodeSlice(stored).records as PackedRecords;
+          expect(kept(again)).toEqual(kept(records));
+          expect(new Map(again)).toEqual(slice.records);
+        }
+        // Read once, each row is the row its text was made of, and is kept packed after.
         expect(new Map(records)).toEqual(slice.records);
-        expect(kept().size).toBe(0);
+        expect(kept(records).every((k) => k === 'packed')).toBe(true);
         [...records.values()].forEach((row, i) => expect(row).toEqual(rows[i]));
         expect([...records.keys()]).toEqual(rows.map((r) => r.recordId));
       }),

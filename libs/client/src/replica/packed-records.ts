@@ -1,5 +1,5 @@
 import { type Clock, type FieldWrite, type JsonValue, type RecordState, setOwn } from '../protocol';
-import { CompactRecordCodec } from './compact-record';
+import { CompactRecordCodec, type CompactTables } from './compact-record';
 import { ClockInterner, type WireRecord } from './wire-record';
 
 /**
@@ -20,20 +20,20 @@ export class PackedRecord {
   ) {}
 }
 
-/** A row as PackedRecords keeps it: packed, a snapshot line, or compact text (compact-record). */
-type Kept = PackedRecord | string;
-
 /** A trie of field-name lists: the node reached by a list's names holds its shared array. */
 class ShapeNode {
   readonly next = new Map<string, ShapeNode>();
   shape: readonly string[] | undefined;
 }
 
-/** A row as a store saves it: packed, or a snapshot line (wire-record). */
+/**
+ * A row as PackedRecords keeps it: packed, or as text until first read: a snapshot line
+ * (wire-record) or compact text (compact-record), told apart by isSnapshotLine.
+ */
 export type StoredRow = PackedRecord | string;
 
-/** A JSON line starts with `{`; compact text (compact-record) with a digit. */
-const isLine = (text: string): boolean => text.charCodeAt(0) === 123;
+/** Whether kept text is a snapshot line (it starts with `{`) rather than compact text (a digit). */
+export const isSnapshotLine = (text: string): boolean => text.charCodeAt(0) === 123;
 
 /**
  * Records by id, stored packed and handed out as the engine's RecordState: get() and iteration
@@ -44,10 +44,10 @@ const isLine = (text: string): boolean => text.charCodeAt(0) === 123;
  *
  * A row from a snapshot is kept as text until it is first read or written: as compact text
  * (setSnapshotRecord: about a third of its line, and less than half a packed row's heap), or as
- * the line itself (setLine, what a store loads). Nothing is decoded at bootstrap, and a full save
- * writes a line per such row without decoding it. The first read decodes the row the snapshot
- * describes, clocks interned (one Clock per distinct clock of the row, shared node ids), and
- * keeps it packed from then on.
+ * the line itself (setLine: what a store of format 2 holds, or a row with too many clocks).
+ * Nothing is decoded at bootstrap, and a full save writes such rows as they are (compact text
+ * after compactTables()). The first read decodes the row the snapshot describes, clocks interned
+ * (one Clock per distinct clock of the row, shared node ids), and keeps it packed from then on.
  */
 export class PackedRecords extends Map<string, RecordState> {
   /** Field-name lists, one array per shape, found by walking their names (no key string). */
@@ -71,14 +71,14 @@ export class PackedRecords extends Map<string, RecordState> {
   }
 
   /**
-   * Keeps record `id` as a snapshot line's text (as a store saves it), checked already
+   * Keeps record `id` as a snapshot line's text (as a store of format 2 saved it), checked already
    * (wire-record's checkWireRecord) and describing a record with this id. A line cut from a
    * larger text keeps that text alive (V8 slices share their parent) until every line of it is
    * replaced.
    */
   setLine(id: string, line: string): void {
-    // Kept text is told apart by its first character (isLine).
-    super.set(id, (isLine(line) ? line : line.trimStart()) as unknown as RecordState);
+    // Kept text is told apart by its first character (isSnapshotLine).
+    super.set(id, (isSnapshotLine(line) ? line : line.trimStart()) as unknown as RecordState);
   }
 
   /**
@@ -92,6 +92,25 @@ export class PackedRecords extends Map<string, RecordState> {
     else super.set(record.id, compact as unknown as RecordState);
   }
 
+  /**
+   * Keeps record `id` as compact text a store saved, after adoptCompactTables() took the tables
+   * saved with it; checked here, so that a read cannot fail later.
+   */
+  setCompact(id: string, text: string): void {
+    this.compact.check(text);
+    super.set(id, text as unknown as RecordState);
+  }
+
+  /** What the compact texts storedEntries() gives refer to; saved before them. */
+  compactTables(): CompactTables {
+    return this.compact.tables();
+  }
+
+  /** Takes the tables a store saved with compact texts, before any row is set. */
+  adoptCompactTables(tables: CompactTables): void {
+    this.compact.adopt(tables);
+  }
+
   /** Record `id` when it is kept packed, without rebuilding its RecordState; do not mutate. */
   packedRow(id: string): PackedRecord | undefined {
     const stored = this.kept(id);
@@ -99,24 +118,21 @@ export class PackedRecords extends Map<string, RecordState> {
   }
 
   override *values(): MapIterator<RecordState> {
-    for (const [id, stored] of super.entries()) yield this.row(id, stored as unknown as Kept);
+    for (const [id, stored] of super.entries()) yield this.row(id, stored as unknown as StoredRow);
   }
 
   override *entries(): MapIterator<[string, RecordState]> {
     for (const [id, stored] of super.entries()) {
-      yield [id, this.row(id, stored as unknown as Kept)];
+      yield [id, this.row(id, stored as unknown as StoredRow)];
     }
   }
 
   /**
-   * The rows in order, as a store saves them: packed rows as kept (do not mutate), rows kept as
-   * text as their snapshot line; no RecordState is built (a full save writes from here).
+   * The rows as kept, in order, without rebuilding a RecordState each (a full save writes them
+   * straight from here); do not mutate.
    */
   *storedEntries(): Generator<[string, StoredRow]> {
-    for (const [id, stored] of super.entries()) {
-      const kept = stored as unknown as Kept;
-      yield [id, typeof kept === 'string' && !isLine(kept) ? this.compact.line(id, kept) : kept];
-    }
+    for (const [id, stored] of super.entries()) yield [id, stored as unknown as StoredRow];
   }
 
   override [Symbol.iterator](): MapIterator<[string, RecordState]> {
@@ -130,15 +146,17 @@ export class PackedRecords extends Map<string, RecordState> {
     for (const [id, row] of this.entries()) callback.call(thisArg, row, id, this);
   }
 
-  private kept(id: string): Kept | undefined {
-    return super.get(id) as unknown as Kept | undefined;
+  private kept(id: string): StoredRow | undefined {
+    return super.get(id) as unknown as StoredRow | undefined;
   }
 
-  private row(id: string, stored: Kept): RecordState {
+  private row(id: string, stored: StoredRow): RecordState {
     if (typeof stored !== 'string') return unpack(stored);
     // Decoded once: text costs more than an unpack to read again.
     // Replacing the value of a key the map already holds is safe while iterating it.
-    const row = isLine(stored) ? this.clocks.record(stored) : this.compact.decode(id, stored);
+    const row = isSnapshotLine(stored)
+      ? this.clocks.record(stored)
+      : this.compact.decode(id, stored);
     super.set(id, this.pack(row) as unknown as RecordState);
     return row;
   }

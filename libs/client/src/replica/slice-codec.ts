@@ -10,7 +10,8 @@ import {
   type RelationState,
   relationKey,
 } from '../protocol';
-import { type PackedRecord, PackedRecords } from './packed-records';
+import type { CompactTables } from './compact-record';
+import { type PackedRecord, PackedRecords, isSnapshotLine } from './packed-records';
 import type { SliceChanges } from './slice-rows';
 
 /*
@@ -39,6 +40,15 @@ export interface StoredWireRecord {
   line: string;
 }
 
+/**
+ * A record kept as compact text (see PackedRecords.setSnapshotRecord), whose numbers refer to
+ * the slice's compactTables.
+ */
+export interface StoredCompactRecord {
+  recordId: string;
+  compact: string;
+}
+
 export interface StoredRelation {
   relation: string;
   item: string;
@@ -53,7 +63,9 @@ export interface StoredLoggedOperation {
 }
 
 export interface StoredSlice {
-  records: (StoredRecord | StoredWireRecord)[];
+  records: (StoredRecord | StoredWireRecord | StoredCompactRecord)[];
+  /** What compact records' numbers refer to; present when the slice holds one. */
+  compactTables?: CompactTables;
   pending: [recordId: string, ops: StoredLoggedOperation[]][];
   relations: StoredRelation[];
   accepted: [identity: string, offset: string, contentHash: string][];
@@ -121,18 +133,28 @@ const encodeRelation = (r: RelationState): StoredRelation => ({
 export type StoredSliceRow =
   | ['record', StoredRecord]
   | ['wireRecord', line: string]
+  | ['compactTables', CompactTables]
+  | ['compactRecord', recordId: string, text: string]
   | ['relation', StoredRelation]
   | ['pending', recordId: string, ops: StoredLoggedOperation[]]
   | ['accepted', identity: string, offset: string, contentHash: string];
 
 /**
  * The rows of encodeSlice(slice), each encoded only when reached: a store that writes them as
- * they come never holds the replica encoded whole. The slice must not change meanwhile.
+ * they come never holds the replica encoded whole. The slice must not change meanwhile. The
+ * compactTables row comes before the first compactRecord row.
  */
 export function* encodeSliceRows(slice: LibrarySlice): Generator<StoredSliceRow> {
   if (slice.records instanceof PackedRecords) {
-    for (const [, row] of slice.records.storedEntries()) {
-      yield typeof row === 'string' ? ['wireRecord', row] : ['record', encodePackedRecord(row)];
+    let tables = false;
+    for (const [id, row] of slice.records.storedEntries()) {
+      if (typeof row !== 'string') yield ['record', encodePackedRecord(row)];
+      else if (isSnapshotLine(row)) yield ['wireRecord', row];
+      else {
+        if (!tables) yield ['compactTables', slice.records.compactTables()];
+        tables = true;
+        yield ['compactRecord', id, row];
+      }
     }
   } else {
     for (const r of slice.records.values()) yield ['record', encodeRecord(r)];
@@ -146,25 +168,50 @@ export function* encodeSliceRows(slice: LibrarySlice): Generator<StoredSliceRow>
 
 /** The rows of a stored slice, in the order encodeSliceRows gives them. */
 export function* storedSliceRows(stored: StoredSlice): Generator<StoredSliceRow> {
-  for (const r of stored.records) yield isWireRecord(r) ? ['wireRecord', r.line] : ['record', r];
+  let tables = false;
+  for (const r of stored.records) {
+    if (isWireRecord(r)) yield ['wireRecord', r.line];
+    else if (!isCompactRecord(r)) yield ['record', r];
+    else {
+      if (!tables) yield ['compactTables', compactTablesOf(stored)];
+      tables = true;
+      yield ['compactRecord', r.recordId, r.compact];
+    }
+  }
   for (const r of stored.relations) yield ['relation', r];
   for (const [id, list] of stored.pending) yield ['pending', id, list];
   for (const a of stored.accepted) yield ['accepted', ...a];
 }
 
-const isWireRecord = (r: StoredRecord | StoredWireRecord): r is StoredWireRecord =>
+type AnyStoredRecord = StoredSlice['records'][number];
+
+const isWireRecord = (r: AnyStoredRecord): r is StoredWireRecord =>
   typeof (r as Partial<StoredWireRecord>).line === 'string';
+
+const isCompactRecord = (r: AnyStoredRecord): r is StoredCompactRecord =>
+  typeof (r as Partial<StoredCompactRecord>).compact === 'string';
+
+function compactTablesOf(stored: StoredSlice): CompactTables {
+  if (stored.compactTables === undefined) {
+    throw new Error('stored replica: compact records without their tables');
+  }
+  return stored.compactTables;
+}
 
 function encodeRecords(records: LibrarySlice['records']): StoredSlice['records'] {
   if (!(records instanceof PackedRecords)) return [...records.values()].map(encodeRecord);
-  return [...records.storedEntries()].map(([recordId, row]) =>
-    typeof row === 'string' ? { recordId, line: row } : encodePackedRecord(row),
-  );
+  return [...records.storedEntries()].map(([recordId, row]) => {
+    if (typeof row !== 'string') return encodePackedRecord(row);
+    return isSnapshotLine(row) ? { recordId, line: row } : { recordId, compact: row };
+  });
 }
 
 export function encodeSlice(slice: LibrarySlice): StoredSlice {
+  const records = encodeRecords(slice.records);
+  const compact = slice.records instanceof PackedRecords && records.some(isCompactRecord);
   return {
-    records: encodeRecords(slice.records),
+    records,
+    ...(compact ? { compactTables: (slice.records as PackedRecords).compactTables() } : {}),
     pending: [...slice.pending].map(([id, list]) => [id, list.map(encodeLogged)]),
     relations: [...slice.relations.values()].map(encodeRelation),
     accepted: [...slice.accepted].map(([key, a]) => [key, a.offset.toString(), a.contentHash]),
@@ -286,6 +333,7 @@ export function applySliceChanges(
   }
   return {
     records: [...records.values()],
+    ...(stored.compactTables === undefined ? {} : { compactTables: stored.compactTables }),
     pending: [...pending],
     relations: [...relations.values()],
     accepted: [...accepted].map(([key, [offset, hash]]) => [key, offset, hash]),
@@ -295,9 +343,14 @@ export function applySliceChanges(
 export function decodeSlice(stored: StoredSlice): LibrarySlice {
   // Packed as the node keeps them (PackedRecords): the rows are never all unpacked at once.
   const records = new PackedRecords();
+  if (stored.compactTables !== undefined) records.adoptCompactTables(stored.compactTables);
   for (const r of stored.records) {
     if (isWireRecord(r)) {
       records.setLine(r.recordId, r.line);
+      continue;
+    }
+    if (isCompactRecord(r)) {
+      records.setCompact(r.recordId, r.compact);
       continue;
     }
     records.set(r.recordId, {

@@ -96,6 +96,11 @@ export class ClockInterner {
     return index;
   }
 
+  /** How many nodes are numbered (0 to nodeCount() - 1). */
+  nodeCount(): number {
+    return this.nodes.length;
+  }
+
   /** The node nodeIndex() gave `index`. */
   nodeAt(index: number): string {
     return this.nodes[index];

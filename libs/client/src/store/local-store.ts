@@ -7,11 +7,14 @@ import {
   applySliceChanges,
 } from '../replica/slice-codec';
 
-/** What this client writes. 2 added wireRecord rows to the replica (replica-lines). */
-export const STORE_FORMAT_VERSION = 2;
+/**
+ * What this client writes. 2 added wireRecord rows to the replica (replica-lines), 3 its
+ * compactTables and compactRecord rows (a slice's compactTables and compact records).
+ */
+export const STORE_FORMAT_VERSION = 3;
 
-/** Versions this client reads: 1 is 2 without wireRecord rows. */
-export const READABLE_STORE_FORMATS = [1, 2] as const;
+/** Versions this client reads: 1 is 2 without wireRecord rows, 2 is 3 without compact rows. */
+export const READABLE_STORE_FORMATS = [1, 2, 3] as const;
 export type StoreFormatVersion = (typeof READABLE_STORE_FORMATS)[number];
 
 /** One of the node's own ops; `ackOffset` null = still in the outbox (never acknowledged). */

@@ -147,4 +147,19 @@ describe('replica lines', () => {
       /clock of field name/,
     );
   });
+
+  it('refuse a compact record without its text or before its tables', () => {
+    const reader = new ReplicaLineReader();
+    reader.add('{"version":3,"cursor":null}');
+    expect(() => reader.add('["compactRecord","a","0;;0;0;7;0\\n{}"]')).toThrow(
+      /before compactTables/,
+    );
+    reader.add(`["compactTables",{"nodes":["${NODE_A}"],"kinds":[["Tag",["name"]]]}]`);
+    expect(() => reader.add('["compactRecord","a"]')).toThrow(/without its id or text/);
+    reader.add('["compactRecord","a","0;;0;0;7;0\\n{}"]');
+    expect(reader.finish().slice).toMatchObject({
+      compactTables: { nodes: [NODE_A], kinds: [['Tag', ['name']]] },
+      records: [{ recordId: 'a', compact: '0;;0;0;7;0\n{}' }],
+    });
+  });
 });

@@ -1,3 +1,4 @@
+import type { CompactTables } from '../replica/compact-record';
 import type { StoredSlice, StoredSliceChangeRow, StoredSliceRow } from '../replica/slice-codec';
 import { checkWireRecord } from '../replica/wire-record';
 import type { StoredReplica, StoredReplicaHeader } from './local-store';
@@ -9,11 +10,12 @@ import type { StoredReplica, StoredReplicaHeader } from './local-store';
  * ({version, cursor} and whatever the store adds), then one line per row:
  *
  *   ["record", StoredRecord] | ["wireRecord", <the record's snapshot line>]
+ *   ["compactTables", CompactTables] | ["compactRecord", recordId, <compact text>]
  *   ["relation", StoredRelation] | ["pending", recordId, StoredLoggedOperation[]]
  *   ["accepted", identity, offset, contentHash]
  *
  * A wireRecord row is written around its line's text as it is (no parse, no stringify), and
- * read back as that text.
+ * read back as that text. compactTables comes before the first compactRecord row.
  */
 
 const WIRE_RECORD = '["wireRecord",';
@@ -92,6 +94,20 @@ export class ReplicaLineReader {
             ? line.slice(WIRE_RECORD.length, -1)
             : JSON.stringify(row[1]);
         this.slice.records.push({ recordId: id, line: text });
+        return;
+      }
+      case 'compactTables':
+        this.slice.compactTables = row[1] as CompactTables;
+        return;
+      case 'compactRecord': {
+        const [, recordId, compact] = row;
+        if (typeof recordId !== 'string' || typeof compact !== 'string') {
+          throw new Error('stored replica: a compactRecord row without its id or text');
+        }
+        if (this.slice.compactTables === undefined) {
+          throw new Error('stored replica: a compactRecord row before compactTables');
+        }
+        this.slice.records.push({ recordId, compact });
         return;
       }
       case 'relation':
