@@ -105,6 +105,28 @@ describe('IndexedDbStore', () => {
     expect(other.state()).toEqual(server.state(LIB));
   });
 
+  it('keeps a bootstrapped replica compact across a reopen', async () => {
+    const server = new InMemorySyncServer();
+    const writer = await SyncNode.open({ libraryId: LIB, transport: server });
+    for (let i = 0; i < 20; i++) await writer.create('Tag', { name: `t${i}`, color: '#fff' });
+    await writer.sync();
+    const first = await openNode(server, store());
+    await first.bootstrapFromSnapshot();
+    await first.flush();
+    const saved = await store().load();
+    const records = saved.replica?.slice.records ?? [];
+    expect(records).toHaveLength(20);
+    expect(records.every((r) => 'compact' in r)).toBe(true);
+    expect(saved.replica?.slice.compactTables?.kinds).toEqual([
+      ['Tag', expect.arrayContaining(['name', 'color']) as unknown],
+    ]);
+
+    const reopened = await openNode(server, store());
+    expect(reopened.confirmedState()).toEqual(first.confirmedState());
+    expect(reopened.digest()).toEqual(first.digest());
+    expect(reopened.state()).toEqual(server.state(LIB));
+  });
+
   it('reopens consistent after a crash in the middle of a journal write', async () => {
     const server = new InMemorySyncServer();
     const node = await openNode(server, store());
