@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { type JsonValue, defaultSchema, emptySlice, mergeBatch, setOwn } from '@sync/protocol';
 import { NODE_A, NODE_B, NODE_C, logged, smallWorldOp } from '@sync/protocol/testing';
 import { CompactRecordCodec, type CompactTables } from './compact-record';
+import { FieldShapes } from './field-shapes';
 import { snapshotRecordLine } from './snapshot-slice';
 import { ClockInterner, type WireClock, type WireRecord, checkWireRecord } from './wire-record';
 
@@ -36,7 +37,7 @@ function expectSameRecord(codec: CompactRecordCodec, interner: ClockInterner, li
       expect(decoded.fields[a].clock === decoded.fields[b].clock).toBe(same);
     }
   }
-  const loaded = new CompactRecordCodec(new ClockInterner());
+  const loaded = new CompactRecordCodec(new ClockInterner(), new FieldShapes());
   loaded.adopt(JSON.parse(JSON.stringify(codec.tables())) as CompactTables);
   loaded.check(text);
   const again = loaded.decode(wire.id, text);
@@ -83,7 +84,7 @@ describe('CompactRecordCodec', () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
         const interner = new ClockInterner();
-        const codec = new CompactRecordCodec(interner);
+        const codec = new CompactRecordCodec(interner, new FieldShapes());
         const rows = mergeBatch(schema, emptySlice(), logged(ops)).slice.records;
         for (const row of rows.values()) {
           expectSameRecord(codec, interner, JSON.stringify(snapshotRecordLine(row)));
@@ -98,7 +99,7 @@ describe('CompactRecordCodec', () => {
       fc.property(fc.array(wireLineArb, { maxLength: 8 }), (lines) => {
         // One codec for all: rows of different kinds and nodes share its tables.
         const interner = new ClockInterner();
-        const codec = new CompactRecordCodec(interner);
+        const codec = new CompactRecordCodec(interner, new FieldShapes());
         const texts = lines.map((line) => codec.encode(parsed(line)));
         lines.forEach((line, i) => {
           const wire = parsed(line);
@@ -111,7 +112,7 @@ describe('CompactRecordCodec', () => {
   });
 
   it('lists up to 36 distinct clocks, and leaves a row with more to its line', () => {
-    const codec = new CompactRecordCodec(new ClockInterner());
+    const codec = new CompactRecordCodec(new ClockInterner(), new FieldShapes());
     const record = (distinct: number): WireRecord =>
       parsed(
         JSON.stringify({
@@ -135,7 +136,7 @@ describe('CompactRecordCodec', () => {
 
   it('is about a third of the line for a record whose fields three ops wrote', () => {
     const interner = new ClockInterner();
-    const codec = new CompactRecordCodec(interner);
+    const codec = new CompactRecordCodec(interner, new FieldShapes());
     const clock = (hybrid: string): WireClock => [hybrid, '911bcb72-c626-43fa-b039-bdee21cc6ad1'];
     const names = ['name', 'cas_id', 'is_dir', 'object', 'location', 'extension', 'date_created'];
     const line = JSON.stringify({
@@ -159,7 +160,7 @@ describe('CompactRecordCodec', () => {
 
   it('refuses text that would not decode, and tables that are not for a new codec', () => {
     const interner = new ClockInterner();
-    const codec = new CompactRecordCodec(interner);
+    const codec = new CompactRecordCodec(interner, new FieldShapes());
     const line = JSON.stringify({
       type: 'record',
       id: 'r',
@@ -188,11 +189,11 @@ describe('CompactRecordCodec', () => {
       text.slice(0, -1),
     ];
     for (const bad of broken) expect(() => codec.check(bad)).toThrow(/compact record: malformed/);
-    const used = new CompactRecordCodec(new ClockInterner());
+    const used = new CompactRecordCodec(new ClockInterner(), new FieldShapes());
     used.encode(parsed(line));
     expect(() => used.adopt(codec.tables())).toThrow(/after rows were numbered/);
     const tables = codec.tables();
-    const fresh = () => new CompactRecordCodec(new ClockInterner());
+    const fresh = () => new CompactRecordCodec(new ClockInterner(), new FieldShapes());
     expect(() => fresh().adopt({ ...tables, nodes: [NODE_A, NODE_A] })).toThrow(/node 1/);
     expect(() => fresh().adopt({ ...tables, kinds: [...tables.kinds, tables.kinds[0]] })).toThrow(
       /kind 1/,

@@ -7,6 +7,7 @@ import {
   isPlainObject,
   setOwn,
 } from '../protocol';
+import type { FieldShapes } from './field-shapes';
 import type { ClockInterner, WireRecord } from './wire-record';
 
 /*
@@ -53,17 +54,15 @@ export class CompactRecordError extends Error {
   }
 }
 
-/** A trie of field-name lists; the node a list's names reach numbers its kinds by model. */
-class KindNode {
-  readonly next = new Map<string, KindNode>();
-  readonly byModel = new Map<string, number>();
-}
-
 export class CompactRecordCodec {
   private readonly kinds: Kind[] = [];
-  private readonly kindTrie = new KindNode();
+  /** Kind numbers by shared names array (FieldShapes), then by model. */
+  private readonly kindsByShape = new Map<readonly string[], Map<string, number>>();
 
-  constructor(private readonly clocks: ClockInterner) {}
+  constructor(
+    private readonly clocks: ClockInterner,
+    private readonly shapes: FieldShapes,
+  ) {}
 
   /**
    * `record` (checked by checkWireRecord) as compact text; undefined when it has more distinct
@@ -199,19 +198,16 @@ export class CompactRecordCodec {
 
   /** The number of the kind of `model` rows with these written fields, in this order. */
   private kind(model: string, names: readonly string[]): number {
-    let node = this.kindTrie;
-    for (const name of names) {
-      let next = node.next.get(name);
-      if (next === undefined) {
-        next = new KindNode();
-        node.next.set(name, next);
-      }
-      node = next;
+    const shape = this.shapes.of(names);
+    let byModel = this.kindsByShape.get(shape);
+    if (byModel === undefined) {
+      byModel = new Map();
+      this.kindsByShape.set(shape, byModel);
     }
-    let index = node.byModel.get(model);
+    let index = byModel.get(model);
     if (index === undefined) {
-      index = this.kinds.push({ model, names }) - 1;
-      node.byModel.set(model, index);
+      index = this.kinds.push({ model, names: shape }) - 1;
+      byModel.set(model, index);
     }
     return index;
   }

@@ -1,5 +1,6 @@
 import { type Clock, type FieldWrite, type JsonValue, type RecordState, setOwn } from '../protocol';
 import { CompactRecordCodec, type CompactTables } from './compact-record';
+import { FieldShapes } from './field-shapes';
 import { ClockInterner, type WireRecord } from './wire-record';
 
 /**
@@ -18,12 +19,6 @@ export class PackedRecord {
     readonly names: readonly string[],
     readonly writes: readonly (JsonValue | Clock)[],
   ) {}
-}
-
-/** A trie of field-name lists: the node reached by a list's names holds its shared array. */
-class ShapeNode {
-  readonly next = new Map<string, ShapeNode>();
-  shape: readonly string[] | undefined;
 }
 
 /**
@@ -50,10 +45,9 @@ export const isSnapshotLine = (text: string): boolean => text.charCodeAt(0) === 
  * (one Clock per distinct clock of the row, shared node ids), and keeps it packed from then on.
  */
 export class PackedRecords extends Map<string, RecordState> {
-  /** Field-name lists, one array per shape, found by walking their names (no key string). */
-  private readonly shapes = new ShapeNode();
+  private readonly shapes = new FieldShapes();
   private readonly clocks = new ClockInterner();
-  private readonly compact = new CompactRecordCodec(this.clocks);
+  private readonly compact = new CompactRecordCodec(this.clocks, this.shapes);
 
   constructor(rows?: Iterable<readonly [string, RecordState]>) {
     // The base constructor would call set() before `shapes` exists.
@@ -175,24 +169,9 @@ export class PackedRecords extends Map<string, RecordState> {
       row.model,
       row.owner,
       row.deleted,
-      this.shape(names),
+      this.shapes.of(names),
       writes,
     );
-  }
-
-  /** The one shared array of these field names. */
-  private shape(names: readonly string[]): readonly string[] {
-    let node = this.shapes;
-    for (const name of names) {
-      let next = node.next.get(name);
-      if (next === undefined) {
-        next = new ShapeNode();
-        node.next.set(name, next);
-      }
-      node = next;
-    }
-    node.shape ??= names;
-    return node.shape;
   }
 }
 
