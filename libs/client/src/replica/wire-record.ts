@@ -77,7 +77,6 @@ const ROW_CLOCKS = 16;
 export class ClockInterner {
   private readonly indexes = new Map<string, number>();
   private readonly nodes: string[] = [];
-  private last = 0;
 
   node(node: string): string {
     return this.nodes[this.nodeIndex(node)];
@@ -85,14 +84,11 @@ export class ClockInterner {
 
   /** A number for `node`, the same for the life of this interner (compact-record keeps it). */
   nodeIndex(node: string): number {
-    // Rows mostly name the node the previous one did: a comparison is cheaper than hashing.
-    if (node === this.nodes[this.last]) return this.last;
     let index = this.indexes.get(node);
     if (index === undefined) {
       index = this.nodes.push(node) - 1;
       this.indexes.set(node, index);
     }
-    this.last = index;
     return index;
   }
 
