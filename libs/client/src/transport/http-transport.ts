@@ -12,6 +12,7 @@ import type {
   RecordView,
   RelationView,
 } from '../protocol';
+import { SNAPSHOT_DECODE_PIECE, readLines } from './ndjson-lines';
 import { type RetryOptions, type RetryPolicy, backoffDelay, retryPolicy, sleep } from './retry';
 import { type SnapshotContents, SnapshotSliceBuilder } from '../replica/snapshot-slice';
 import type {
@@ -158,6 +159,7 @@ export class SyncHttpTransport implements SyncTransport {
         response.body,
         (line) => builder.addLine(line),
         () => options.onProgress?.(builder.lines),
+        SNAPSHOT_DECODE_PIECE,
       );
       return builder.finish();
     } catch (error) {
@@ -413,61 +415,6 @@ function feedEntry(raw: unknown, index: number, url: string): FeedEntry {
     offset: parseOffset(raw['offset'], `GET ${url}: items[${index}].offset`),
     operation: raw['operation'] as unknown as Operation,
   };
-}
-
-/**
- * Calls `onLine` with each non-empty line of a streamed body as it arrives (the last one may lack
- * its line break), and `onChunk` after each chunk's lines: nothing is held beyond the chunk it
- * came in. With the stream's reader, which every browser has (async iteration is not everywhere).
- *
- * Chunks are cut at their last line break as bytes (a UTF-8 sequence never contains the byte
- * 0x0A) and decoded whole: TextDecoder's streaming mode gives two-byte strings even for ASCII
- * (Node 20), twice the memory of every line a snapshot keeps as text.
- */
-async function readLines(
-  body: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-  onChunk?: () => void,
-): Promise<void> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  // Bytes of a line that continues in a later chunk (a long line spans many).
-  let rest: Uint8Array[] = [];
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const end = value.lastIndexOf(NEWLINE);
-      if (end < 0) {
-        rest.push(value);
-        continue;
-      }
-      const complete = joinBytes([...rest, value.subarray(0, end)]);
-      rest = end + 1 < value.length ? [value.subarray(end + 1)] : [];
-      // Whole chunks split at once: one split per chunk, not per line.
-      for (const line of decoder.decode(complete).split('\n')) if (line.length > 0) onLine(line);
-      onChunk?.();
-    }
-  } catch (error) {
-    // Frees the connection of a body left half read (malformed line, timeout).
-    await reader.cancel().catch(() => undefined);
-    throw error;
-  }
-  const last = decoder.decode(joinBytes(rest));
-  if (last.trim().length > 0) onLine(last);
-}
-
-const NEWLINE = 0x0a;
-
-function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const joined = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    joined.set(part, at);
-    at += part.length;
-  }
-  return joined;
 }
 
 function parseOffset(value: unknown, what: string): bigint {
