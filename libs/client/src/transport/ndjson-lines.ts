@@ -64,10 +64,10 @@ export async function readLines(
 
 /**
  * V8 allocates a string over 128 KiB outside its young generation. A snapshot's 256 KiB chunks
- * decoded whole cost a 100k-record bootstrap about 0.5 s more CPU and garbage collection than
- * 32 KiB pieces. A feed page is read whole: its parsed ops are dropped once merged, and with
- * pieces a 100k-record sync() from empty peaked 80 to 120 MB higher in half of the runs, for no
- * CPU it could measure (docs/BENCHMARKS.md).
+ * decoded whole cost a 100k-record bootstrap about 0.5 s more CPU (GC included) than 32 KiB
+ * pieces. Feed pages stay decoded a chunk at a time: with pieces, 7 of 16 runs of a 100k-record
+ * sync() from empty peaked at 322-346 MB of RSS (at most 273 in 39 runs without), for no CPU
+ * gain beyond the runs' spread (docs/BENCHMARKS.md).
  */
 export const SNAPSHOT_DECODE_PIECE = 32 * 1024;
 const NEWLINE = 0x0a;
