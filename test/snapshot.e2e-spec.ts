@@ -54,14 +54,15 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
 
   it('snapshot + feed after its offset merges to exactly the full replay and the server state', async () => {
     const lib = randomUUID();
-    const [A, B, C] = [randomUUID(), randomUUID(), randomUUID()];
+    // In id order: the greatest hybrid (B's last op) is not the first node's (the header's clock).
+    const [A, B, C] = [randomUUID(), randomUUID(), randomUUID()].sort();
     const [o1, o2, t1, t2, t3, al, loc, fp, ghost, ghostLoc] = Array.from({ length: 10 }, () =>
       randomUUID(),
     );
     // Taken first, so an UPDATE sent later with it is older than every write of batch one.
     const staleHybrid = hybrid();
 
-    const first = await p.post(lib, [
+    const batchOne = [
       op.create(A, o1, 'Object', { favorite: true, note: 'cat.jpg' }),
       op.create(A, o2, 'Object', { kind: 5 }),
       op.create(A, t1, 'Tag', { name: 'pets' }),
@@ -78,7 +79,8 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
       op.remove(B, t2), // o1-t2 becomes invisible; t2 stays as a deleted record (R1)
       op.update(B, ghost, 'name', 'early'), // R3: pending until its CREATE
       op.update(B, ghostLoc, 'name', 'not yours'), // pending, then NOT_OWNER when A creates it
-    ]);
+    ];
+    const first = await p.post(lib, batchOne);
     const wait = `minOffset=${first.lastOffset}&waitMs=20000`;
 
     const full = await snapshotText(p, `/libraries/${lib}/snapshot?${wait}`);
@@ -102,6 +104,12 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
       view: 'full',
     });
     expect(BigInt(fullLines[0].offset as string)).toBeGreaterThanOrEqual(BigInt(first.lastOffset));
+    const greatest = batchOne.reduce(
+      (max, o) => (BigInt(o.timestamp.hybrid) > max ? BigInt(o.timestamp.hybrid) : max),
+      0n,
+    );
+    expect(batchOne[batchOne.length - 1].node).toBe(B);
+    expect(fullLines[0].clock).toBe(greatest.toString());
     expect(fullLines[fullLines.length - 1]).toEqual({
       type: 'end',
       records: 7, // o1 o2 t1 t2(deleted) al loc fp
