@@ -160,13 +160,6 @@ interface ViewSql {
 }
 type SnapshotSql = Record<SnapshotView, Record<SnapshotOrder, ViewSql>>;
 
-const LIBRARY = '$library';
-
-/**
- * One COPY per table, rows in key order when `ordered`, two columns: the line built in SQL, and
- * (only where that is NULL) the row as JSON for the JS path. COPY takes no bind parameters: the
- * library id is inlined, and it is always a parsed UUID.
- */
 /**
  * The partition's next offset and the library's clock: the greatest hybrid of its logged ops.
  * `max(hybrid) WHERE library_id` reads every op of the library (a second of parallel scan at
@@ -188,6 +181,13 @@ const SNAPSHOT_HEAD_SQL = `
                        WHERE o.library_id = $3 AND o.node = nodes.node))::text
             FROM nodes WHERE nodes.node IS NOT NULL) AS clock`;
 
+const LIBRARY = '$library';
+
+/**
+ * One COPY per table, rows in key order when `ordered`, two columns: the line built in SQL, and
+ * (only where that is NULL) the row as JSON for the JS path. COPY takes no bind parameters: the
+ * library id is inlined, and it is always a parsed UUID.
+ */
 function snapshotSql(
   config: QueryConfig,
   visibleRelation: string,
