@@ -4,6 +4,7 @@ import { type Readable, type Transform, finished } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { SyncError } from '../errors/sync-error';
+import { PIECE_BYTES, parseJsonArrayInPieces } from './json-array-pieces';
 
 /*
  * Reading a JSON request body on the Fastify platform, with the rules the Express platform gets
@@ -190,6 +191,11 @@ function parseJson(body: Buffer, decoder: TextDecoder | undefined): unknown {
   const failed = (message: string) =>
     bodyError(message, { type: 'entity.parse.failed', status: 400 });
   requireUtf8(body);
+  // A large array (a batch of ops) without one body-sized string; anything else parses whole.
+  if (decoder === undefined && body.length > 2 * PIECE_BYTES) {
+    const elements = parseJsonArrayInPieces(body);
+    if (elements !== undefined) return elements;
+  }
   const text = decoder === undefined ? body.toString('utf8') : decoder.decode(body);
   const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (json.length === 0) return {};
