@@ -489,6 +489,13 @@ function copyApplies(client: SqlClient, rows: readonly unknown[]): client is Cli
   return rows.length >= COPY_MIN_ROWS && client instanceof Client;
 }
 
+/**
+ * Characters of COPY text written at a time. A batch's body is megabytes: as one string it would
+ * be flattened into V8's large-object space (fresh pages each time) and then copied into a
+ * Buffer; pieces this size stay regular young-generation strings, even as UTF-16.
+ */
+const COPY_PIECE_CHARS = 32 * 1024;
+
 /** Appends `rows` to `table` with COPY FROM STDIN (text format) on the transaction's connection. */
 async function copyInto<T>(
   client: Client,
@@ -497,14 +504,22 @@ async function copyInto<T>(
   rows: readonly T[],
   line: (row: T) => string,
 ): Promise<void> {
-  let body = '';
-  for (const row of rows) body += line(row);
   const stream = client.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`));
-  await new Promise<void>((resolve, reject) => {
+  const copied = new Promise<void>((resolve, reject) => {
     stream.on('finish', resolve);
     stream.on('error', reject);
-    stream.end(body);
   });
+  let piece = '';
+  for (const row of rows) {
+    piece += line(row);
+    if (piece.length >= COPY_PIECE_CHARS) {
+      stream.write(piece);
+      piece = '';
+    }
+  }
+  if (piece.length > 0) stream.end(piece);
+  else stream.end();
+  await copied;
 }
 
 /** One delta per library: an upsert may not touch the same row twice. */
