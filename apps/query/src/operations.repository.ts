@@ -7,7 +7,7 @@ import { operationCursor, rejectedCursor } from './cursor';
 import { PrimaryDatabase } from './primary-database.service';
 import { QueryDatabase } from './query-database.service';
 import type { RejectedEntryDto } from './query.dto';
-import { type JsonText, type Page, pageJson, toPage } from './views';
+import { type JsonBody, type Page, pageJson, toPage } from './views';
 
 interface FeedRow {
   log_offset: string;
@@ -53,7 +53,7 @@ export class OperationsRepository {
    * SNAPSHOT_REQUIRED. Horizon and page come from one statement, hence one snapshot: a
    * compaction committing in between cannot hide ops from a page that passed the check.
    */
-  async feed(libraryId: string, after: bigint, limit: number): Promise<JsonText> {
+  async feed(libraryId: string, after: bigint, limit: number): Promise<JsonBody> {
     const rows = await this.database.query<HorizonFeedRow>(
       `SELECT h.horizon::text AS horizon, o.log_offset, o.entry
          FROM (SELECT ${HORIZON} AS horizon) h
