@@ -1,4 +1,4 @@
-import type { JsonObject, JsonValue } from '@sync/protocol';
+import { type JsonObject, type JsonValue, TextPieces } from '@sync/protocol';
 
 /** `data` with every declared field, in declaration order, null where unset. */
 export function fillFields(
@@ -46,23 +46,16 @@ export type JsonBody = Buffer & { readonly __jsonBody: never };
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /**
- * Characters of a page encoded at a time. A page of 1,000 ops is ~260 KB: as one string it would
- * be allocated in V8's large-object space (fresh pages each time), then encoded again for the
- * socket; pieces this size stay regular young-generation strings, even as UTF-16.
+ * `{"items":[…],"nextCursor":…}` from items that are JSON texts already. A page of 1,000 ops is
+ * ~260 KB: encoded in pieces, never as one string (text-pieces.ts).
  */
-const PAGE_PIECE_CHARS = 32 * 1024;
-
-/** `{"items":[…],"nextCursor":…}` from items that are JSON texts already. */
 export function pageJson(page: Page<string>): JsonBody {
-  const pieces: Buffer[] = [];
-  let piece = '{"items":[';
-  for (let i = 0; i < page.items.length; i++) {
-    piece += i === 0 ? page.items[i] : `,${page.items[i]}`;
-    if (piece.length >= PAGE_PIECE_CHARS) {
-      pieces.push(Buffer.from(piece, 'utf8'));
-      piece = '';
-    }
-  }
-  pieces.push(Buffer.from(`${piece}],"nextCursor":${JSON.stringify(page.nextCursor)}}`, 'utf8'));
-  return (pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)) as JsonBody;
+  const encoded: Buffer[] = [];
+  const pieces = new TextPieces((piece) => encoded.push(Buffer.from(piece, 'utf8')));
+  pieces.add('{"items":[');
+  for (let i = 0; i < page.items.length; i++)
+    pieces.add(i === 0 ? page.items[i] : `,${page.items[i]}`);
+  pieces.add(`],"nextCursor":${JSON.stringify(page.nextCursor)}}`);
+  pieces.finish();
+  return (encoded.length === 1 ? encoded[0] : Buffer.concat(encoded)) as JsonBody;
 }

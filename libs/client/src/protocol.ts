@@ -56,6 +56,7 @@ export {
   stateDigest,
   type StateDigestResult,
   supersededOffsets,
+  TEXT_PIECE_SIZE,
   touchedKeys,
   validateBatch,
   validateOperation,

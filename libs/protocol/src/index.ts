@@ -5,3 +5,4 @@ export * from './hlc';
 export * from './schema';
 export * from './operation';
 export * from './merge';
+export * from './text-pieces';

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { SNAPSHOT_DECODE_PIECE, readLines } from './ndjson-lines';
+import { TEXT_PIECE_SIZE } from '../protocol';
+import { readLines } from './ndjson-lines';
 
 /** A body of `bytes` arriving in chunks cut at `cuts` (byte positions). */
 function chunked(bytes: Uint8Array, cuts: number[]): ReadableStream<Uint8Array> {
@@ -24,7 +25,7 @@ async function linesOf(bytes: Uint8Array, cuts: number[], piece?: number): Promi
 
 // Lines of any length up to three pieces, with multi-byte characters (a cut may fall inside one).
 const line = fc
-  .tuple(fc.integer({ min: 0, max: 3 * SNAPSHOT_DECODE_PIECE }), fc.string({ maxLength: 4 }))
+  .tuple(fc.integer({ min: 0, max: 3 * TEXT_PIECE_SIZE }), fc.string({ maxLength: 4 }))
   .map(([size, tail]) => `é${'x'.repeat(size)}😀${tail.replace(/\n/g, '')}`);
 
 describe('readLines', () => {
@@ -33,7 +34,7 @@ describe('readLines', () => {
       fc.asyncProperty(
         fc.array(line, { minLength: 1, maxLength: 12 }),
         fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 8 }),
-        fc.constantFrom(Infinity, SNAPSHOT_DECODE_PIECE, 1000, 1),
+        fc.constantFrom(Infinity, TEXT_PIECE_SIZE, 1000, 1),
         fc.boolean(),
         async (lines, cutAt, piece, lastBreak) => {
           const bytes = new TextEncoder().encode(lines.join('\n') + (lastBreak ? '\n' : ''));

@@ -10,7 +10,7 @@
  * Chunks are cut at line breaks as bytes (a UTF-8 sequence never contains the byte 0x0A) and
  * decoded whole, not in TextDecoder's streaming mode, which gives two-byte strings even for ASCII
  * (Node 20), twice the memory of every line a snapshot keeps as text. With `piece`, a chunk is
- * decoded in pieces of about that many bytes, cut at line breaks (see SNAPSHOT_DECODE_PIECE).
+ * decoded in pieces of about that many bytes, cut at line breaks.
  */
 export async function readLines(
   body: ReadableStream<Uint8Array>,
@@ -62,14 +62,6 @@ export async function readLines(
   if (last.trim().length > 0) onLine(last);
 }
 
-/**
- * V8 allocates a string over 128 KiB outside its young generation. A snapshot's 256 KiB chunks
- * decoded whole cost a 100k-record bootstrap about 0.5 s more CPU (GC included) than 32 KiB
- * pieces. Feed pages stay decoded a chunk at a time: with pieces, 7 of 16 runs of a 100k-record
- * sync() from empty peaked at 322-346 MB of RSS (at most 273 in 39 runs without), for no CPU
- * gain beyond the runs' spread (docs/BENCHMARKS.md).
- */
-export const SNAPSHOT_DECODE_PIECE = 32 * 1024;
 const NEWLINE = 0x0a;
 
 function joinBytes(parts: readonly Uint8Array[]): Uint8Array {

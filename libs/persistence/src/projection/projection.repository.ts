@@ -5,6 +5,7 @@ import {
   emptySlice,
   identityKey,
   relationKey,
+  TextPieces,
 } from '@sync/protocol';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -489,13 +490,6 @@ function copyApplies(client: SqlClient, rows: readonly unknown[]): client is Cli
   return rows.length >= COPY_MIN_ROWS && client instanceof Client;
 }
 
-/**
- * Characters of COPY text written at a time. A batch's body is megabytes: as one string it would
- * be flattened into V8's large-object space (fresh pages each time) and then copied into a
- * Buffer; pieces this size stay regular young-generation strings, even as UTF-16.
- */
-const COPY_PIECE_CHARS = 32 * 1024;
-
 /** Appends `rows` to `table` with COPY FROM STDIN (text format) on the transaction's connection. */
 async function copyInto<T>(
   client: Client,
@@ -509,16 +503,11 @@ async function copyInto<T>(
     stream.on('finish', resolve);
     stream.on('error', reject);
   });
-  let piece = '';
-  for (const row of rows) {
-    piece += line(row);
-    if (piece.length >= COPY_PIECE_CHARS) {
-      stream.write(piece);
-      piece = '';
-    }
-  }
-  if (piece.length > 0) stream.end(piece);
-  else stream.end();
+  // A batch's COPY text is megabytes: written in pieces, never as one string (text-pieces.ts).
+  const pieces = new TextPieces((piece) => stream.write(piece));
+  for (const row of rows) pieces.add(line(row));
+  pieces.finish();
+  stream.end();
   await copied;
 }
 

@@ -1,13 +1,12 @@
+import { TEXT_PIECE_SIZE } from '@sync/protocol';
+
 /*
  * A large JSON array body parsed a few elements at a time. `JSON.parse(body.toString())` needs
- * the whole body as one string, and a string over V8's regular-object limit (128 KiB) is
- * allocated in large-object space, fresh pages from the OS each time: for a batch of 1000 ops
- * (~280 KB) that allocation costs more than parsing it. Cut at the array's own commas into
- * pieces of about PIECE_BYTES, each piece's text stays a regular young-generation string.
+ * the whole body as one string, which for a batch of 1000 ops (~280 KB) lands in V8's
+ * large-object space (text-pieces.ts): that allocation costs more than parsing it. Cut at the
+ * array's own commas into pieces of about TEXT_PIECE_SIZE bytes, each piece's text stays a
+ * regular young-generation string.
  */
-
-/** Bytes of elements parsed together; as UTF-16 text still under the 128 KiB limit. */
-export const PIECE_BYTES = 32 * 1024;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -29,7 +28,7 @@ const isJsonSpace = (byte: number) =>
  */
 export function parseJsonArrayInPieces(
   utf8: Buffer,
-  pieceBytes = PIECE_BYTES,
+  pieceBytes = TEXT_PIECE_SIZE,
 ): unknown[] | undefined {
   let start = 0;
   let end = utf8.length;

@@ -3,8 +3,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { type Readable, type Transform, finished } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { TEXT_PIECE_SIZE } from '@sync/protocol';
 import { SyncError } from '../errors/sync-error';
-import { PIECE_BYTES, parseJsonArrayInPieces } from './json-array-pieces';
+import { parseJsonArrayInPieces } from './json-array-pieces';
 
 /*
  * Reading a JSON request body on the Fastify platform, with the rules the Express platform gets
@@ -192,7 +193,7 @@ function parseJson(body: Buffer, decoder: TextDecoder | undefined): unknown {
     bodyError(message, { type: 'entity.parse.failed', status: 400 });
   requireUtf8(body);
   // A large array (a batch of ops) without one body-sized string; anything else parses whole.
-  if (decoder === undefined && body.length > 2 * PIECE_BYTES) {
+  if (decoder === undefined && body.length > 2 * TEXT_PIECE_SIZE) {
     const elements = parseJsonArrayInPieces(body);
     if (elements !== undefined) return elements;
   }
