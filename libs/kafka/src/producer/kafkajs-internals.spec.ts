@@ -40,16 +40,24 @@ describe('linearlyGrouped', () => {
   ) as (args: object) => Record<string, Message[]>;
   const partitionMetadata = Array.from({ length: 12 }, (_, partitionId) => ({ partitionId }));
 
-  it("gives kafkajs' groups, in order, and lets its partitioner place every message", () => {
+  it("gives kafkajs' groups, in order, its partitioner placing each run of a key once", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 11 }), { maxLength: 60 }), (partitions) => {
         const messages: Message[] = partitions.map((p, i) => ({ key: `${p}`, value: `${i}` }));
-        const partitioner = ({ message }: { message: Message }) => Number(message.key);
+        let placed = 0;
+        const partitioner = ({ message }: { message: Message }) => {
+          placed++;
+          return Number(message.key);
+        };
         const args = { topic: 't', partitionMetadata, partitioner };
         const grouped = linearlyGrouped(messages);
         expect(grouped).toEqual(messages);
         const actual = groupMessagesPerPartition({ ...args, messages: grouped });
+        const runs = partitions.filter((p, i) => i === 0 || partitions[i - 1] !== p).length;
+        expect(placed).toBe(runs);
+        placed = 0;
         const expected = groupMessagesPerPartition({ ...args, messages });
+        expect(placed).toBe(messages.length);
         expect(actual).toEqual(expected);
         expect(Object.keys(actual)).toEqual(Object.keys(expected));
       }),
@@ -57,11 +65,11 @@ describe('linearlyGrouped', () => {
   });
 
   it('leaves other reductions to Array', () => {
-    const grouped = linearlyGrouped([1, 2, 3]);
-    expect(grouped.reduce((sum, n) => sum + n)).toBe(6);
-    expect(grouped.reduce((sum, n) => sum + n, 10)).toBe(16);
-    expect(grouped.reduce((seen: number[], n) => [...seen, n], [])).toEqual([1, 2, 3]);
-    expect(grouped.reduce((acc, n) => Object.assign(acc, { [n]: n }), { 0: 0 })).toEqual({
+    const grouped = linearlyGrouped([1, 2, 3].map((n) => ({ key: 'k', n })));
+    expect(grouped.reduce((sum, m) => ({ key: 'k', n: sum.n + m.n })).n).toBe(6);
+    expect(grouped.reduce((sum, m) => sum + m.n, 10)).toBe(16);
+    expect(grouped.reduce((seen: number[], m) => [...seen, m.n], [])).toEqual([1, 2, 3]);
+    expect(grouped.reduce((acc, m) => Object.assign(acc, { [m.n]: m.n }), { 0: 0 })).toEqual({
       0: 0,
       1: 1,
       2: 2,

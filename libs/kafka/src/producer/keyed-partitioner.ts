@@ -1,13 +1,14 @@
-import { type ICustomPartitioner, type Message, Partitioners } from 'kafkajs';
+import { type ICustomPartitioner, Partitioners } from 'kafkajs';
 import type { PartitionLeaders } from './partition-leaders';
 
 /**
  * kafkajs' default (murmur2) partitioner, hashing a run of messages with the same key buffer
- * once instead of per message, and remembering each message's partition for the offsets (and,
- * given `leaders`, telling it where each message went).
+ * once instead of per message, and remembering each key buffer's partition for the offsets
+ * (and, given `leaders`, telling it where each message it places went). It places by key
+ * alone, so linearlyGrouped may have it place only the first message of a run sharing a key.
  */
 export function keyedPartitioner(
-  partitions: WeakMap<Message, number>,
+  partitions: WeakMap<Buffer, number>,
   leaders?: PartitionLeaders,
 ): ICustomPartitioner {
   return () => {
@@ -21,8 +22,8 @@ export function keyedPartitioner(
         lastPartition = murmur2(args);
         lastKey = message.key;
         lastCount = partitionMetadata.length;
+        if (Buffer.isBuffer(message.key)) partitions.set(message.key, lastPartition);
       }
-      partitions.set(message, lastPartition);
       leaders?.placed(message, lastPartition, partitionMetadata);
       return lastPartition;
     };

@@ -1,4 +1,4 @@
-import { Kafka, type KafkaConfig, type Message, type Producer } from 'kafkajs';
+import { Kafka, type KafkaConfig, type Producer } from 'kafkajs';
 import { keyedPartitioner } from './keyed-partitioner';
 import { clusterFactory } from './kafkajs-internals';
 import type { Lane } from './lanes';
@@ -10,8 +10,8 @@ import { tappedSocketFactory } from './tapped-socket-factory';
 
 export interface LaneProducerSettings {
   client: KafkaConfig;
-  /** Where the partitioner records each message's partition (for the offsets of a result). */
-  partitions: WeakMap<Message, number>;
+  /** Where the partitioner records each message key's partition (for a result's offsets). */
+  partitions: WeakMap<Buffer, number>;
   /** Where the partitions of request lanes lead (request lanes gather one broker's batches). */
   leaders: PartitionLeaders;
   transactionTimeoutMs: number;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { KafkaConfig, Message, Producer, RecordMetadata } from 'kafkajs';
+import type { KafkaConfig, Producer, RecordMetadata } from 'kafkajs';
 import type { Operation } from '@sync/protocol';
 import { repeatCommit } from './commit-repeater';
 import { linearlyGrouped } from './kafkajs-internals';
@@ -81,8 +81,8 @@ export class OperationProducer {
   private readonly client: KafkaConfig;
   private readonly requests: LanePool | null;
   private readonly transactions: LanePool;
-  /** The partition kafkajs' partitioner chose for each message (set while sending). */
-  private readonly partitions = new WeakMap<Message, number>();
+  /** The partition kafkajs' partitioner chose for each message key (set while sending). */
+  private readonly partitions = new WeakMap<Buffer, number>();
   /** Where each partition leads, for gathering one broker's batches into one request. */
   private readonly leaders = new PartitionLeaders();
   private readonly lanes: LaneProducers;
@@ -395,11 +395,16 @@ export class OperationProducer {
     requests: EncodedMessage[][],
     answers: RecordMetadata[][],
   ): PublishResult[] {
-    const offsets = assignOffsets(requests, answers, (message) => {
-      const partition = this.partitions.get(message);
-      if (partition === undefined) throw new Error('message was not partitioned');
-      return partition;
-    });
+    const offsets = assignOffsets(
+      requests,
+      answers,
+      (message) => message.key,
+      (key) => {
+        const partition = this.partitions.get(key);
+        if (partition === undefined) throw new Error('message was not partitioned');
+        return partition;
+      },
+    );
     return group.map(({ messages }) => {
       const first = offsets.get(messages[0]);
       const last = offsets.get(messages[messages.length - 1]);

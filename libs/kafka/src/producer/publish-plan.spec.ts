@@ -59,11 +59,52 @@ describe('splitIntoRecordBatches', () => {
 });
 
 describe('assignOffsets', () => {
-  it('numbers the items of each partition from its base offset, request by request', () => {
-    const partitionOf = (item: string) => Number(item[0]);
-    // Request 1: partition 0 gets a,b; partition 1 gets c. Request 2: partition 0 gets d.
+  interface Item {
+    key: string;
+  }
+  const keyOf = (item: Item) => item.key;
+  // Keys 'a'..'f' lead to partitions 0, 1, 2, 0, 1, 2.
+  const partitionOf = (key: string) => (key.charCodeAt(0) - 97) % 3;
+
+  it('gives the first and last item of each run of a key the offsets a per-item count gives', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), { maxLength: 30 }), {
+          maxLength: 4,
+        }),
+        fc.array(fc.bigInt({ min: 0n, max: 2n ** 40n }), { minLength: 3, maxLength: 3 }),
+        (requestKeys, bases) => {
+          const requests = requestKeys.map((keys) => keys.map((key) => ({ key })));
+          const answers = requests.map((_, r) =>
+            [0, 1, 2].map((partition) => ({
+              partition,
+              baseOffset: String(bases[partition] + BigInt(1000 * r)),
+            })),
+          );
+          const offsets = assignOffsets(requests, answers, keyOf, partitionOf);
+          const expected = new Map<Item, string>();
+          requests.forEach((items, r) => {
+            const placed = [0, 0, 0];
+            items.forEach((item, i) => {
+              const partition = partitionOf(item.key);
+              const offset = bases[partition] + BigInt(1000 * r + placed[partition]++);
+              const runStart = i === 0 || items[i - 1].key !== item.key;
+              const runEnd = i === items.length - 1 || items[i + 1].key !== item.key;
+              if (runStart || runEnd) expected.set(item, `${partition}@${offset}`);
+            });
+          });
+          const actual = new Map([...offsets].map(([k, v]) => [k, `${v.partition}@${v.offset}`]));
+          expect(actual).toEqual(expected);
+        },
+      ),
+    );
+  });
+
+  it('numbers the runs of each partition from its base offset, request by request', () => {
+    const [a1, a2, d, a3, b] = ['a', 'a', 'd', 'a', 'b'].map((key) => ({ key }));
+    // Request 1: partition 0 gets a1, a2, d; partition 1 gets b. Request 2: partition 0 gets a3.
     const offsets = assignOffsets(
-      [['0a', '1c', '0b'], ['0d']],
+      [[a1, a2, b, d], [a3]],
       [
         [
           { partition: 0, baseOffset: '10' },
@@ -71,22 +112,22 @@ describe('assignOffsets', () => {
         ],
         [{ partition: 0, baseOffset: '15' }],
       ],
+      keyOf,
       partitionOf,
     );
-    expect(
-      Object.fromEntries([...offsets].map(([k, v]) => [k, `${v.partition}@${v.offset}`])),
-    ).toEqual({
-      '0a': '0@10',
-      '0b': '0@11',
-      '1c': '1@7',
-      '0d': '0@15',
-    });
+    expect([a1, a2, b, d, a3].map((item) => offsets.get(item)?.offset)).toEqual([
+      10n,
+      11n,
+      7n,
+      12n,
+      15n,
+    ]);
   });
 
   it('fails loudly when the answer lacks a partition that was sent to', () => {
-    expect(() => assignOffsets([['0a']], [[{ partition: 1, baseOffset: '0' }]], () => 0)).toThrow(
-      /no offset for partition 0/,
-    );
+    expect(() =>
+      assignOffsets([[{ key: 'a' }]], [[{ partition: 1, baseOffset: '0' }]], keyOf, partitionOf),
+    ).toThrow(/no offset for partition 0/);
   });
 });
 

@@ -78,14 +78,18 @@ export interface PartitionAppend {
 }
 
 /**
- * The offset of every item, given the produce requests sent (`requests[i]` in the order sent)
- * and the broker's answer to each. Within one request the items of a partition form one record
- * batch, in request order, starting at that partition's base offset.
+ * The offsets of the first and last item of every run of items with the same key (`keyOf`, by
+ * identity) in each request, given the produce requests sent (`requests[i]` in the order sent)
+ * and the broker's answer to each; a run's items are consecutive offsets of its key's
+ * partition. Within one request the items of a partition form one record batch, in request
+ * order, starting at that partition's base offset. A caller needs no more: a publish is one
+ * run (one library, one key), or several runs when it spans requests.
  */
-export function assignOffsets<T>(
+export function assignOffsets<T, K>(
   requests: readonly (readonly T[])[],
   answers: readonly (readonly PartitionAppend[])[],
-  partitionOf: (item: T) => number,
+  keyOf: (item: T) => K,
+  partitionOf: (key: K) => number,
 ): Map<T, { partition: number; offset: bigint }> {
   const offsets = new Map<T, { partition: number; offset: bigint }>();
   requests.forEach((items, r) => {
@@ -93,16 +97,25 @@ export function assignOffsets<T>(
     for (const append of answers[r] ?? []) {
       if (append.baseOffset !== undefined) base.set(append.partition, BigInt(append.baseOffset));
     }
-    const next = new Map<number, bigint>();
-    for (const item of items) {
-      const partition = partitionOf(item);
+    // Items of each partition placed so far in this request.
+    const placed = new Map<number, number>();
+    for (let start = 0; start < items.length;) {
+      const key = keyOf(items[start]);
+      let end = start + 1;
+      while (end < items.length && keyOf(items[end]) === key) end++;
+      const partition = partitionOf(key);
       const first = base.get(partition);
       if (first === undefined) {
         throw new Error(`the broker's answer has no offset for partition ${partition}`);
       }
-      const position = next.get(partition) ?? 0n;
-      offsets.set(item, { partition, offset: first + position });
-      next.set(partition, position + 1n);
+      const position = placed.get(partition) ?? 0;
+      placed.set(partition, position + end - start);
+      offsets.set(items[start], { partition, offset: first + BigInt(position) });
+      offsets.set(items[end - 1], {
+        partition,
+        offset: first + BigInt(position + end - 1 - start),
+      });
+      start = end;
     }
   });
   return offsets;
