@@ -30,7 +30,8 @@ export class PartitionLeaders {
   }
 
   /**
-   * Called by the partitioner for every message it places: remembers the metadata, and throws
+   * Called by the partitioner for every message it places (through linearlyGrouped, the first
+   * of each run of one key: the run's partition): remembers the metadata, and throws
    * SpansBrokersError (before kafkajs writes anything of the send) when a send started with
    * startSend reaches a second leader, as metadata refreshed since the grouping can make it.
    */
