@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalStore, MemoryStore, SyncHttpTransport, SyncNode } from '@sync/client';
 import { JsonFileStore, nodeFetch } from '@sync/client/node';
+import { benchArgs } from './bench-args';
 
 /**
  * The client side of bench/bootstrap.bench.ts, in its own process so that its peak RSS is the
@@ -25,16 +26,40 @@ function peakRssMb(): number {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
+const args = benchArgs({
+  usage:
+    'node dist/bench/bootstrap-client.js mode queryUrl libraryId records relations store [pullPageSize]',
+  summary:
+    'The client side of bench/bootstrap.bench.ts and bench/client-bootstrap.bench.ts, in its own\n' +
+    'process: a fresh SyncNode bootstraps or syncs, checks what it holds and prints one JSON line.',
+  options: {},
+  args: {
+    mode: {
+      kind: 'text',
+      choices: ['snapshot', 'sync'],
+      description: 'snapshot: bootstrapFromSnapshot(); sync: sync() from empty',
+    },
+    queryUrl: { kind: 'text', description: 'where the query service (or a stand-in) answers' },
+    libraryId: { kind: 'text', description: 'the library' },
+    records: { kind: 'integer', zero: true, description: 'records the library holds' },
+    relations: { kind: 'integer', zero: true, description: 'relations the library holds' },
+    store: {
+      kind: 'text',
+      choices: ['file', 'memory'],
+      description: 'file: a JsonFileStore in a fresh temp directory; memory: a MemoryStore',
+    },
+    pullPageSize: { kind: 'integer', optional: true, description: "the node's pullPageSize" },
+  },
+});
+
 async function main(): Promise<void> {
-  const [mode, queryUrl, libraryId, records, relations, storeKind, pullPageSize] =
-    process.argv.slice(2);
+  const { mode, queryUrl, libraryId, records, relations, store: storeKind, pullPageSize } = args;
   let store: LocalStore;
   let directory: string | undefined;
   if (storeKind === 'file') {
     directory = await mkdtemp(join(tmpdir(), 'bench-bootstrap-client-'));
     store = new JsonFileStore(directory);
-  } else if (storeKind === 'memory') store = new MemoryStore();
-  else throw new Error(`unknown store ${storeKind}`);
+  } else store = new MemoryStore();
   const transport = new SyncHttpTransport({
     // Never used: the node has nothing to push.
     ingestUrl: 'http://127.0.0.1:9',
@@ -57,16 +82,16 @@ async function run(
   transport: SyncHttpTransport,
   libraryId: string,
   store: LocalStore,
-  records: string,
-  relations: string,
-  pullPageSize: string | undefined,
+  records: number,
+  relations: number,
+  pullPageSize: number | undefined,
 ): Promise<void> {
   const started = performance.now();
   const node = await SyncNode.open({
     libraryId,
     transport,
     store,
-    ...(pullPageSize === undefined ? {} : { pullPageSize: Number(pullPageSize) }),
+    ...(pullPageSize === undefined ? {} : { pullPageSize }),
   });
   if (mode === 'snapshot') await node.bootstrapFromSnapshot();
   else if (mode === 'sync') {
@@ -90,7 +115,7 @@ async function run(
     digest: node.digest().digest,
   };
   console.log(JSON.stringify(result));
-  if (result.records !== Number(records) || result.relations !== Number(relations)) {
+  if (result.records !== records || result.relations !== relations) {
     throw new Error(`expected ${records} records and ${relations} relations`);
   }
 }

@@ -20,6 +20,8 @@ import {
 import { defaultSchema, emptySlice, mergeBatch } from '@sync/protocol';
 import { libraryChunks } from './bootstrap-library';
 import { REPO_DIST, freePort, median, startService } from './query-bench-support';
+import { benchArgs } from './bench-args';
+import { dieWithBench } from './child-processes';
 
 /**
  * Initial sync, end to end, next to what Postgres itself can stream (issue #20): for libraries
@@ -47,7 +49,7 @@ import { REPO_DIST, freePort, median, startService } from './query-bench-support
  *
  *   npm run build && node dist/bench/bootstrap.bench.js [--sizes 10000,100000] [--huge]
  *     [--runs 3] [--smoke] [--feed-page N] [--pull-page N] [--client-store file|memory]
- *     [--cpu-prof DIR]
+ *     [--cpu-prof DIR]   (`--help` lists the options with their defaults)
  *
  * --huge adds a 1,000,000-record library; --cpu-prof DIR writes CPU profiles of the query
  * service and of the client processes there; --smoke is one 300-record library, one run (CI, see
@@ -61,35 +63,52 @@ import { REPO_DIST, freePort, median, startService } from './query-bench-support
 const TOPIC = 'bench.bootstrap.operations';
 const SAMPLE_MS = 20;
 
-function flag(name: string): boolean {
-  return process.argv.includes(`--${name}`);
-}
-function option(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
-function positive(name: string, fallback: number): number {
-  const raw = option(name);
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} needs a positive integer`);
-  return value;
-}
-
-const SMOKE = flag('smoke');
-const SIZES = SMOKE
-  ? [300]
-  : [
-      ...(option('sizes') ?? '10000,100000').split(',').map(Number),
-      ...(flag('huge') ? [1_000_000] : []),
-    ];
-const RUNS = SMOKE ? 1 : positive('runs', 3);
-const FEED_PAGE = option('feed-page') === undefined ? undefined : positive('feed-page', 1);
-const PULL_PAGE = option('pull-page') === undefined ? undefined : positive('pull-page', 1);
-const CLIENT_STORE = option('client-store') ?? 'file';
-if (CLIENT_STORE !== 'file' && CLIENT_STORE !== 'memory') {
-  throw new Error('--client-store needs file or memory');
-}
-const PROFILE_DIR = option('cpu-prof');
+const args = benchArgs({
+  usage: 'node dist/bench/bootstrap.bench.js [options]',
+  summary:
+    'Initial sync, end to end, next to what Postgres itself can stream: snapshot, feed and fresh\n' +
+    'clients for libraries of growing size; time, bytes on the wire, service and client RSS.',
+  options: {
+    sizes: {
+      kind: 'integers',
+      description: 'records per library, a library each',
+      default: [10_000, 100_000],
+    },
+    huge: { kind: 'flag', description: 'adds a 1,000,000-record library' },
+    runs: {
+      kind: 'integer',
+      description: 'runs of every step; the table shows medians',
+      default: 3,
+    },
+    'feed-page': {
+      kind: 'integer',
+      description: 'also pulls the feed in pages of N through its NDJSON form',
+    },
+    'pull-page': { kind: 'integer', description: 'adds a client sync() with pullPageSize N' },
+    'client-store': {
+      kind: 'text',
+      choices: ['file', 'memory'],
+      description: "the clients' store: a JsonFileStore in a temp directory, or a MemoryStore",
+      default: 'file',
+    },
+    'cpu-prof': {
+      kind: 'text',
+      value: 'DIR',
+      description: 'the query service and the client processes write CPU profiles into DIR',
+    },
+    smoke: {
+      kind: 'flag',
+      description: 'one 300-record library, one run (sizes and runs ignored): a check',
+    },
+  },
+});
+const SMOKE = args.smoke;
+const SIZES = SMOKE ? [300] : [...args.sizes, ...(args.huge ? [1_000_000] : [])];
+const RUNS = SMOKE ? 1 : args.runs;
+const FEED_PAGE = args['feed-page'];
+const PULL_PAGE = args['pull-page'];
+const CLIENT_STORE = args['client-store'];
+const PROFILE_DIR = args['cpu-prof'];
 const PROFILE_ARGS =
   PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
 
@@ -301,7 +320,7 @@ function runClient(
   pullPageSize?: number,
 ): Promise<{ ms: number; peakRssMb: number }> {
   const script = join(REPO_DIST, 'bench', 'bootstrap-client.js');
-  const args = [
+  const argv = [
     ...PROFILE_ARGS,
     script,
     mode,
@@ -313,12 +332,14 @@ function runClient(
     ...(pullPageSize === undefined ? [] : [String(pullPageSize)]),
   ];
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`client ${mode} failed: ${stderr || error.message}`));
-      resolve(
-        JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { ms: number; peakRssMb: number },
-      );
-    });
+    dieWithBench(
+      execFile(process.execPath, argv, { maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+        if (error) return reject(new Error(`client ${mode} failed: ${stderr || error.message}`));
+        resolve(
+          JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { ms: number; peakRssMb: number },
+        );
+      }),
+    );
   });
 }
 

@@ -28,7 +28,7 @@ import { benchArgs } from './bench-args';
  *
  *   npm run build && node dist/bench/capacity.bench.js [--rates 250,500,1000,2000,4000]
  *     [--step 15] [--warmup 5] [--libraries 50] [--nodes 3] [--batches 1,20,200]
- *     [--partitions 6] [--cpu-prof DIR] [--smoke]
+ *     [--partitions 6] [--cpu-prof DIR] [--smoke]   (`--help` lists them with their defaults)
  *
  * For each step: offered and achieved ops/s (ops read back / time until the step's last read
  * answered), p50/p99 POST -> 202 and 202 -> visible, CPU ms per 1,000 ops of ingest,
@@ -50,23 +50,54 @@ import { benchArgs } from './bench-args';
  * infrastructure; the benchmark creates and removes its own database, topics and group.
  */
 
-const args = benchArgs();
-const SMOKE = args.has('smoke');
-const PROFILE_DIR = args.get('cpu-prof');
+const args = benchArgs({
+  usage: 'node dist/bench/capacity.bench.js [options]',
+  summary:
+    'Whole-stack capacity: simulated devices post small batches at stepped offered rates,\n' +
+    'read their own writes and pull the feed; CPU per op of every process.',
+  options: {
+    rates: {
+      kind: 'numbers',
+      description: 'offered ops/s, one step each',
+      default: [250, 500, 1000, 2000, 4000],
+      smoke: [60, 120],
+    },
+    step: { kind: 'number', description: 'seconds per step', default: 15, smoke: 3 },
+    warmup: {
+      kind: 'number',
+      description: 'seconds of warm-up at the first rate',
+      default: 5,
+      smoke: 1,
+    },
+    libraries: { kind: 'integer', description: 'simulated libraries', default: 50, smoke: 4 },
+    nodes: { kind: 'integer', description: 'devices (nodes) per library', default: 3 },
+    batches: {
+      kind: 'integers',
+      description: 'batch sizes, an equal share of the ops each',
+      default: [1, 20, 200],
+    },
+    partitions: { kind: 'integer', description: "the topic's partitions", default: 6, smoke: 2 },
+    'cpu-prof': {
+      kind: 'text',
+      value: 'DIR',
+      description: 'each service writes a CPU profile into DIR when it stops',
+    },
+    smoke: {
+      kind: 'flag',
+      description: 'two short steps, few devices: a check, not a measurement',
+    },
+  },
+});
+const PROFILE_DIR = args['cpu-prof'];
 const PROFILE_ARGS =
   PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
-const numbers = (name: string, fallback: string): number[] => {
-  const values = (args.get(name) ?? fallback).split(',').map(Number);
-  if (values.some((v) => !(v > 0))) throw new Error(`--${name} needs positive numbers`);
-  return values;
-};
-const RATES = numbers('rates', SMOKE ? '60,120' : '250,500,1000,2000,4000');
-const STEP_S = numbers('step', SMOKE ? '3' : '15')[0];
-const WARMUP_S = numbers('warmup', SMOKE ? '1' : '5')[0];
-const LIBRARIES = numbers('libraries', SMOKE ? '4' : '50')[0];
-const NODES = numbers('nodes', '3')[0];
-const SIZES = numbers('batches', '1,20,200');
-const PARTITIONS = numbers('partitions', SMOKE ? '2' : '6')[0];
+const RATES = args.rates;
+const STEP_S = args.step;
+const WARMUP_S = args.warmup;
+const LIBRARIES = args.libraries;
+const NODES = args.nodes;
+const SIZES = args.batches;
+const PARTITIONS = args.partitions;
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const VISIBLE_TARGET_MS = 100;
 const MAX_IN_FLIGHT = 512;

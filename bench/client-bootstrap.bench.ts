@@ -20,6 +20,8 @@ import {
 } from '../libs/client/src/replica/snapshot-slice';
 import { libraryChunks } from './bootstrap-library';
 import { REPO_DIST } from './query-bench-support';
+import { benchArgs } from './bench-args';
+import { dieWithBench } from './child-processes';
 
 /**
  * The client half of initial sync on its own (issue #20): no Postgres, no query service. The
@@ -32,26 +34,52 @@ import { REPO_DIST } from './query-bench-support';
  *
  *   npm run build && node dist/bench/client-bootstrap.bench.js [--sizes 10000,100000] [--huge]
  *     [--runs 1] [--sync-max 100000] [--pull-page 10000] [--client-store file|memory]
- *     [--cpu-prof DIR]
+ *     [--cpu-prof DIR]   (`--help` lists the options with their defaults)
  *
  * --huge adds 1,000,000 records; sync() runs only for sizes up to --sync-max (the digest the
  * server answers is computed here from the whole merged library). Prints a markdown table with
  * time, CPU time, peak RSS (VmHWM) and load average per run; exits non-zero on any failure.
  */
 
-function option(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index < 0 ? undefined : process.argv[index + 1];
-}
-const SIZES = [
-  ...(option('sizes') ?? '10000,100000').split(',').map(Number),
-  ...(process.argv.includes('--huge') ? [1_000_000] : []),
-];
-const RUNS = Number(option('runs') ?? 1);
-const SYNC_MAX = Number(option('sync-max') ?? 100_000);
-const PULL_PAGE = option('pull-page') ?? '10000';
-const CLIENT_STORE = option('client-store') ?? 'file';
-const PROFILE_DIR = option('cpu-prof');
+const args = benchArgs({
+  usage: 'node dist/bench/client-bootstrap.bench.js [options]',
+  summary:
+    'The client half of initial sync on its own: a local server streams the benchmark library,\n' +
+    'a fresh client process bootstraps from the snapshot or syncs from empty.',
+  options: {
+    sizes: {
+      kind: 'integers',
+      description: 'records per library, a library each',
+      default: [10_000, 100_000],
+    },
+    huge: { kind: 'flag', description: 'adds a 1,000,000-record library' },
+    runs: { kind: 'integer', description: 'runs per size and client', default: 1 },
+    'sync-max': {
+      kind: 'integer',
+      zero: true,
+      description: 'sync() from empty runs only for sizes up to this (0: never)',
+      default: 100_000,
+    },
+    'pull-page': { kind: 'integer', description: "the client's pullPageSize", default: 10_000 },
+    'client-store': {
+      kind: 'text',
+      choices: ['file', 'memory'],
+      description: "the client's store: a JsonFileStore in a temp directory, or a MemoryStore",
+      default: 'file',
+    },
+    'cpu-prof': {
+      kind: 'text',
+      value: 'DIR',
+      description: 'the client processes write CPU profiles into DIR',
+    },
+  },
+});
+const SIZES = [...args.sizes, ...(args.huge ? [1_000_000] : [])];
+const RUNS = args.runs;
+const SYNC_MAX = args['sync-max'];
+const PULL_PAGE = String(args['pull-page']);
+const CLIENT_STORE = args['client-store'];
+const PROFILE_DIR = args['cpu-prof'];
 
 /** Writes a line, waiting when the file's buffer is full. */
 async function writeLine(out: WriteStream, value: unknown): Promise<void> {
@@ -172,7 +200,7 @@ interface ClientRun {
 }
 
 function runClient(mode: 'snapshot' | 'sync', base: string, library: Library): Promise<ClientRun> {
-  const args = [
+  const argv = [
     ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]),
     join(REPO_DIST, 'bench', 'bootstrap-client.js'),
     mode,
@@ -184,10 +212,12 @@ function runClient(mode: 'snapshot' | 'sync', base: string, library: Library): P
     PULL_PAGE,
   ];
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`client ${mode} failed: ${stderr || error.message}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ClientRun);
-    });
+    dieWithBench(
+      execFile(process.execPath, argv, { maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+        if (error) return reject(new Error(`client ${mode} failed: ${stderr || error.message}`));
+        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as ClientRun);
+      }),
+    );
   });
 }
 

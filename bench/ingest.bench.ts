@@ -10,6 +10,7 @@ import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@s
 import { processCpuMs } from './proc-stats';
 import { createBenchTopics } from './bench-topics';
 import { benchArgs } from './bench-args';
+import { dieWithBench } from './child-processes';
 
 /**
  * Ingest throughput: batches of ops POSTed over HTTP to the ingest service (its own process),
@@ -18,7 +19,9 @@ import { benchArgs } from './bench-args';
  *
  *   npm run build && node dist/bench/ingest.bench.js [--duration 10] [--rounds 3]
  *     [--concurrency 8] [--batches 1,100,1000] [--modes single-request,transactional]
- *     [--raw idempotent,transactional] [--producers 4] [--smoke]
+ *     [--raw idempotent,transactional] [--producers 4] [--cpu-prof DIR] [--smoke]
+ *
+ * (`--help` lists the options with their defaults.)
  *
  * `--smoke`: one short round of batches 1 and 100, one mode each, to check the benchmark still
  * works. Any send that fails (an HTTP status other than 202, a network or Kafka error) ends the
@@ -35,26 +38,70 @@ import { benchArgs } from './bench-args';
  * records the topic's partition count at start.
  */
 
-const args = benchArgs();
+const args = benchArgs({
+  usage: 'node dist/bench/ingest.bench.js [options]',
+  summary:
+    'Ingest throughput: op batches POSTed to the ingest service (its own process) beside a raw\n' +
+    'kafkajs producer sending the same messages from this process, in the same run.',
+  options: {
+    duration: { kind: 'number', description: 'seconds measured per run', default: 10, smoke: 1 },
+    rounds: {
+      kind: 'integer',
+      description: 'runs of each variant, interleaved; the table shows the median',
+      default: 3,
+      smoke: 1,
+    },
+    concurrency: {
+      kind: 'integer',
+      description: 'batches in flight (loops, and raw producers)',
+      default: 8,
+      smoke: 2,
+    },
+    batches: {
+      kind: 'integers',
+      description: 'ops per batch, every variant for each',
+      default: [1, 100, 1000],
+      smoke: [1, 100],
+    },
+    modes: {
+      kind: 'texts',
+      choices: ['single-request', 'transactional'],
+      description: "the ingest's INGEST_PUBLISH_MODE, one ingest process each",
+      default: ['single-request', 'transactional'],
+      smoke: ['single-request'],
+    },
+    raw: {
+      kind: 'texts',
+      description: "modes of the raw kafkajs producer ('' for none)",
+      default: ['idempotent', 'transactional'],
+      smoke: ['idempotent'],
+    },
+    producers: { kind: 'integer', description: "the ingest's INGEST_PRODUCERS", default: 4 },
+    'cpu-prof': {
+      kind: 'text',
+      value: 'DIR',
+      description: 'each ingest process writes a CPU profile into DIR when it stops',
+    },
+    smoke: {
+      kind: 'flag',
+      description: 'one short round, batches 1 and 100, one mode each: a check, not a measurement',
+    },
+  },
+});
 /** A few seconds' check that the benchmark still works; not a measurement. */
-const SMOKE = args.has('smoke');
-const DURATION_S = Number(args.get('duration') ?? (SMOKE ? 1 : 10));
-const CONCURRENCY = Number(args.get('concurrency') ?? (SMOKE ? 2 : 8));
-const BATCHES = (args.get('batches') ?? (SMOKE ? '1,100' : '1,100,1000')).split(',').map(Number);
-const MODES = (
-  args.get('modes') ?? (SMOKE ? 'single-request' : 'single-request,transactional')
-).split(',');
-const PRODUCERS = args.get('producers') ?? '4';
-const RAW = (args.get('raw') ?? (SMOKE ? 'idempotent' : 'idempotent,transactional'))
-  .split(',')
-  .filter(Boolean);
+const SMOKE = args.smoke;
+const DURATION_S = args.duration;
+const CONCURRENCY = args.concurrency;
+const BATCHES = args.batches;
+const MODES = args.modes;
+const PRODUCERS = String(args.producers);
+const RAW = args.raw;
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const PARTITIONS = 6;
 const LIBRARIES = 64;
-const ROUNDS = Number(args.get('rounds') ?? (SMOKE ? 1 : 3));
+const ROUNDS = args.rounds;
 const WARMUP_MS = SMOKE ? 300 : 1500;
-/** `--cpu-prof DIR`: each ingest process writes a CPU profile into DIR when it stops. */
-const PROFILE_DIR = args.get('cpu-prof');
+const PROFILE_DIR = args['cpu-prof'];
 const PROFILE_ARGS =
   PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
 
@@ -252,6 +299,7 @@ async function startIngest(topic: string, mode: string, databaseUrl: string): Pr
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
+  dieWithBench(child);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {

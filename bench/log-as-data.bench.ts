@@ -20,7 +20,8 @@ import {
   hybridFromMillis,
   mergeBatch,
 } from '@sync/protocol';
-import { argValue, freePort, percentile, startService } from './query-bench-support';
+import { freePort, percentile, startService } from './query-bench-support';
+import { benchArgs } from './bench-args';
 
 /**
  * The log as data (CONTRACT.md section 8), measured on one library of about `--ops` ops (default
@@ -31,6 +32,8 @@ import { argValue, freePort, percentile, startService } from './query-bench-supp
  * rows); the query service runs in its own process.
  *
  *   npm run build && node dist/bench/log-as-data.bench.js [--ops 200000] [--rounds 3] [--history 2000]
+ *
+ * (`--help` lists the options with their defaults.)
  *
  * Measured, each beside a raw baseline in the same run:
  * - GET digest (live): time, rows/s, the service's RSS growth (VmRSS sampled every 10 ms);
@@ -45,9 +48,24 @@ import { argValue, freePort, percentile, startService } from './query-bench-supp
  * DATABASE_URL names the server (default postgres://postgres@127.0.0.1:5432/postgres); the
  * benchmark creates and drops its own database.
  */
-const OPS = argValue('ops', 200_000);
-const ROUNDS = argValue('rounds', 3);
-const HISTORY_READS = argValue('history', 2000);
+const args = benchArgs({
+  usage: 'node dist/bench/log-as-data.bench.js [options]',
+  summary:
+    'The log as data (CONTRACT.md section 8): digest, digest?asOf, asOf pages and record history\n' +
+    'on one library, each beside a raw SQL baseline in the same run.',
+  options: {
+    ops: { kind: 'integer', description: 'ops in the library (about)', default: 200_000 },
+    rounds: { kind: 'integer', description: 'rounds of the digest timings', default: 3 },
+    history: {
+      kind: 'integer',
+      description: 'sequential reads of random records histories',
+      default: 2000,
+    },
+  },
+});
+const OPS = args.ops;
+const ROUNDS = args.rounds;
+const HISTORY_READS = args.history;
 const TOPIC = 'bench.log-as-data.operations';
 
 interface Seeded {

@@ -9,7 +9,8 @@ import {
   verifyOverload,
 } from '../test/faults/support/overload';
 import { FaultWorkload } from '../test/faults/support/workload';
-import { argValue } from './query-bench-support';
+import { benchArgs } from './bench-args';
+import { dieWithBench } from './child-processes';
 
 /**
  * Overload: the ingest (default admission bounds unless --max-inflight), projector and query as
@@ -28,19 +29,47 @@ import { argValue } from './query-bench-support';
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres KAFKA_BROKERS=127.0.0.1:9092 \
  *   node -r ./test/projector.child-register.js bench/overload.bench.ts \
  *     [--duration 60] [--warmup 10] [--capacity 15] [--baseline 20] [--factor 3] [--libraries 200] [--batch 20]
- *     [--max-inflight 64]
+ *     [--max-inflight N]   (`--help` lists them with their defaults)
  *
  * (Run from the sources: the services are started the way the fault suite starts them.)
  */
-const DURATION_S = argValue('duration', 60);
-const WARMUP_S = argValue('warmup', 10);
-const CAPACITY_S = argValue('capacity', 15);
-const BASELINE_S = argValue('baseline', 20);
-const FACTOR = argValue('factor', 3);
-const LIBRARIES = argValue('libraries', 200);
-const BATCH = argValue('batch', 20);
+const args = benchArgs({
+  usage: 'node -r ./test/projector.child-register.js bench/overload.bench.ts [options]',
+  summary:
+    'Overload: capacity, baseline and overload phases against ingest, projector and query\n' +
+    "child processes, then the fault suite's verifier. Needs DATABASE_URL (a server URL).",
+  options: {
+    duration: { kind: 'number', description: 'seconds of the overload phase', default: 60 },
+    warmup: { kind: 'number', description: 'seconds of warm-up (not reported)', default: 10 },
+    capacity: { kind: 'number', description: 'seconds of the capacity phase', default: 15 },
+    baseline: { kind: 'number', description: 'seconds of the baseline phase', default: 20 },
+    factor: {
+      kind: 'number',
+      description: 'the overload phase offers this times the sustainable rate',
+      default: 3,
+    },
+    libraries: {
+      kind: 'integer',
+      description: 'devices (libraries) of the paced phases',
+      default: 200,
+    },
+    batch: { kind: 'integer', description: 'ops per request', default: 20 },
+    'max-inflight': {
+      kind: 'integer',
+      description: "the ingest's INGEST_MAX_INFLIGHT_REQUESTS; the capacity phase is this wide",
+      default: DEFAULT_ADMISSION.maxRequests,
+    },
+  },
+});
+const DURATION_S = args.duration;
+const WARMUP_S = args.warmup;
+const CAPACITY_S = args.capacity;
+const BASELINE_S = args.baseline;
+const FACTOR = args.factor;
+const LIBRARIES = args.libraries;
+const BATCH = args.batch;
 /** INGEST_MAX_INFLIGHT_REQUESTS for the ingest; the capacity phase is this wide. */
-const MAX_INFLIGHT = argValue('max-inflight', DEFAULT_ADMISSION.maxRequests);
+const MAX_INFLIGHT = args['max-inflight'];
 
 function row(result: PhaseResult): string {
   const a = result.admitted;
@@ -74,6 +103,7 @@ async function main(): Promise<void> {
     partitions: 6,
     ingestEnv: { INGEST_MAX_INFLIGHT_REQUESTS: String(MAX_INFLIGHT) },
   });
+  for (const service of [stack.ingest, stack.projector, stack.query]) dieWithBench(service.child);
   const problems: string[] = [];
   try {
     const workload = new FaultWorkload({

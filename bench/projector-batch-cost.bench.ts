@@ -17,24 +17,41 @@ import { processCpuMs } from './proc-stats';
  * work, `process.cpuUsage`) and the Postgres backend's (`/proc/<pid>/stat`) per batch and per op.
  *
  *   npm run build && node dist/bench/projector-batch-cost.bench.js [--ops 1,6,50]
- *     [--batches 2000] [--rounds 3] [--smoke]
+ *     [--batches 2000] [--rounds 3] [--smoke]   (`--help` lists them with their defaults)
  *
  * DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/postgres); the benchmark
  * creates and drops one database per round. Any failure exits non-zero.
  */
 
-const args = benchArgs();
-const SMOKE = args.has('smoke');
-const positive = (name: string, fallback: string): number[] => {
-  const values = (args.get(name) ?? fallback).split(',').map(Number);
-  if (values.some((v) => !Number.isInteger(v) || v <= 0)) {
-    throw new Error(`--${name} needs positive integers`);
-  }
-  return values;
-};
-const OPS = positive('ops', SMOKE ? '6' : '1,6,50');
-const [BATCHES] = positive('batches', SMOKE ? '50' : '2000');
-const [ROUNDS] = positive('rounds', SMOKE ? '1' : '3');
+const args = benchArgs({
+  usage: 'node dist/bench/projector-batch-cost.bench.js [options]',
+  summary:
+    'What one small partition batch costs the projector and Postgres, without Kafka: batches\n' +
+    'applied one after another through ProjectionService on one connection.',
+  options: {
+    ops: {
+      kind: 'integers',
+      description: 'ops per batch, a row each',
+      default: [1, 6, 50],
+      smoke: [6],
+    },
+    batches: {
+      kind: 'integer',
+      description: 'batches measured per round',
+      default: 2000,
+      smoke: 50,
+    },
+    rounds: { kind: 'integer', description: 'rounds per batch size', default: 3, smoke: 1 },
+    smoke: {
+      kind: 'flag',
+      description: 'one short round of batches of 6: a check, not a measurement',
+    },
+  },
+});
+const SMOKE = args.smoke;
+const OPS = args.ops;
+const BATCHES = args.batches;
+const ROUNDS = args.rounds;
 const WARMUP_BATCHES = SMOKE ? 10 : 200;
 const LIBRARIES = 8;
 const SERVER_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -16,6 +16,7 @@ import { NaiveProjector } from './projector-naive';
 import { libraryWorkload } from './projector-workload';
 import { createBenchTopics } from './bench-topics';
 import { benchArgs } from './bench-args';
+import { dieWithBench } from './child-processes';
 
 /**
  * Projector throughput on a mixed workload (creates, updates, deletes, relation ops; several
@@ -28,7 +29,7 @@ import { benchArgs } from './bench-args';
  *
  *   npm run build && node dist/bench/projector.bench.js [--libraries 12] [--ops 6000]
  *     [--records 1500] [--naive-ops 400] [--instances 1,2] [--rounds 3] [--timeout 600]
- *     [--smoke]
+ *     [--smoke]   (`--help` lists the options with their defaults)
  *
  * `--smoke`: a tiny workload, one round, one instance, to check the benchmark still works. A
  * run whose projector has not applied the whole topic within `--timeout` seconds fails (non-zero
@@ -45,17 +46,57 @@ import { benchArgs } from './bench-args';
  * and deletes its own topics and databases.
  */
 
-const args = benchArgs();
-/** A few seconds' check that the benchmark still works; not a measurement. */
-const SMOKE = args.has('smoke');
-const LIBRARIES = Number(args.get('libraries') ?? (SMOKE ? 2 : 12));
-const OPS_PER_LIBRARY = Number(args.get('ops') ?? (SMOKE ? 300 : 6000));
-const RECORDS_PER_LIBRARY = Number(args.get('records') ?? (SMOKE ? 100 : 1500));
-const NAIVE_OPS_PER_LIBRARY = Number(args.get('naive-ops') ?? (SMOKE ? 60 : 400));
-const INSTANCES = (args.get('instances') ?? (SMOKE ? '1' : '1,2')).split(',').map(Number);
-const ROUNDS = Number(args.get('rounds') ?? (SMOKE ? 1 : 3));
+const args = benchArgs({
+  usage: 'node dist/bench/projector.bench.js [options]',
+  summary:
+    'Projector throughput on a mixed workload, beside a naive one-transaction-per-op projector\n' +
+    'and a COPY of the rows it wrote, in the same run.',
+  options: {
+    libraries: { kind: 'integer', description: 'libraries in the workload', default: 12, smoke: 2 },
+    ops: { kind: 'integer', description: 'ops per library', default: 6000, smoke: 300 },
+    records: {
+      kind: 'integer',
+      description: 'records per library the ops touch',
+      default: 1500,
+      smoke: 100,
+    },
+    'naive-ops': {
+      kind: 'integer',
+      description: "ops per library in the naive projector's topic",
+      default: 400,
+      smoke: 60,
+    },
+    instances: {
+      kind: 'integers',
+      description: 'projector processes in one group, a variant each',
+      default: [1, 2],
+      smoke: [1],
+    },
+    rounds: {
+      kind: 'integer',
+      description: 'runs of every variant; the table shows medians',
+      default: 3,
+      smoke: 1,
+    },
+    timeout: {
+      kind: 'number',
+      description: 'seconds a run may take to apply the whole topic before it fails',
+      default: 600,
+    },
+    smoke: {
+      kind: 'flag',
+      description: 'a tiny workload, one round, one instance: a check, not a measurement',
+    },
+  },
+});
+const LIBRARIES = args.libraries;
+const OPS_PER_LIBRARY = args.ops;
+const RECORDS_PER_LIBRARY = args.records;
+const NAIVE_OPS_PER_LIBRARY = args['naive-ops'];
+const INSTANCES = args.instances;
+const ROUNDS = args.rounds;
 /** A projector that stops applying (crashed, stuck) fails the run instead of hanging it. */
-const APPLY_TIMEOUT_MS = Number(args.get('timeout') ?? 600) * 1000;
+const APPLY_TIMEOUT_MS = args.timeout * 1000;
 const PARTITIONS = 6;
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const BASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/sync';
@@ -289,7 +330,7 @@ async function runProjectors(topic: string, url: string, instances: number): Pro
       ? ['-r', join(__dirname, '..', 'test', 'projector.child-register.js')]
       : [];
     const children: ChildProcess[] = Array.from({ length: instances }, () =>
-      spawn(process.execPath, [...hook, main], { env, stdio: 'ignore' }),
+      dieWithBench(spawn(process.execPath, [...hook, main], { env, stdio: 'ignore' })),
     );
     stop = async () => {
       await Promise.all(

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { dieWithBench } from './child-processes';
 
 /** Shared by the query benchmarks: free ports, child services, percentiles. */
 
@@ -37,10 +38,12 @@ export async function startService(
   nodeArgs: string[] = [],
 ): Promise<Service> {
   const main = join(REPO_DIST, 'apps', app, 'src', 'main.js');
-  const child = spawn(process.execPath, [...nodeArgs, main], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = dieWithBench(
+    spawn(process.execPath, [...nodeArgs, main], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     output.push(chunk.toString());
@@ -93,19 +96,6 @@ export function percentile(sample: number[], p: number): number {
   const sorted = Float64Array.from(sample).sort();
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank];
-}
-
-/** True when `--<name>` is on the command line (a flag such as --smoke). */
-export function hasFlag(name: string): boolean {
-  return process.argv.includes(`--${name}`);
-}
-
-export function argValue(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  if (index < 0) return fallback;
-  const value = Number(process.argv[index + 1]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} needs a positive number`);
-  return value;
 }
 
 /** The part of autocannon's programmatic API the benchmarks use (the package ships no types). */

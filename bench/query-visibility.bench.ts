@@ -4,16 +4,9 @@ import { performance } from 'node:perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import { dropDatabase, migrateDatabase } from '@sync/persistence';
 import { formatHybrid, hybridFromMillis } from '@sync/protocol';
-import {
-  type Service,
-  argValue,
-  freePort,
-  hasFlag,
-  percentile,
-  sleep,
-  startService,
-} from './query-bench-support';
+import { type Service, freePort, percentile, sleep, startService } from './query-bench-support';
 import { createBenchTopics } from './bench-topics';
+import { benchArgs } from './bench-args';
 
 /**
  * End-to-end visibility: how long after ingest's 202 a write is readable through the query
@@ -26,6 +19,8 @@ import { createBenchTopics } from './bench-topics';
  *   npm run build && node dist/bench/query-visibility.bench.js [--rate 2000] [--batch 20]
  *     [--duration 30] [--warmup 5] [--libraries 50] [--partitions 6] [--smoke]
  *
+ * (`--help` lists the options with their defaults.)
+ *
  * `--smoke` is a few seconds' check that the benchmark still works, not a measurement. A
  * request that fails (network error, or a status other than 2xx) fails the run (non-zero exit,
  * after the table); 429 and 503, which the services answer when they shed load, are counted
@@ -35,13 +30,32 @@ import { createBenchTopics } from './bench-topics';
  * postgres://postgres@127.0.0.1:5432/postgres) name the infrastructure; the benchmark creates
  * and removes its own database, topics and consumer group.
  */
-const SMOKE = hasFlag('smoke');
-const RATE = argValue('rate', SMOKE ? 100 : 2000);
-const BATCH = argValue('batch', SMOKE ? 10 : 20);
-const DURATION_S = argValue('duration', SMOKE ? 2 : 30);
-const WARMUP_S = argValue('warmup', SMOKE ? 1 : 5);
-const LIBRARIES = argValue('libraries', SMOKE ? 4 : 50);
-const PARTITIONS = argValue('partitions', SMOKE ? 2 : 6);
+const args = benchArgs({
+  usage: 'node dist/bench/query-visibility.bench.js [options]',
+  summary:
+    "End-to-end visibility: how long after ingest's 202 a write is readable through the query\n" +
+    'service, at a steady offered op rate (ingest, projector and query in their own processes).',
+  options: {
+    rate: { kind: 'number', description: 'offered ops/s', default: 2000, smoke: 100 },
+    batch: { kind: 'integer', description: 'ops per POST', default: 20, smoke: 10 },
+    duration: { kind: 'number', description: 'seconds measured', default: 30, smoke: 2 },
+    warmup: {
+      kind: 'number',
+      description: 'seconds offered before measuring',
+      default: 5,
+      smoke: 1,
+    },
+    libraries: { kind: 'integer', description: 'libraries written', default: 50, smoke: 4 },
+    partitions: { kind: 'integer', description: "the topic's partitions", default: 6, smoke: 2 },
+    smoke: { kind: 'flag', description: "a few seconds' check, not a measurement" },
+  },
+});
+const RATE = args.rate;
+const BATCH = args.batch;
+const DURATION_S = args.duration;
+const WARMUP_S = args.warmup;
+const LIBRARIES = args.libraries;
+const PARTITIONS = args.partitions;
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 
 interface Sample {

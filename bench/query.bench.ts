@@ -8,10 +8,8 @@ import { dropDatabase, migrateDatabase, redactUrl } from '@sync/persistence';
 import { defaultSchema } from '@sync/protocol';
 import { recordCursor } from '../apps/query/src/cursor';
 import {
-  argValue,
   autocannon,
   freePort,
-  hasFlag,
   median,
   percentile,
   sleep,
@@ -27,6 +25,8 @@ import { processCpuMs } from './proc-stats';
  *   npm run build && node dist/bench/query.bench.js [--records 100000] [--duration 10]
  *     [--connections 8] [--rounds 3] [--smoke] [--cpu-prof DIR] [--only TEXT]
  *
+ * (`--help` lists the options with their defaults.)
+ *
  * Each scenario runs at 1 and at `connections` concurrent connections, `rounds` times,
  * interleaved; the table shows the round with the median requests/s and the p99 of every
  * round. CPU per request (the service process, and the Postgres backends serving it) is
@@ -41,16 +41,53 @@ import { processCpuMs } from './proc-stats';
  * DATABASE_URL names the server (default postgres://postgres@127.0.0.1:5432/postgres); the
  * benchmark creates and drops its own database sync_bench_query_<random>.
  */
-const SMOKE = hasFlag('smoke');
-const RECORDS = argValue('records', SMOKE ? 2000 : 100_000);
-const DURATION_S = argValue('duration', SMOKE ? 1 : 10);
-const CONNECTIONS = argValue('connections', SMOKE ? 2 : 8);
-const ROUNDS = argValue('rounds', SMOKE ? 1 : 3);
+const args = benchArgs({
+  usage: 'node dist/bench/query.bench.js [options]',
+  summary:
+    'Query service reads: one library of N records, the service in its own process,\n' +
+    'autocannon on loopback, each scenario at 1 and at `connections` connections.',
+  options: {
+    records: {
+      kind: 'integer',
+      description: 'records in the library',
+      default: 100_000,
+      smoke: 2000,
+    },
+    duration: { kind: 'number', description: 'seconds per scenario run', default: 10, smoke: 1 },
+    connections: {
+      kind: 'integer',
+      description: 'concurrent connections of the second run',
+      default: 8,
+      smoke: 2,
+    },
+    rounds: {
+      kind: 'integer',
+      description: 'rounds, interleaved; the table shows the median',
+      default: 3,
+      smoke: 1,
+    },
+    only: { kind: 'text', description: 'only the scenarios whose name contains TEXT (e.g. feed)' },
+    'cpu-prof': {
+      kind: 'text',
+      value: 'DIR',
+      description: 'the query service writes a CPU profile into DIR when it stops',
+    },
+    smoke: {
+      kind: 'flag',
+      description: '2,000 records, one short round: a check, not a measurement',
+    },
+  },
+});
+const SMOKE = args.smoke;
+const RECORDS = args.records;
+const DURATION_S = args.duration;
+const CONNECTIONS = args.connections;
+const ROUNDS = args.rounds;
 const WARMUP_S = SMOKE ? 1 : 3;
-const ONLY = benchArgs().get('only');
-const PROFILE_INDEX = process.argv.indexOf('--cpu-prof');
+const ONLY = args.only;
+const PROFILE_DIR = args['cpu-prof'];
 const PROFILE_ARGS =
-  PROFILE_INDEX < 0 ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.argv[PROFILE_INDEX + 1]}`];
+  PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
 const TOPIC = 'bench.query.operations';
 
 async function seed(url: string, libraryId: string): Promise<string[]> {

@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 /**
  * Every benchmark's `--smoke` mode, run as the README says (built code, real Kafka and
  * Postgres), so that none can rot silently: each must exit 0 and print its figures as numbers.
- * They run at once to keep the file short; a smoke run measures nothing.
+ * They run at once to keep the file short; a smoke run measures nothing. Last, the command line:
+ * `--help` and a bad option stop every benchmark before any work (bench/bench-args.ts).
  */
 
 const DIST = path.join(__dirname, '..', 'dist', 'bench');
@@ -30,6 +31,31 @@ function smoke(bench: string): Promise<Run> {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** A benchmark run with `args` on unreachable Kafka and Postgres: for paths that stop before any work. */
+function commandLine(
+  script: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const file = path.join(DIST, script);
+  if (!existsSync(file)) {
+    return Promise.reject(new Error(`${file} is missing: run npm run build first`));
+  }
+  return new Promise((resolve) => {
+    const env = {
+      ...process.env,
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
+      KAFKA_BROKERS: '127.0.0.1:1',
+    };
+    execFile(process.execPath, [file, ...args], { env, timeout: 20_000 }, (error, stdout, stderr) =>
+      resolve({
+        code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
+        stdout,
+        stderr,
+      }),
+    );
   });
 }
 
@@ -158,5 +184,64 @@ describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
       expect(values).toHaveLength(5);
       for (const value of values) expect(value).toMatch(NUMBER);
     }
+  });
+});
+
+describe('benchmarks, command line (stops before any work: no Kafka or Postgres needed)', () => {
+  const scripts = [
+    'bootstrap.bench.js',
+    'capacity.bench.js',
+    'client-bootstrap.bench.js',
+    'ingest.bench.js',
+    'log-as-data.bench.js',
+    'overload.bench.js',
+    'projector-batch-cost.bench.js',
+    'projector.bench.js',
+    'query-visibility.bench.js',
+    'query.bench.js',
+    'bootstrap-client.js',
+  ];
+
+  it('--help prints the usage on stdout and exits 0, for every benchmark', async () => {
+    const results = await Promise.all(scripts.map((script) => commandLine(script, ['--help'])));
+    results.forEach(({ code, stdout, stderr }, i) => {
+      expect({ script: scripts[i], code, stderr }).toEqual({
+        script: scripts[i],
+        code: 0,
+        stderr: '',
+      });
+      expect(stdout).toMatch(/^usage: node /);
+      expect(stdout).toMatch(/^ {2}-h, --help +print this and exit$/m);
+    });
+    const ingest = results[scripts.indexOf('ingest.bench.js')].stdout;
+    for (const option of [
+      '--duration N',
+      '--rounds N',
+      '--batches N,...',
+      '--raw TEXT,...',
+      '--smoke',
+    ]) {
+      expect(ingest).toContain(`  ${option} `);
+    }
+  }, 60_000);
+
+  it('an unknown option exits 2 at once, naming the option on stderr above the usage', async () => {
+    const { code, stdout, stderr } = await commandLine('ingest.bench.js', ['--round', '1']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(
+      /^error: unknown option --round\n\nusage: node dist\/bench\/ingest\.bench\.js/,
+    );
+  });
+
+  it('a value not of its kind, or a missing one, exits 2 naming the option', async () => {
+    const [rounds, missing] = await Promise.all([
+      commandLine('query.bench.js', ['--rounds', 'abc']),
+      commandLine('capacity.bench.js', ['--smoke', '--rates']),
+    ]);
+    expect(rounds).toMatchObject({ code: 2, stdout: '' });
+    expect(rounds.stderr).toMatch(/^error: --rounds: 'abc' is not a positive integer\n/);
+    expect(missing).toMatchObject({ code: 2, stdout: '' });
+    expect(missing.stderr).toMatch(/^error: --rates needs a value/);
   });
 });
