@@ -31,9 +31,9 @@ import { dieWithBench } from './child-processes';
  *     [--records 1500] [--naive-ops 400] [--instances 1,2] [--rounds 3] [--timeout 600]
  *     [--smoke]   (`--help` lists the options with their defaults)
  *
- * `--smoke`: a tiny workload, one round, one instance, to check the benchmark still works. A
- * run whose projector has not applied the whole topic within `--timeout` seconds fails (non-zero
- * exit).
+ * `--smoke`: a tiny workload, one round, one and two instances, to check the benchmark still
+ * works. A run whose projector has not applied the whole topic within `--timeout` seconds fails
+ * (non-zero exit), as does one whose projectors have not all joined their group within 60 s.
  * Each projector variant consumes the whole topic with a new consumer group into a fresh
  * database. `--instances 2` runs two projector processes in one group (how the projector scales).
  * Timed from the moment the group is stable with all its members and the database opens (see
@@ -70,7 +70,7 @@ const args = benchArgs({
       kind: 'integers',
       description: 'projector processes in one group, a variant each',
       default: [1, 2],
-      smoke: [1],
+      smoke: [1, 2],
     },
     rounds: {
       kind: 'integer',
@@ -96,6 +96,8 @@ const NAIVE_OPS_PER_LIBRARY = args['naive-ops'];
 const INSTANCES = args.instances;
 const ROUNDS = args.rounds;
 /** A projector that stops applying (crashed, stuck) fails the run instead of hanging it. */
+/** Projectors that have not all joined their group by then failed to start. */
+const GROUP_STABLE_TIMEOUT_MS = 60_000;
 const APPLY_TIMEOUT_MS = args.timeout * 1000;
 const PARTITIONS = 6;
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -211,10 +213,19 @@ async function waitApplied(pool: Pool, topic: string, high: Map<number, bigint>)
 async function waitGroupStable(groupId: string, members: number): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
+  const deadline = Date.now() + GROUP_STABLE_TIMEOUT_MS;
   try {
     for (;;) {
       const { groups } = await admin.describeGroups([groupId]);
-      if (groups[0]?.state === 'Stable' && groups[0].members.length === members) return;
+      const group = groups[0];
+      if (group?.state === 'Stable' && group.members.length === members) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `group ${groupId} not stable with ${members} member(s) after ` +
+            `${GROUP_STABLE_TIMEOUT_MS / 1000} s (state ${group?.state ?? 'none'}, ` +
+            `${group?.members.length ?? 0} member(s)): did a projector fail to start?`,
+        );
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   } finally {
@@ -270,25 +281,35 @@ function cpuMeter(pids: string[]): () => { cpuMs: number; pgCpuMs: number } {
   return () => ({ cpuMs: since(cpu0, cpuByPid(mine)), pgCpuMs: since(pg0, cpuByPid(postgres)) });
 }
 
-/** Opens or closes a database to new connections (closing also ends the current ones). */
-async function setConnectable(url: string, open: boolean): Promise<void> {
-  const admin = new Client({ connectionString: databaseUrl('postgres') });
-  await admin.connect();
-  const name = new URL(url).pathname.slice(1);
-  await admin.query(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS ${open}`);
-  if (!open) {
-    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
-      name,
-    ]);
+/**
+ * Holds every projector of `url` before its first write: a transaction of this benchmark's keeps
+ * partition_offsets locked (a batch starts by locking its partition's row there, and positioning
+ * reads it), while the projectors connect, pass their start-up checks and join their group.
+ * The returned function lets them go.
+ */
+async function holdProjection(url: string): Promise<() => Promise<void>> {
+  const holder = new Client({ connectionString: url });
+  await holder.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE partition_offsets IN ACCESS EXCLUSIVE MODE');
+  } catch (error) {
+    await holder.end();
+    throw error;
   }
-  await admin.end();
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    await holder.query('COMMIT');
+    await holder.end();
+  };
 }
 
 /**
- * Runs `instances` projectors in one new group over `topic` into `url`. The database stays closed
- * until the group is stable with every member (the projectors pause and retry meanwhile, as they
- * do in any database outage), so all instances start on the whole backlog at once; the clock
- * starts when it opens.
+ * Runs `instances` projectors in one new group over `topic` into `url`. They are held before
+ * their first write (holdProjection) until the group is stable with every member, so all
+ * instances start on the whole backlog at once; the clock starts when they are let go.
  */
 async function runProjectors(topic: string, url: string, instances: number): Promise<Run> {
   const groupId = `bench-${randomUUID().slice(0, 8)}`;
@@ -306,7 +327,7 @@ async function runProjectors(topic: string, url: string, instances: number): Pro
   };
   const high = await highWatermarks(topic);
   const total = sum(high.values());
-  await setConnectable(url, false);
+  const release = await holdProjection(url);
   let stop: () => Promise<void>;
   let pids: string[];
   if (instances === 1) {
@@ -350,11 +371,12 @@ async function runProjectors(topic: string, url: string, instances: number): Pro
     await waitGroupStable(groupId, instances);
     const meter = cpuMeter(pids);
     const started = process.hrtime.bigint();
-    await setConnectable(url, true);
+    await release();
     await waitApplied(pool, topic, high);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return { ops: Number(total), seconds, ...meter() };
   } finally {
+    await release();
     await stop();
     await pool.end();
   }
