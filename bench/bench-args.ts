@@ -231,3 +231,13 @@ export function benchArgs<O extends Specs, P extends Specs = Record<never, AnyOp
   }
   return parsed;
 }
+
+/** The `--cpu-prof DIR` option; `description` says which processes write profiles there. */
+export function cpuProfileOption(description: string): OptionSpec<'text'> {
+  return { kind: 'text', value: 'DIR', description };
+}
+
+/** Node's arguments that make a spawned process write its CPU profile into `dir`, if one is given. */
+export function cpuProfileArgs(dir: string | undefined): string[] {
+  return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}

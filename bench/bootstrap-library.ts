@@ -5,6 +5,7 @@ import {
   type Operation,
   hybridFromMillis,
 } from '@sync/protocol';
+import type { OptionSpec } from './bench-args';
 
 /*
  * The initial-sync benchmarks' library (bench/bootstrap.bench.ts, bench/client-bootstrap.bench.ts):
@@ -12,6 +13,20 @@ import {
  * relation to a Tag of its chunk; ops from four nodes, increasing hybrids, log offsets 0..n-1.
  * Half the records are owned FilePaths (the bulk of a real library), the rest shared.
  */
+
+/** Both benchmarks' library sizes: `--sizes`, and a 1,000,000-record library with `--huge`. */
+export const LIBRARY_SIZE_OPTIONS = {
+  sizes: {
+    kind: 'integers',
+    description: 'records per library, a library each',
+    default: [10_000, 100_000],
+  },
+  huge: { kind: 'flag', description: 'adds a 1,000,000-record library' },
+} as const satisfies Record<string, OptionSpec>;
+
+export function librarySizes(args: { sizes: readonly number[]; huge: boolean }): number[] {
+  return [...args.sizes, ...(args.huge ? [1_000_000] : [])];
+}
 
 /** Records per chunk; a chunk's ops touch only its own records (its relations its own Tags). */
 export const CHUNK = 1000;

@@ -18,9 +18,9 @@ import {
   redactUrl,
 } from '@sync/persistence';
 import { defaultSchema, emptySlice, mergeBatch } from '@sync/protocol';
-import { libraryChunks } from './bootstrap-library';
+import { LIBRARY_SIZE_OPTIONS, libraryChunks, librarySizes } from './bootstrap-library';
 import { REPO_DIST, freePort, median, startService } from './query-bench-support';
-import { benchArgs } from './bench-args';
+import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
 import { dieWithBench } from './child-processes';
 
 /**
@@ -69,12 +69,7 @@ const args = benchArgs({
     'Initial sync, end to end, next to what Postgres itself can stream: snapshot, feed and fresh\n' +
     'clients for libraries of growing size; time, bytes on the wire, service and client RSS.',
   options: {
-    sizes: {
-      kind: 'integers',
-      description: 'records per library, a library each',
-      default: [10_000, 100_000],
-    },
-    huge: { kind: 'flag', description: 'adds a 1,000,000-record library' },
+    ...LIBRARY_SIZE_OPTIONS,
     runs: {
       kind: 'integer',
       description: 'runs of every step; the table shows medians',
@@ -91,11 +86,9 @@ const args = benchArgs({
       description: "the clients' store: a JsonFileStore in a temp directory, or a MemoryStore",
       default: 'file',
     },
-    'cpu-prof': {
-      kind: 'text',
-      value: 'DIR',
-      description: 'the query service and the client processes write CPU profiles into DIR',
-    },
+    'cpu-prof': cpuProfileOption(
+      'the query service and the client processes write CPU profiles into DIR',
+    ),
     smoke: {
       kind: 'flag',
       description: 'one 300-record library, one run (sizes and runs ignored): a check',
@@ -103,14 +96,12 @@ const args = benchArgs({
   },
 });
 const SMOKE = args.smoke;
-const SIZES = SMOKE ? [300] : [...args.sizes, ...(args.huge ? [1_000_000] : [])];
+const SIZES = SMOKE ? [300] : librarySizes(args);
 const RUNS = SMOKE ? 1 : args.runs;
 const FEED_PAGE = args['feed-page'];
 const PULL_PAGE = args['pull-page'];
 const CLIENT_STORE = args['client-store'];
-const PROFILE_DIR = args['cpu-prof'];
-const PROFILE_ARGS =
-  PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+const PROFILE_ARGS = cpuProfileArgs(args['cpu-prof']);
 
 interface Library {
   libraryId: string;

@@ -15,7 +15,7 @@ import {
 } from './proc-stats';
 import { type Service, freePort, percentile, sleep, startService } from './query-bench-support';
 import { createBenchTopics } from './bench-topics';
-import { benchArgs } from './bench-args';
+import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
 
 /**
  * Whole-stack capacity: how many ops/s one machine serves to many devices, and what each
@@ -77,20 +77,14 @@ const args = benchArgs({
       default: [1, 20, 200],
     },
     partitions: { kind: 'integer', description: "the topic's partitions", default: 6, smoke: 2 },
-    'cpu-prof': {
-      kind: 'text',
-      value: 'DIR',
-      description: 'each service writes a CPU profile into DIR when it stops',
-    },
+    'cpu-prof': cpuProfileOption('each service writes a CPU profile into DIR when it stops'),
     smoke: {
       kind: 'flag',
       description: 'two short steps, few devices: a check, not a measurement',
     },
   },
 });
-const PROFILE_DIR = args['cpu-prof'];
-const PROFILE_ARGS =
-  PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+const PROFILE_ARGS = cpuProfileArgs(args['cpu-prof']);
 const RATES = args.rates;
 const STEP_S = args.step;
 const WARMUP_S = args.warmup;

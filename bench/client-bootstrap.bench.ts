@@ -18,9 +18,9 @@ import {
   snapshotRecordLine,
   snapshotRelationLine,
 } from '../libs/client/src/replica/snapshot-slice';
-import { libraryChunks } from './bootstrap-library';
+import { LIBRARY_SIZE_OPTIONS, libraryChunks, librarySizes } from './bootstrap-library';
 import { REPO_DIST } from './query-bench-support';
-import { benchArgs } from './bench-args';
+import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
 import { dieWithBench } from './child-processes';
 
 /**
@@ -47,12 +47,7 @@ const args = benchArgs({
     'The client half of initial sync on its own: a local server streams the benchmark library,\n' +
     'a fresh client process bootstraps from the snapshot or syncs from empty.',
   options: {
-    sizes: {
-      kind: 'integers',
-      description: 'records per library, a library each',
-      default: [10_000, 100_000],
-    },
-    huge: { kind: 'flag', description: 'adds a 1,000,000-record library' },
+    ...LIBRARY_SIZE_OPTIONS,
     runs: { kind: 'integer', description: 'runs per size and client', default: 1 },
     'sync-max': {
       kind: 'integer',
@@ -67,19 +62,15 @@ const args = benchArgs({
       description: "the client's store: a JsonFileStore in a temp directory, or a MemoryStore",
       default: 'file',
     },
-    'cpu-prof': {
-      kind: 'text',
-      value: 'DIR',
-      description: 'the client processes write CPU profiles into DIR',
-    },
+    'cpu-prof': cpuProfileOption('the client processes write CPU profiles into DIR'),
   },
 });
-const SIZES = [...args.sizes, ...(args.huge ? [1_000_000] : [])];
+const SIZES = librarySizes(args);
 const RUNS = args.runs;
 const SYNC_MAX = args['sync-max'];
 const PULL_PAGE = String(args['pull-page']);
 const CLIENT_STORE = args['client-store'];
-const PROFILE_DIR = args['cpu-prof'];
+const PROFILE_ARGS = cpuProfileArgs(args['cpu-prof']);
 
 /** Writes a line, waiting when the file's buffer is full. */
 async function writeLine(out: WriteStream, value: unknown): Promise<void> {
@@ -201,7 +192,7 @@ interface ClientRun {
 
 function runClient(mode: 'snapshot' | 'sync', base: string, library: Library): Promise<ClientRun> {
   const argv = [
-    ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]),
+    ...PROFILE_ARGS,
     join(REPO_DIST, 'bench', 'bootstrap-client.js'),
     mode,
     base,

@@ -9,7 +9,7 @@ import { dropDatabase, migrateDatabase } from '@sync/persistence';
 import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@sync/protocol';
 import { processCpuMs } from './proc-stats';
 import { createBenchTopics } from './bench-topics';
-import { benchArgs } from './bench-args';
+import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
 import { dieWithBench } from './child-processes';
 
 /**
@@ -77,11 +77,7 @@ const args = benchArgs({
       smoke: ['idempotent'],
     },
     producers: { kind: 'integer', description: "the ingest's INGEST_PRODUCERS", default: 4 },
-    'cpu-prof': {
-      kind: 'text',
-      value: 'DIR',
-      description: 'each ingest process writes a CPU profile into DIR when it stops',
-    },
+    'cpu-prof': cpuProfileOption('each ingest process writes a CPU profile into DIR when it stops'),
     smoke: {
       kind: 'flag',
       description: 'one short round, batches 1 and 100, one mode each: a check, not a measurement',
@@ -101,9 +97,7 @@ const PARTITIONS = 6;
 const LIBRARIES = 64;
 const ROUNDS = args.rounds;
 const WARMUP_MS = SMOKE ? 300 : 1500;
-const PROFILE_DIR = args['cpu-prof'];
-const PROFILE_ARGS =
-  PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+const PROFILE_ARGS = cpuProfileArgs(args['cpu-prof']);
 
 interface Result {
   label: string;

@@ -15,7 +15,7 @@ import {
   sleep,
   startService,
 } from './query-bench-support';
-import { benchArgs } from './bench-args';
+import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
 import { processCpuMs } from './proc-stats';
 
 /**
@@ -67,11 +67,7 @@ const args = benchArgs({
       smoke: 1,
     },
     only: { kind: 'text', description: 'only the scenarios whose name contains TEXT (e.g. feed)' },
-    'cpu-prof': {
-      kind: 'text',
-      value: 'DIR',
-      description: 'the query service writes a CPU profile into DIR when it stops',
-    },
+    'cpu-prof': cpuProfileOption('the query service writes a CPU profile into DIR when it stops'),
     smoke: {
       kind: 'flag',
       description: '2,000 records, one short round: a check, not a measurement',
@@ -85,9 +81,7 @@ const CONNECTIONS = args.connections;
 const ROUNDS = args.rounds;
 const WARMUP_S = SMOKE ? 1 : 3;
 const ONLY = args.only;
-const PROFILE_DIR = args['cpu-prof'];
-const PROFILE_ARGS =
-  PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+const PROFILE_ARGS = cpuProfileArgs(args['cpu-prof']);
 const TOPIC = 'bench.query.operations';
 
 async function seed(url: string, libraryId: string): Promise<string[]> {
