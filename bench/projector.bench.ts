@@ -10,8 +10,6 @@ import { Client, type Pool } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { createPgPool, dropDatabase, migrateDatabase } from '@sync/persistence';
 import { defaultSchema } from '@sync/protocol';
-import { createProjectorApp } from '../apps/projector/src/projector.app';
-import { readProjectorConfig } from '../apps/projector/src/projector.config';
 import { NaiveProjector } from './projector-naive';
 import { libraryWorkload } from './projector-workload';
 import { createBenchTopics } from './bench-topics';
@@ -35,13 +33,14 @@ import { dieWithBench } from './child-processes';
  * works. A run whose projector has not applied the whole topic within `--timeout` seconds fails
  * (non-zero exit), as does one whose projectors have not all joined their group within 60 s.
  * Each projector variant consumes the whole topic with a new consumer group into a fresh
- * database. `--instances 2` runs two projector processes in one group (how the projector scales).
+ * database. Each projector instance is its own process (`main.js`); `--instances 2` runs two in
+ * one group (how the projector scales).
  * Timed from the moment the group is stable with all its members and the database opens (see
  * runProjectors) until every partition's stored position reaches the high watermark. The naive
  * projector is timed from the moment its group is stable (ops applied before are not counted) and
  * consumes its own topic holding the first `naive-ops` ops of each library (same mix).
- * CPU columns: this process or the projector processes ("node"), and every postgres process on
- * the machine ("postgres", from /proc), per 1000 ops. Every variant runs `rounds` times; the
+ * CPU columns: the projector processes, or this process for the naive one ("node"), and every
+ * postgres process on the machine ("postgres", from /proc), per 1000 ops. Every variant runs `rounds` times; the
  * table shows medians. KAFKA_BROKERS and DATABASE_URL as for the services; the benchmark creates
  * and deletes its own topics and databases.
  */
@@ -328,44 +327,37 @@ async function runProjectors(topic: string, url: string, instances: number): Pro
   const high = await highWatermarks(topic);
   const total = sum(high.values());
   const release = await holdProjection(url);
-  let stop: () => Promise<void>;
-  let pids: string[];
-  if (instances === 1) {
-    const app = await createProjectorApp(readProjectorConfig(env));
-    app.useLogger(['error', 'warn']);
-    await app.init();
-    stop = () => app.close();
-    pids = [String(process.pid)];
-  } else {
-    // From dist: the compiled main. From sources (ts): through the test suite's swc hook.
-    const fromSource = __filename.endsWith('.ts');
-    const main = join(
-      __dirname,
-      '..',
-      'apps',
-      'projector',
-      'src',
-      fromSource ? 'main.ts' : 'main.js',
+  // Every instance is its own process, as in production: none shares this process's heap
+  // (the workload it built) or its CPU (the polling below).
+  // From dist: the compiled main. From sources (ts): through the test suite's swc hook.
+  const fromSource = __filename.endsWith('.ts');
+  const main = join(
+    __dirname,
+    '..',
+    'apps',
+    'projector',
+    'src',
+    fromSource ? 'main.ts' : 'main.js',
+  );
+  const hook = fromSource
+    ? ['-r', join(__dirname, '..', 'test', 'projector.child-register.js')]
+    : [];
+  const children: ChildProcess[] = Array.from({ length: instances }, () =>
+    dieWithBench(spawn(process.execPath, [...hook, main], { env, stdio: 'ignore' })),
+  );
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
     );
-    const hook = fromSource
-      ? ['-r', join(__dirname, '..', 'test', 'projector.child-register.js')]
-      : [];
-    const children: ChildProcess[] = Array.from({ length: instances }, () =>
-      dieWithBench(spawn(process.execPath, [...hook, main], { env, stdio: 'ignore' })),
-    );
-    stop = async () => {
-      await Promise.all(
-        children.map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              child.once('exit', () => resolve());
-              child.kill('SIGTERM');
-            }),
-        ),
-      );
-    };
-    pids = children.map((child) => String(child.pid));
-  }
+  };
+  const pids = children.map((child) => String(child.pid));
   const pool = createPgPool({ url, poolSize: 2, applicationName: 'bench' });
   try {
     await waitGroupStable(groupId, instances);
