@@ -97,6 +97,28 @@ describe('parseBenchArgs', () => {
     expect(failure('--store', 'disk')).toBe("--store: 'disk' is not one of file, memory");
   });
 
+  it('checks each item of a texts option with choices; an empty list stays allowed', () => {
+    const spec = {
+      usage: 'node dist/bench/example.bench.js [options]',
+      summary: 'An example benchmark.',
+      options: {
+        raw: {
+          kind: 'texts',
+          choices: ['idempotent', 'transactional'],
+          description: "raw producer modes ('' for none)",
+          default: ['idempotent', 'transactional'],
+        },
+      },
+    } as const;
+    expect(parseBenchArgs(spec, [])).toEqual({ raw: ['idempotent', 'transactional'] });
+    expect(parseBenchArgs(spec, ['--raw', 'transactional'])).toEqual({ raw: ['transactional'] });
+    expect(parseBenchArgs(spec, ['--raw', ''])).toEqual({ raw: [] });
+    expect(() => parseBenchArgs(spec, ['--raw', 'idempotent,transactonal'])).toThrow(
+      "--raw: 'transactonal' is not one of idempotent, transactional",
+    );
+    expect(usage(spec)).toContain('  --raw idempotent|transactional,...\n');
+  });
+
   it('rejects positional arguments unless the spec declares them', () => {
     expect(failure('extra')).toBe("unexpected argument 'extra'");
   });

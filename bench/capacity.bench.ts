@@ -15,6 +15,7 @@ import {
 } from './proc-stats';
 import { type Service, freePort, percentile, sleep, startService } from './query-bench-support';
 import { createBenchTopics } from './bench-topics';
+import { cleanUpWithBench } from './child-processes';
 import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
 
 /**
@@ -268,6 +269,9 @@ async function main(): Promise<void> {
   });
   const admin = kafka.admin();
   await admin.connect();
+  const deleteTopics = cleanUpWithBench(`topics ${topic}, ${dlq}`, () =>
+    admin.deleteTopics({ topics: [topic, dlq] }),
+  );
   await createBenchTopics(
     admin,
     [topic, dlq].map((name) => ({
@@ -278,6 +282,9 @@ async function main(): Promise<void> {
   );
   const services: Service[] = [];
   let probe: Client | undefined;
+  const dropBenchDatabase = cleanUpWithBench(`database ${base.pathname.slice(1)}`, () =>
+    dropDatabase(databaseUrl),
+  );
   try {
     await migrateDatabase(databaseUrl);
     const env = {
@@ -562,9 +569,9 @@ async function main(): Promise<void> {
   } finally {
     await probe?.end().catch(() => undefined);
     for (const service of services.reverse()) await service.stop();
-    await admin.deleteTopics({ topics: [topic, dlq] }).catch(() => undefined);
+    await deleteTopics().catch(() => undefined);
     await admin.disconnect();
-    await dropDatabase(databaseUrl).catch(() => undefined);
+    await dropBenchDatabase().catch(() => undefined);
   }
 }
 

@@ -10,7 +10,7 @@ import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@s
 import { processCpuMs } from './proc-stats';
 import { createBenchTopics } from './bench-topics';
 import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
-import { dieWithBench } from './child-processes';
+import { cleanUpWithBench, dieWithBench } from './child-processes';
 
 /**
  * Ingest throughput: batches of ops POSTed over HTTP to the ingest service (its own process),
@@ -72,6 +72,7 @@ const args = benchArgs({
     },
     raw: {
       kind: 'texts',
+      choices: ['idempotent', 'transactional'],
       description: "modes of the raw kafkajs producer ('' for none)",
       default: ['idempotent', 'transactional'],
       smoke: ['idempotent'],
@@ -364,6 +365,9 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const topic = `bench.ingest.${randomUUID().slice(0, 8)}`;
+  const deleteTopic = cleanUpWithBench(`topic ${topic}`, () =>
+    admin.deleteTopics({ topics: [topic] }),
+  );
   await createBenchTopics(admin, [
     {
       topic,
@@ -375,6 +379,9 @@ async function main(): Promise<void> {
     process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   );
   database.pathname = `/sync_bench_ingest_${randomUUID().slice(0, 8)}`;
+  const dropBenchDatabase = cleanUpWithBench(`database ${database.pathname.slice(1)}`, () =>
+    dropDatabase(database.toString()),
+  );
   await migrateDatabase(database.toString());
   const results: Result[] = [];
   const services = new Map<string, Service>();
@@ -405,9 +412,9 @@ async function main(): Promise<void> {
       child.kill('SIGTERM');
       if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
     }
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await deleteTopic().catch(() => undefined);
     await admin.disconnect();
-    await dropDatabase(database.toString());
+    await dropBenchDatabase();
   }
   report(results);
 }

@@ -22,6 +22,7 @@ import {
 } from '@sync/protocol';
 import { freePort, percentile, startService } from './query-bench-support';
 import { benchArgs } from './bench-args';
+import { cleanUpWithBench } from './child-processes';
 
 /**
  * The log as data (CONTRACT.md section 8), measured on one library of about `--ops` ops (default
@@ -305,6 +306,9 @@ async function main(): Promise<void> {
   const url = new URL(base);
   url.pathname = `/sync_bench_log_${randomUUID().slice(0, 8)}`;
   const dbUrl = url.toString();
+  const dropBenchDatabase = cleanUpWithBench(`database ${url.pathname.slice(1)}`, () =>
+    dropDatabase(dbUrl),
+  );
   await migrateDatabase(dbUrl);
   const port = await freePort();
   let service: Awaited<ReturnType<typeof startService>> | undefined;
@@ -408,7 +412,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await service?.stop();
-    await dropDatabase(dbUrl);
+    await dropBenchDatabase();
   }
 }
 

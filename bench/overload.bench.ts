@@ -1,8 +1,11 @@
+import { type ChildProcess } from 'node:child_process';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { DEFAULT_ADMISSION } from '../apps/ingest/src/ingest.config';
 import { kafkaBrokers } from '../test/support/test-env';
 import { Ledger } from '../test/faults/support/load';
 import {
+  type OverloadStack,
   type PhaseResult,
   runPhase,
   startOverloadStack,
@@ -10,7 +13,7 @@ import {
 } from '../test/faults/support/overload';
 import { FaultWorkload } from '../test/faults/support/workload';
 import { benchArgs } from './bench-args';
-import { dieWithBench } from './child-processes';
+import { cleanUpWithBench, dieWithBench } from './child-processes';
 
 /**
  * Overload: the ingest (default admission bounds unless --max-inflight), projector and query as
@@ -98,12 +101,33 @@ function share(counts: PhaseResult['inService']['202']): string {
 
 async function main(): Promise<void> {
   if (!process.env.DATABASE_URL) throw new Error('set DATABASE_URL (a server URL)');
-  const stack = await startOverloadStack({
+  // startOverloadStack (test/faults) hands its services over only once all are ready: each child
+  // is registered as it is spawned (Node's `child_process` diagnostics channel), and the stack's
+  // close() before start-up ends. On a signal during start-up the children stop, start-up fails
+  // and closes what it opened itself (the cleanup waits for that); later, close() kills the
+  // services and drops the database. (Its topics stay, as on the normal path.)
+  const spawned = ({ process: child }: { process: ChildProcess }) => dieWithBench(child);
+  subscribe('child_process', spawned as (message: unknown) => void);
+  const starting = startOverloadStack({
     brokers: kafkaBrokers(),
     partitions: 6,
     ingestEnv: { INGEST_MAX_INFLIGHT_REQUESTS: String(MAX_INFLIGHT) },
   });
-  for (const service of [stack.ingest, stack.projector, stack.query]) dieWithBench(service.child);
+  const close = cleanUpWithBench(`the overload stack's services and database`, () =>
+    starting.then(
+      (stack) => stack.close(),
+      () => undefined,
+    ),
+  );
+  let stack: OverloadStack;
+  try {
+    stack = await starting;
+  } catch (error) {
+    await close();
+    throw error;
+  } finally {
+    unsubscribe('child_process', spawned as (message: unknown) => void);
+  }
   const problems: string[] = [];
   try {
     const workload = new FaultWorkload({
@@ -177,7 +201,7 @@ async function main(): Promise<void> {
       `verifier: acknowledged ${report.acknowledged}, applied ${report.applied}, duplicates ${report.duplicates}, losses ${report.losses}, refused ops ${report.refused}, refused but applied ${report.phantoms}`,
     );
   } finally {
-    await stack.close();
+    await close();
   }
   if (problems.length > 0) {
     console.error(`FAILED:\n${problems.join('\n')}`);

@@ -6,6 +6,7 @@ import { defaultSchema, formatHybrid, hybridFromMillis } from '@sync/protocol';
 import { decodeMessage } from '../apps/projector/src/message-decoder';
 import { type PartitionBatch, ProjectionService } from '../apps/projector/src/projection.service';
 import { benchArgs } from './bench-args';
+import { cleanUpWithBench } from './child-processes';
 import { processCpuMs } from './proc-stats';
 
 /**
@@ -122,6 +123,9 @@ async function runRound(opsPerBatch: number): Promise<Round> {
   url.pathname = `/bench_batch_cost_${randomUUID().slice(0, 8)}`;
   const admin = new Client({ connectionString: SERVER_URL });
   await admin.connect();
+  const dropBenchDatabase = cleanUpWithBench(`database ${url.pathname.slice(1)}`, () =>
+    dropDatabase(url.toString()),
+  );
   await admin.query(`CREATE DATABASE ${url.pathname.slice(1)}`);
   await admin.end();
   // The projector's pool settings (projector.module.ts), one connection so one backend to read.
@@ -162,7 +166,7 @@ async function runRound(opsPerBatch: number): Promise<Round> {
     };
   } finally {
     await pool.end();
-    await dropDatabase(url.toString());
+    await dropBenchDatabase();
   }
 }
 

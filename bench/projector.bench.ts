@@ -14,7 +14,7 @@ import { NaiveProjector } from './projector-naive';
 import { libraryWorkload } from './projector-workload';
 import { createBenchTopics } from './bench-topics';
 import { benchArgs } from './bench-args';
-import { dieWithBench } from './child-processes';
+import { cleanUpWithBench, dieWithBench } from './child-processes';
 
 /**
  * Projector throughput on a mixed workload (creates, updates, deletes, relation ops; several
@@ -124,14 +124,19 @@ function databaseUrl(name: string): string {
   return url.toString();
 }
 
-async function freshDatabase(label: string): Promise<string> {
-  const url = databaseUrl(`bench_projector_${label}_${randomUUID().slice(0, 8)}`);
+/** A fresh migrated database; its drop goes into `drops`. */
+async function freshDatabase(label: string, drops: (() => Promise<void>)[]): Promise<string> {
+  const name = `bench_projector_${label}_${randomUUID().slice(0, 8)}`;
+  const url = databaseUrl(name);
+  drops.push(cleanUpWithBench(`database ${name}`, () => dropDatabase(url)));
   await migrateDatabase(url);
   return url;
 }
 
-async function createTopic(label: string): Promise<string> {
+/** A topic and its DLQ; their deletion goes into `deletions`. */
+async function createTopic(label: string, deletions: (() => Promise<void>)[]): Promise<string> {
   const topic = `bench.projector.${label}.${randomUUID().slice(0, 8)}`;
+  deletions.push(cleanUpWithBench(`topics ${topic}, ${topic}.dlq`, () => deleteTopics([topic])));
   const admin = kafka.admin();
   await admin.connect();
   await createBenchTopics(
@@ -488,8 +493,9 @@ async function main(): Promise<void> {
       JSON.stringify(op),
     ),
   }));
-  const topic = await createTopic('main');
-  const naiveTopic = await createTopic('naive');
+  const deletions: (() => Promise<void>)[] = [];
+  const topic = await createTopic('main', deletions);
+  const naiveTopic = await createTopic('naive', deletions);
   try {
     const total = await produce(topic, libraries, OPS_PER_LIBRARY);
     const naiveTotal = await produce(naiveTopic, libraries, NAIVE_OPS_PER_LIBRARY);
@@ -513,24 +519,21 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`round ${round}`);
       // Each round: fresh databases and consumer groups, the same messages.
-      const urls: string[] = [];
+      const drops: (() => Promise<void>)[] = [];
       try {
         let reference: string | undefined;
         for (const instances of INSTANCES) {
-          const url = await freshDatabase(`p${instances}`);
-          urls.push(url);
+          const url = await freshDatabase(`p${instances}`, drops);
           add(`projector x${instances}`, await runProjectors(topic, url, instances));
           reference ??= url;
         }
-        const naiveUrl = await freshDatabase('naive');
-        urls.push(naiveUrl);
+        const naiveUrl = await freshDatabase('naive', drops);
         add('naive', await runNaive(naiveTopic, naiveUrl));
 
         const rows = await exportRows(reference!);
         rowCounts = Object.fromEntries([...rows].map(([t, { rows: r }]) => [t, r.length]));
         const bytes = await exportBytes(reference!);
-        const rowsUrl = await freshDatabase('copyrows');
-        urls.push(rowsUrl);
+        const rowsUrl = await freshDatabase('copyrows', drops);
         add(
           'COPY rows',
           await copyRun(rowsUrl, total, async (client) => {
@@ -540,8 +543,7 @@ async function main(): Promise<void> {
             }
           }),
         );
-        const bytesUrl = await freshDatabase('copybytes');
-        urls.push(bytesUrl);
+        const bytesUrl = await freshDatabase('copybytes', drops);
         add(
           'COPY bytes',
           await copyRun(bytesUrl, total, async (client) => {
@@ -551,7 +553,7 @@ async function main(): Promise<void> {
           }),
         );
       } finally {
-        for (const url of urls) await dropDatabase(url).catch(() => undefined);
+        for (const drop of drops) await drop().catch(() => undefined);
       }
     }
 
@@ -574,7 +576,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await deleteTopics([topic, naiveTopic]);
+    for (const deletion of deletions) await deletion();
   }
 }
 

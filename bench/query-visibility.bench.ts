@@ -6,6 +6,7 @@ import { dropDatabase, migrateDatabase } from '@sync/persistence';
 import { formatHybrid, hybridFromMillis } from '@sync/protocol';
 import { type Service, freePort, percentile, sleep, startService } from './query-bench-support';
 import { createBenchTopics } from './bench-topics';
+import { cleanUpWithBench } from './child-processes';
 import { benchArgs } from './bench-args';
 
 /**
@@ -78,6 +79,9 @@ async function main(): Promise<void> {
   });
   const admin = kafka.admin();
   await admin.connect();
+  const deleteTopics = cleanUpWithBench(`topics ${topic}, ${dlq}`, () =>
+    admin.deleteTopics({ topics: [topic, dlq] }),
+  );
   await createBenchTopics(
     admin,
     [topic, dlq].map((name) => ({
@@ -85,6 +89,9 @@ async function main(): Promise<void> {
       numPartitions: PARTITIONS,
       replicationFactor: 1,
     })),
+  );
+  const dropBenchDatabase = cleanUpWithBench(`database ${base.pathname.slice(1)}`, () =>
+    dropDatabase(databaseUrl),
   );
   await migrateDatabase(databaseUrl);
 
@@ -299,9 +306,9 @@ async function main(): Promise<void> {
     console.log(row('POST -> visible', pick('totalMs')));
   } finally {
     for (const service of services.reverse()) await service.stop();
-    await admin.deleteTopics({ topics: [topic, dlq] }).catch(() => undefined);
+    await deleteTopics().catch(() => undefined);
     await admin.disconnect();
-    await dropDatabase(databaseUrl);
+    await dropBenchDatabase();
   }
 }
 

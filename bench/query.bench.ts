@@ -16,6 +16,7 @@ import {
   startService,
 } from './query-bench-support';
 import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
+import { cleanUpWithBench } from './child-processes';
 import { processCpuMs } from './proc-stats';
 
 /**
@@ -237,6 +238,9 @@ async function main(): Promise<void> {
   const url = base.toString();
   const libraryId = randomUUID();
   console.log(`database ${redactUrl(url)}: seeding ${RECORDS} records`);
+  const dropBenchDatabase = cleanUpWithBench(`database ${base.pathname.slice(1)}`, () =>
+    dropDatabase(url),
+  );
   await migrateDatabase(url);
   const started = Date.now();
   let service: Awaited<ReturnType<typeof startService>> | undefined;
@@ -331,7 +335,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await service?.stop();
-    await dropDatabase(url);
+    await dropBenchDatabase();
   }
 }
 

@@ -214,15 +214,11 @@ describe('benchmarks, command line (stops before any work: no Kafka or Postgres 
       expect(stdout).toMatch(/^ {2}-h, --help +print this and exit$/m);
     });
     const ingest = results[scripts.indexOf('ingest.bench.js')].stdout;
-    for (const option of [
-      '--duration N',
-      '--rounds N',
-      '--batches N,...',
-      '--raw TEXT,...',
-      '--smoke',
-    ]) {
+    for (const option of ['--duration N', '--rounds N', '--batches N,...', '--smoke']) {
       expect(ingest).toContain(`  ${option} `);
     }
+    // A long value: its description goes on the next line.
+    expect(ingest).toContain('  --raw idempotent|transactional,...\n');
   }, 60_000);
 
   it('an unknown option exits 2 at once, naming the option on stderr above the usage', async () => {
@@ -243,5 +239,11 @@ describe('benchmarks, command line (stops before any work: no Kafka or Postgres 
     expect(rounds.stderr).toMatch(/^error: --rounds: 'abc' is not a positive integer\n/);
     expect(missing).toMatchObject({ code: 2, stdout: '' });
     expect(missing.stderr).toMatch(/^error: --rates needs a value/);
+  });
+
+  it('a value not among its choices exits 2 naming the option and the choices', async () => {
+    const raw = await commandLine('ingest.bench.js', ['--raw', 'bogus']);
+    expect(raw).toMatchObject({ code: 2, stdout: '' });
+    expect(raw.stderr).toMatch(/^error: --raw: 'bogus' is not one of idempotent, transactional\n/);
   });
 });
