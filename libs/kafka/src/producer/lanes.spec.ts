@@ -1,10 +1,13 @@
 import fc from 'fast-check';
 import {
   type EncodedMessage,
+  GATHER_WAIT_MS,
   Lane,
   LanePool,
   MAX_MESSAGES_PER_GATHERED_REQUEST,
   type Pending,
+  SMALL_PUBLISH_MESSAGES,
+  gatherWait,
   takeGroup,
 } from './lanes';
 import { RECORD_BATCH_OVERHEAD } from './publish-plan';
@@ -19,6 +22,7 @@ function pending(library: number, count: number, bytes: number): Pending {
   return {
     messages,
     bytes,
+    queuedAt: 0,
     deadline: 0,
     timer: undefined,
     resolve: () => undefined,
@@ -111,5 +115,52 @@ describe('takeGroup', () => {
         if (pool.queue.length > 0) expect(total + pool.queue[0].bytes).toBeGreaterThan(maxBytes);
       }),
     );
+  });
+});
+
+describe('gatherWait', () => {
+  /** A pool of `lanes` lanes of `kind`, `busy` of them sending, with `queue` waiting. */
+  function busyPool(
+    kind: 'request' | 'transaction',
+    lanes: number,
+    busy: number,
+    queue: Pending[],
+  ) {
+    const pool = new LanePool(Array.from({ length: lanes }, () => new Lane(kind, undefined)));
+    pool.idle.splice(0, busy);
+    pool.queue.push(...queue);
+    return pool;
+  }
+  const queuedAt = (p: Pending, at: number) => Object.assign(p, { queuedAt: at });
+
+  it('holds a small publish for a busy lane, at most GATHER_WAIT_MS after it was queued', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 8 }),
+        fc.integer({ min: 1, max: SMALL_PUBLISH_MESSAGES }),
+        fc.integer({ min: 0, max: 10 }),
+        (lanes, count, elapsed) => {
+          const head = queuedAt(pending(0, count, 500), 1000);
+          const pool = busyPool('request', lanes, 1, [head]);
+          expect(gatherWait(pool, 'request', 1000 + elapsed)).toBe(
+            Math.max(0, GATHER_WAIT_MS - elapsed),
+          );
+        },
+      ),
+    );
+  });
+
+  it('sends at once: no lane busy, a large head, a transaction, or nothing queued', () => {
+    const small = () => queuedAt(pending(0, 1, 500), 1000);
+    expect(gatherWait(busyPool('request', 4, 0, [small()]), 'request', 1000)).toBe(0);
+    const large = queuedAt(pending(0, SMALL_PUBLISH_MESSAGES + 1, 500), 1000);
+    expect(gatherWait(busyPool('request', 4, 1, [large, small()]), 'request', 1000)).toBe(0);
+    expect(gatherWait(busyPool('transaction', 4, 1, [small()]), 'transaction', 1000)).toBe(0);
+    expect(gatherWait(busyPool('request', 4, 1, []), 'request', 1000)).toBe(0);
+  });
+
+  it('holds even when every lane is busy (nothing to take then anyway)', () => {
+    const pool = busyPool('request', 2, 2, [queuedAt(pending(0, 1, 500), 1000)]);
+    expect(gatherWait(pool, 'request', 1001)).toBe(GATHER_WAIT_MS - 1);
   });
 });

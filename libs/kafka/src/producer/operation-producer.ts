@@ -11,6 +11,7 @@ import {
   LanePool,
   type Pending,
   messagesByKey,
+  gatherWait,
   takeGroup,
 } from './lanes';
 import { type OperationMessage, operationMessages } from './operation-messages';
@@ -182,10 +183,12 @@ export class OperationProducer {
         ? this.requests
         : this.transactions;
     return new Promise<PublishResult>((resolve, reject) => {
+      const queuedAt = Date.now();
       const pending: Pending = {
         messages: encoded,
         bytes,
-        deadline: Date.now() + this.publishTimeoutMs,
+        queuedAt,
+        deadline: queuedAt + this.publishTimeoutMs,
         timer: undefined,
         resolve,
         reject,
@@ -206,6 +209,7 @@ export class OperationProducer {
     if (this.closed) return;
     this.closed = true;
     for (const pool of [this.requests, this.transactions]) {
+      clearTimeout(pool?.gatherTimer);
       for (const pending of pool?.queue.splice(0) ?? []) {
         clearTimeout(pending.timer);
         pending.reject(new PublishError('closed', 'the producer is closed'));
@@ -226,9 +230,18 @@ export class OperationProducer {
     return [...(this.requests?.lanes ?? []), ...this.transactions.lanes];
   }
 
-  /** Hands waiting batches to idle producers. */
+  /** Hands waiting batches to idle producers, small ones after gatherWait. */
   private dispatch(pool: LanePool): void {
     while (!this.closed && pool.idle.length > 0 && pool.queue.length > 0) {
+      const wait = gatherWait(pool, pool.lanes[0].kind, Date.now());
+      if (wait > 0) {
+        // One timer per pool: firing early (its publish left meanwhile) only looks again.
+        pool.gatherTimer ??= setTimeout(() => {
+          pool.gatherTimer = undefined;
+          this.dispatch(pool);
+        }, wait);
+        return;
+      }
       const lane = pool.idle.shift() as Lane;
       const group = takeGroup(pool, lane.kind, this.maxRecordBatchBytes, (pending) =>
         this.leaders.leaderOf(pending.messages[0].key),
