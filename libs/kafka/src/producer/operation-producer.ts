@@ -63,7 +63,8 @@ const MAX_MESSAGES_PER_REQUEST = 2000;
 /**
  * Publishes a library's ops to the operations topic all or nothing (see PublishMode), with
  * idempotent producers and acks from all in-sync replicas. Up to `producers` sends of each kind
- * are in flight at once, so unrelated libraries do not queue behind each other, and every
+ * are in flight at once, so unrelated libraries do not queue behind each other (a small publish
+ * waits at most GATHER_WAIT_MS for a busy one, to share its next request: gatherWait), and every
  * publish is bounded by publishTimeoutMs. Producers connect lazily and are replaced after any
  * failure (fresh producer id or epoch, which also fences a failed transaction), so a broker that
  * comes back is used again without restarting anything.
