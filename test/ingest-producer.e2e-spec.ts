@@ -147,6 +147,35 @@ describe('OperationProducer against the real broker', () => {
     });
   }
 
+  it('single request: small publishes made while a lane is busy wait for it and go out together, though other lanes are idle', async () => {
+    const sends: SendInfo[] = [];
+    const publisher = producer(topic, { producers: 4, onSend: (send) => sends.push(send) });
+    try {
+      const libraries = Array.from({ length: 5 }, () => randomUUID());
+      // Learns the partitions' leaders (a batch of unknown leader is never gathered).
+      await publisher.publish(libraries[0], validOps(1));
+      sends.length = 0;
+      const jobs = Array.from({ length: 10 }, (_, i) => ({
+        libraryId: libraries[i % libraries.length],
+        ops: validOps(1 + (i % 3)),
+      }));
+      const results = await Promise.all(
+        jobs.map((job) => publisher.publish(job.libraryId, job.ops)),
+      );
+      jobs.forEach((job, i) =>
+        expect(results[i]).toMatchObject({ kind: 'request', count: job.ops.length }),
+      );
+      expect(sends.every((send) => send.ok)).toBe(true);
+      expect(sends.reduce((sum, send) => sum + send.batches, 0)).toBe(jobs.length);
+      // The first takes an idle lane; the nine made while it is busy wait for a lane to come
+      // back (or 2 ms) and share one request per leader. Each taking an idle lane, the first
+      // four would go alone and the other six after them: at least five requests.
+      expect(sends.length).toBeLessThanOrEqual(3);
+    } finally {
+      await publisher.close();
+    }
+  });
+
   it('single request: a batch whose answer is lost is confirmed once the broker is reachable again, at the offsets of its one copy', async () => {
     const proxy = await KafkaProxy.start(kafkaBrokers()[0]);
     const publisher = producer(topic, {

@@ -78,8 +78,8 @@ export const GATHER_WAIT_MS = 2;
  * One produce request costs the ingest and the broker about the same CPU whether it carries one
  * op or many, so single-op publishes that each take their own idle lane cost far more per op
  * than the same publishes gathered. A small publish (SMALL_PUBLISH_MESSAGES) arriving while a
- * lane of its pool is busy waits for that lane, which takes it with everything queued behind it
- * as one group (takeGroup) when it returns, for at most GATHER_WAIT_MS: a slow request still
+ * lane of its pool is busy waits for a lane to come back, which takes it with everything queued
+ * behind it as one group (takeGroup), for at most GATHER_WAIT_MS: a slow request still
  * cannot hold the others up longer than that. A large publish takes an idle lane at once, so
  * large batches keep every lane's parallelism. Requests only: a transaction already carries
  * every batch queued behind its first.

@@ -231,10 +231,14 @@ export class OperationProducer {
     return [...(this.requests?.lanes ?? []), ...this.transactions.lanes];
   }
 
-  /** Hands waiting batches to idle producers, small ones after gatherWait. */
-  private dispatch(pool: LanePool): void {
+  /**
+   * Hands waiting batches to idle producers, small ones after gatherWait; `freed`: a lane has
+   * just come back, and takes what waits at once (that wait was for it).
+   */
+  private dispatch(pool: LanePool, freed = false): void {
     while (!this.closed && pool.idle.length > 0 && pool.queue.length > 0) {
-      const wait = gatherWait(pool, pool.lanes[0].kind, Date.now());
+      const wait = freed ? 0 : gatherWait(pool, pool.lanes[0].kind, Date.now());
+      freed = false;
       if (wait > 0) {
         // One timer per pool: firing early (its publish left meanwhile) only looks again.
         pool.gatherTimer ??= setTimeout(() => {
@@ -275,7 +279,7 @@ export class OperationProducer {
       for (const pending of group) pending.reject(failure);
     } finally {
       pool.idle.push(lane);
-      this.dispatch(pool);
+      this.dispatch(pool, true);
     }
   }
 
