@@ -34,11 +34,14 @@ import { dieWithBench } from './child-processes';
  *
  *   npm run build && node dist/bench/client-bootstrap.bench.js [--sizes 10000,100000] [--huge]
  *     [--runs 1] [--sync-max 100000] [--pull-page 10000] [--client-store file|memory]
- *     [--cpu-prof DIR]   (`--help` lists the options with their defaults)
+ *     [--cpu-prof DIR] [--smoke]   (`--help` lists the options with their defaults)
  *
  * --huge adds 1,000,000 records; sync() runs only for sizes up to --sync-max (the digest the
  * server answers is computed here from the whole merged library). Prints a markdown table with
  * time, CPU time, peak RSS (VmHWM) and load average per run; exits non-zero on any failure.
+ * --smoke is one 300-record library (about 1,000 ops) pulled in pages of 400, so sync() takes
+ * several pages: a check that every step still runs (CI, test/bench-smoke.e2e-spec.ts), not a
+ * measurement.
  */
 
 const args = benchArgs({
@@ -48,6 +51,7 @@ const args = benchArgs({
     'a fresh client process bootstraps from the snapshot or syncs from empty.',
   options: {
     ...LIBRARY_SIZE_OPTIONS,
+    sizes: { ...LIBRARY_SIZE_OPTIONS.sizes, smoke: [300] },
     runs: { kind: 'integer', description: 'runs per size and client', default: 1 },
     'sync-max': {
       kind: 'integer',
@@ -55,7 +59,12 @@ const args = benchArgs({
       description: 'sync() from empty runs only for sizes up to this (0: never)',
       default: 100_000,
     },
-    'pull-page': { kind: 'integer', description: "the client's pullPageSize", default: 10_000 },
+    'pull-page': {
+      kind: 'integer',
+      description: "the client's pullPageSize",
+      default: 10_000,
+      smoke: 400,
+    },
     'client-store': {
       kind: 'text',
       choices: ['file', 'memory'],
@@ -63,6 +72,10 @@ const args = benchArgs({
       default: 'file',
     },
     'cpu-prof': cpuProfileOption('the client processes write CPU profiles into DIR'),
+    smoke: {
+      kind: 'flag',
+      description: 'one 300-record library, pulled in pages of 400: a check, not a measurement',
+    },
   },
 });
 const SIZES = librarySizes(args);

@@ -33,8 +33,12 @@ import { cleanUpWithBench } from './child-processes';
  * rows); the query service runs in its own process.
  *
  *   npm run build && node dist/bench/log-as-data.bench.js [--ops 200000] [--rounds 3] [--history 2000]
+ *     [--smoke]
  *
- * (`--help` lists the options with their defaults.)
+ * (`--help` lists the options with their defaults.) `--smoke` is 12,000 ops (6,000 records, so
+ * the live digest still crosses its 5,000-row batches and `asOf` several 1,000-key batches), one
+ * round, 20 history reads: a check that every read and its baseline still run (CI,
+ * test/bench-smoke.e2e-spec.ts), not a measurement.
  *
  * Measured, each beside a raw baseline in the same run:
  * - GET digest (live): time, rows/s, the service's RSS growth (VmRSS sampled every 10 ms);
@@ -55,12 +59,22 @@ const args = benchArgs({
     'The log as data (CONTRACT.md section 8): digest, digest?asOf, asOf pages and record history\n' +
     'on one library, each beside a raw SQL baseline in the same run.',
   options: {
-    ops: { kind: 'integer', description: 'ops in the library (about)', default: 200_000 },
-    rounds: { kind: 'integer', description: 'rounds of the digest timings', default: 3 },
+    ops: {
+      kind: 'integer',
+      description: 'ops in the library (about)',
+      default: 200_000,
+      smoke: 12_000,
+    },
+    rounds: { kind: 'integer', description: 'rounds of the digest timings', default: 3, smoke: 1 },
     history: {
       kind: 'integer',
       description: 'sequential reads of random records histories',
       default: 2000,
+      smoke: 20,
+    },
+    smoke: {
+      kind: 'flag',
+      description: '12,000 ops, one round, 20 history reads: a check, not a measurement',
     },
   },
 });

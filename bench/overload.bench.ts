@@ -32,9 +32,12 @@ import { cleanUpWithBench, dieWithBench } from './child-processes';
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres KAFKA_BROKERS=127.0.0.1:9092 \
  *   node -r ./test/projector.child-register.js bench/overload.bench.ts \
  *     [--duration 60] [--warmup 10] [--capacity 15] [--baseline 20] [--factor 3] [--libraries 200] [--batch 20]
- *     [--max-inflight N]   (`--help` lists them with their defaults)
+ *     [--max-inflight N] [--smoke]   (`--help` lists them with their defaults)
  *
  * (Run from the sources: the services are started the way the fault suite starts them.)
+ * `--smoke` is every phase for a second or two, 8 devices against an in-flight bound of 4 (so the
+ * overload phase is refused too), then the verifier: a check that every step still runs (CI,
+ * test/bench-smoke.e2e-spec.ts), not a measurement.
  */
 const args = benchArgs({
   usage: 'node -r ./test/projector.child-register.js bench/overload.bench.ts [options]',
@@ -42,10 +45,30 @@ const args = benchArgs({
     'Overload: capacity, baseline and overload phases against ingest, projector and query\n' +
     "child processes, then the fault suite's verifier. Needs DATABASE_URL (a server URL).",
   options: {
-    duration: { kind: 'number', description: 'seconds of the overload phase', default: 60 },
-    warmup: { kind: 'number', description: 'seconds of warm-up (not reported)', default: 10 },
-    capacity: { kind: 'number', description: 'seconds of the capacity phase', default: 15 },
-    baseline: { kind: 'number', description: 'seconds of the baseline phase', default: 20 },
+    duration: {
+      kind: 'number',
+      description: 'seconds of the overload phase',
+      default: 60,
+      smoke: 2,
+    },
+    warmup: {
+      kind: 'number',
+      description: 'seconds of warm-up (not reported)',
+      default: 10,
+      smoke: 1,
+    },
+    capacity: {
+      kind: 'number',
+      description: 'seconds of the capacity phase',
+      default: 15,
+      smoke: 2,
+    },
+    baseline: {
+      kind: 'number',
+      description: 'seconds of the baseline phase',
+      default: 20,
+      smoke: 2,
+    },
     factor: {
       kind: 'number',
       description: 'the overload phase offers this times the sustainable rate',
@@ -55,12 +78,18 @@ const args = benchArgs({
       kind: 'integer',
       description: 'devices (libraries) of the paced phases',
       default: 200,
+      smoke: 8,
     },
     batch: { kind: 'integer', description: 'ops per request', default: 20 },
     'max-inflight': {
       kind: 'integer',
       description: "the ingest's INGEST_MAX_INFLIGHT_REQUESTS; the capacity phase is this wide",
       default: DEFAULT_ADMISSION.maxRequests,
+      smoke: 4,
+    },
+    smoke: {
+      kind: 'flag',
+      description: 'each phase 1-2 s, 8 devices, a bound of 4: a check, not a measurement',
     },
   },
 });

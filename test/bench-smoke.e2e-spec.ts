@@ -3,26 +3,43 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Every benchmark's `--smoke` mode, run as the README says (built code, real Kafka and
- * Postgres), so that none can rot silently: each must exit 0 and print its figures as numbers.
- * They run at once to keep the file short; a smoke run measures nothing. Last, the command line:
+ * Every benchmark's `--smoke` mode (but bootstrap's: test/bootstrap-bench.e2e-spec.ts), run as
+ * its header says (real Kafka and Postgres; built code, except overload, which starts its
+ * services the way the fault suite does and runs from the TypeScript sources), so that none can
+ * rot silently: each must exit 0 and print its figures as numbers. A smoke run measures nothing,
+ * so they run at once, in two waves on the 2-core machine: six (35 to 55 s), then three (about
+ * 20 s); nine at once took no less in all and left each run less time. Last, the command line:
  * `--help` and a bad option stop every benchmark before any work (bench/bench-args.ts).
  */
 
-const DIST = path.join(__dirname, '..', 'dist', 'bench');
+const ROOT = path.join(__dirname, '..');
+const DIST = path.join(ROOT, 'dist', 'bench');
 
 interface Run {
   code: number | null;
   output: string;
 }
 
+/** node's arguments that run `bench`: its built script, or overload's TypeScript source. */
+function script(bench: string): string[] {
+  if (bench === 'overload') {
+    return [
+      '-r',
+      path.join(ROOT, 'test', 'projector.child-register.js'),
+      path.join(ROOT, 'bench', 'overload.bench.ts'),
+    ];
+  }
+  return [path.join(DIST, `${bench}.bench.js`)];
+}
+
 function smoke(bench: string): Promise<Run> {
-  const script = path.join(DIST, `${bench}.bench.js`);
-  if (!existsSync(script)) {
-    return Promise.reject(new Error(`${script} is missing: run npm run build first`));
+  const file = script(bench).at(-1)!;
+  if (!existsSync(file)) {
+    return Promise.reject(new Error(`${file} is missing: run npm run build first`));
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, '--smoke'], {
+    const child = spawn(process.execPath, [...script(bench), '--smoke'], {
+      cwd: ROOT,
       env: process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -70,23 +87,17 @@ function rows(output: string, first: RegExp): string[][] {
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
-describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
-  const benches = [
-    'capacity',
-    'ingest',
-    'projector',
-    'projector-batch-cost',
-    'query',
-    'query-visibility',
-  ] as const;
+/**
+ * Runs `benches` in smoke mode at once (in beforeAll, within `timeoutMs`); returns the check
+ * of one: it exited 0 (else its output is shown) and printed no NaN or Infinity.
+ */
+function smokeRuns<B extends string>(benches: readonly B[], timeoutMs: number): (bench: B) => Run {
   const runs = new Map<string, Run>();
-
   beforeAll(async () => {
     const results = await Promise.all(benches.map((bench) => smoke(bench)));
     benches.forEach((bench, i) => runs.set(bench, results[i]));
-  }, 110_000);
-
-  const run = (bench: (typeof benches)[number]): Run => {
+  }, timeoutMs);
+  return (bench) => {
     const result = runs.get(bench)!;
     expect({ bench, code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({
       bench,
@@ -96,6 +107,13 @@ describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
     expect(result.output).not.toMatch(/NaN|Infinity/);
     return result;
   };
+}
+
+describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
+  const run = smokeRuns(
+    ['capacity', 'ingest', 'projector', 'projector-batch-cost', 'query', 'query-visibility'],
+    110_000,
+  );
 
   it('capacity: a row per step with rates, latencies, CPU per 1k ops and RSS; a headline', () => {
     const { output } = run('capacity');
@@ -184,6 +202,105 @@ describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
       expect(values).toHaveLength(5);
       for (const value of values) expect(value).toMatch(NUMBER);
     }
+  });
+});
+
+describe('benchmarks, smoke mode, second wave (after the first; overload from the sources)', () => {
+  const run = smokeRuns(['client-bootstrap', 'log-as-data', 'overload'], 90_000);
+
+  it('client-bootstrap: a snapshot and a sync() run, with time, CPU, peak RSS and load', () => {
+    const { output } = run('client-bootstrap');
+    const header = '| records | client | run | time | CPU time | peak RSS | load (1/5/15) before |';
+    expect(output).toContain(header);
+    const table = rows(output.slice(output.indexOf(header)), /^[\d,]+$/);
+    expect(table.map(([records, client, round]) => `${records} ${client} ${round}`)).toEqual([
+      '300 snapshot 1',
+      '300 sync 1',
+    ]);
+    for (const [, , , time, cpu, rss, load] of table) {
+      for (const seconds of [time, cpu]) expect(seconds).toMatch(/^\d+\.\d\d s$/);
+      expect(parseFloat(cpu)).toBeGreaterThan(0);
+      expect(rss).toMatch(/^[1-9]\d* MB$/);
+      expect(load).toMatch(/^\d+\.\d\d \d+\.\d\d \d+\.\d\d$/);
+    }
+  });
+
+  it('log-as-data: both digests beside raw SQL, the asOf check, asOf pages and history', () => {
+    const { output } = run('log-as-data');
+    const rate = '\\d+ ms \\(([1-9]\\d*) rows/s, RSS \\+\\d+\\.\\d MB\\)';
+    const round = new RegExp(
+      `^round 1: digest (\\d+)\\+(\\d+) rows ${rate}; raw SQL\\+hash of the same rows \\d+ ms; ` +
+        `digest\\?asOf=\\d+ (\\d+)\\+(\\d+) rows ${rate}$`,
+      'm',
+    ).exec(output);
+    expect(round).not.toBeNull();
+    const [, records, relations, , middleRecords, middleRelations] = round!.map(Number);
+    // The whole state at the end; about half of it at the middle offset.
+    expect(records).toBeGreaterThan(5000);
+    expect(relations).toBeGreaterThan(0);
+    expect(middleRecords).toBeGreaterThan(0);
+    expect(middleRecords).toBeLessThan(records);
+    expect(middleRelations).toBeLessThan(relations);
+    expect(output).toMatch(/^check: digest\?asOf=\d+ equals the live digest \(\S+\)$/m);
+    const ms = '\\d+\\.\\d+ ms';
+    expect(output).toMatch(
+      new RegExp(
+        `^asOf=\\d+ page of 100 \\(walking on\\): records p50 ${ms} p99 ${ms}; ` +
+          `relations p50 ${ms} p99 ${ms}; live records page p50 ${ms} p99 ${ms}$`,
+        'm',
+      ),
+    );
+    expect(output).toMatch(/^plan of the history key read: \S/m);
+    expect(output).toMatch(
+      new RegExp(
+        `^history of a random record \\(20 sequential reads\\): p50 ${ms} p99 ${ms}; ` +
+          `raw SQL over the key index p50 ${ms} p99 ${ms}$`,
+        'm',
+      ),
+    );
+  });
+
+  it('overload: the three phases with rates, latencies, RSS and catch-up; a clean verifier', () => {
+    const { output } = run('overload');
+    const latency = /^[1-9]\d*: \d+ \/ \d+ \/ \d+$/;
+    const share = /^(-|\d+\.\d % \/ \d+\.\d % \/ \d+\.\d %)$/;
+    const phases = output
+      .split('\n')
+      .map((line) => line.split(' | '))
+      .filter(([label]) => /^(capacity|baseline|overload) \(/.test(label));
+    expect(phases.map(([label]) => label)).toEqual([
+      'capacity (closed loop, 4 wide)',
+      'baseline (1x, paced)',
+      'overload (3x, paced)',
+    ]);
+    const sustainable = Number(phases[0][2]);
+    expect(sustainable).toBeGreaterThan(0);
+    expect(phases.map(([, offered]) => offered)).toEqual([
+      'closed loop',
+      String(sustainable),
+      String(3 * sustainable),
+    ]);
+    for (const [, , admitted, admittedLatency, refused, retryAfter, rss, ...rest] of phases) {
+      const [catchUp, in202, in429, loopDelay] = rest;
+      expect(Number(admitted)).toBeGreaterThan(0);
+      expect(admittedLatency).toMatch(latency);
+      expect(refused === '-' || latency.test(refused)).toBe(true);
+      expect(retryAfter).toMatch(/^(-|[1-9]\d*(,[1-9]\d*)*)$/);
+      const rssMb = rss.split(' / ').map(Number);
+      expect(rssMb).toHaveLength(3);
+      for (const mb of rssMb) expect(mb).toBeGreaterThan(0);
+      for (const value of [catchUp, loopDelay]) expect(value).toMatch(/^\d+$/);
+      expect(in202).toMatch(share);
+      expect(in202).not.toBe('-');
+      expect(in429).toMatch(share);
+    }
+    const verifier =
+      /^verifier: acknowledged (\d+), applied (\d+), duplicates 0, losses 0, refused ops \d+, refused but applied 0$/m.exec(
+        output,
+      );
+    expect(verifier).not.toBeNull();
+    expect(Number(verifier![1])).toBeGreaterThan(0);
+    expect(verifier![2]).toBe(verifier![1]);
   });
 });
 
