@@ -80,8 +80,9 @@ export const GATHER_WAIT_MS = 2;
  * than the same publishes gathered. A small publish (SMALL_PUBLISH_MESSAGES) arriving while a
  * lane of its pool is busy waits for a lane to come back, which takes it with everything queued
  * behind it as one group (takeGroup), for at most GATHER_WAIT_MS: a slow request still
- * cannot hold the others up longer than that. A large publish takes an idle lane at once, so
- * large batches keep every lane's parallelism. Requests only: a transaction already carries
+ * cannot hold the others up longer than that. A large publish at the head of the queue takes an
+ * idle lane at once, so large batches keep every lane's parallelism (one queued behind a waiting
+ * small publish waits with it). Requests only: a transaction already carries
  * every batch queued behind its first.
  */
 export function gatherWait(pool: LanePool, kind: SendKind, now: number): number {
