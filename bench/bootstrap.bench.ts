@@ -12,7 +12,6 @@ import { to as copyTo } from 'pg-copy-streams';
 import {
   ProjectionRepository,
   appendMergeResult,
-  dropDatabase,
   emptyChanges,
   migrateDatabase,
   redactUrl,
@@ -21,7 +20,7 @@ import { defaultSchema, emptySlice, mergeBatch } from '@sync/protocol';
 import { LIBRARY_SIZE_OPTIONS, libraryChunks, librarySizes } from './bootstrap-library';
 import { REPO_DIST, freePort, median, startService } from './query-bench-support';
 import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
-import { cleanUpWithBench, dieWithBench } from './child-processes';
+import { dieWithBench, dropDatabaseWithBench } from './child-processes';
 
 /**
  * Initial sync, end to end, next to what Postgres itself can stream (issue #20): for libraries
@@ -349,9 +348,7 @@ async function main(): Promise<void> {
     const base = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
     base.pathname = `/sync_bench_boot_${randomUUID().slice(0, 8)}`;
     const url = base.toString();
-    const dropBenchDatabase = cleanUpWithBench(`database ${base.pathname.slice(1)}`, () =>
-      dropDatabase(url),
-    );
+    const dropBenchDatabase = dropDatabaseWithBench(url);
     await migrateDatabase(url);
     let service: Awaited<ReturnType<typeof startService>> | undefined;
     try {

@@ -3,7 +3,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import { Client } from 'pg';
-import { dropDatabase, migrateDatabase } from '@sync/persistence';
+import { migrateDatabase } from '@sync/persistence';
 import { formatHybrid, hybridFromMillis } from '@sync/protocol';
 import {
   commandLine,
@@ -15,7 +15,7 @@ import {
 } from './proc-stats';
 import { type Service, freePort, percentile, sleep, startService } from './query-bench-support';
 import { createBenchTopics } from './bench-topics';
-import { cleanUpWithBench } from './child-processes';
+import { dropDatabaseWithBench, deleteTopicsWithBench } from './child-processes';
 import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
 
 /**
@@ -269,9 +269,7 @@ async function main(): Promise<void> {
   });
   const admin = kafka.admin();
   await admin.connect();
-  const deleteTopics = cleanUpWithBench(`topics ${topic}, ${dlq}`, () =>
-    admin.deleteTopics({ topics: [topic, dlq] }),
-  );
+  const deleteTopics = deleteTopicsWithBench(admin, [topic, dlq]);
   await createBenchTopics(
     admin,
     [topic, dlq].map((name) => ({
@@ -282,9 +280,7 @@ async function main(): Promise<void> {
   );
   const services: Service[] = [];
   let probe: Client | undefined;
-  const dropBenchDatabase = cleanUpWithBench(`database ${base.pathname.slice(1)}`, () =>
-    dropDatabase(databaseUrl),
-  );
+  const dropBenchDatabase = dropDatabaseWithBench(databaseUrl);
   try {
     await migrateDatabase(databaseUrl);
     const env = {

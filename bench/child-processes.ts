@@ -1,5 +1,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
+import type { Admin } from 'kafkajs';
+import { dropDatabase } from '@sync/persistence';
 
 /*
  * What a benchmark starts dies with it: the processes it spawns (services, client processes) and
@@ -118,4 +120,14 @@ function install(): void {
     );
     end(1, origin);
   });
+}
+
+/** cleanUpWithBench for a database the benchmark creates at `url` (register before creating it). */
+export function dropDatabaseWithBench(url: string): () => Promise<void> {
+  return cleanUpWithBench(`database ${new URL(url).pathname.slice(1)}`, () => dropDatabase(url));
+}
+
+/** cleanUpWithBench for topics the benchmark creates through `admin`. */
+export function deleteTopicsWithBench(admin: Admin, topics: string[]): () => Promise<void> {
+  return cleanUpWithBench(`topics ${topics.join(', ')}`, () => admin.deleteTopics({ topics }));
 }

@@ -5,12 +5,12 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, Partitioners, type Producer, logLevel } from 'kafkajs';
 import { type OperationMessage, operationMessages } from '@sync/kafka';
-import { dropDatabase, migrateDatabase } from '@sync/persistence';
+import { migrateDatabase } from '@sync/persistence';
 import { defaultSchema, formatHybrid, hybridFromMillis, validateBatch } from '@sync/protocol';
 import { processCpuMs } from './proc-stats';
 import { createBenchTopics } from './bench-topics';
 import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
-import { cleanUpWithBench, dieWithBench } from './child-processes';
+import { dieWithBench, dropDatabaseWithBench, deleteTopicsWithBench } from './child-processes';
 
 /**
  * Ingest throughput: batches of ops POSTed over HTTP to the ingest service (its own process),
@@ -365,9 +365,7 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const topic = `bench.ingest.${randomUUID().slice(0, 8)}`;
-  const deleteTopic = cleanUpWithBench(`topic ${topic}`, () =>
-    admin.deleteTopics({ topics: [topic] }),
-  );
+  const deleteTopic = deleteTopicsWithBench(admin, [topic]);
   await createBenchTopics(admin, [
     {
       topic,
@@ -379,9 +377,7 @@ async function main(): Promise<void> {
     process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   );
   database.pathname = `/sync_bench_ingest_${randomUUID().slice(0, 8)}`;
-  const dropBenchDatabase = cleanUpWithBench(`database ${database.pathname.slice(1)}`, () =>
-    dropDatabase(database.toString()),
-  );
+  const dropBenchDatabase = dropDatabaseWithBench(database.toString());
   await migrateDatabase(database.toString());
   const results: Result[] = [];
   const services = new Map<string, Service>();

@@ -5,7 +5,6 @@ import { Client } from 'pg';
 import {
   ProjectionRepository,
   appendMergeResult,
-  dropDatabase,
   emptyChanges,
   migrateDatabase,
   redactUrl,
@@ -22,7 +21,7 @@ import {
 } from '@sync/protocol';
 import { freePort, percentile, startService } from './query-bench-support';
 import { benchArgs } from './bench-args';
-import { cleanUpWithBench } from './child-processes';
+import { dropDatabaseWithBench } from './child-processes';
 
 /**
  * The log as data (CONTRACT.md section 8), measured on one library of about `--ops` ops (default
@@ -320,9 +319,7 @@ async function main(): Promise<void> {
   const url = new URL(base);
   url.pathname = `/sync_bench_log_${randomUUID().slice(0, 8)}`;
   const dbUrl = url.toString();
-  const dropBenchDatabase = cleanUpWithBench(`database ${url.pathname.slice(1)}`, () =>
-    dropDatabase(dbUrl),
-  );
+  const dropBenchDatabase = dropDatabaseWithBench(dbUrl);
   await migrateDatabase(dbUrl);
   const port = await freePort();
   let service: Awaited<ReturnType<typeof startService>> | undefined;

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Client } from 'pg';
-import { createPgPool, dropDatabase, migrateDatabase } from '@sync/persistence';
+import { createPgPool, migrateDatabase } from '@sync/persistence';
 import { defaultSchema, formatHybrid, hybridFromMillis } from '@sync/protocol';
 import { decodeMessage } from '../apps/projector/src/message-decoder';
 import { type PartitionBatch, ProjectionService } from '../apps/projector/src/projection.service';
 import { benchArgs } from './bench-args';
-import { cleanUpWithBench } from './child-processes';
+import { dropDatabaseWithBench } from './child-processes';
 import { processCpuMs } from './proc-stats';
 
 /**
@@ -123,9 +123,7 @@ async function runRound(opsPerBatch: number): Promise<Round> {
   url.pathname = `/bench_batch_cost_${randomUUID().slice(0, 8)}`;
   const admin = new Client({ connectionString: SERVER_URL });
   await admin.connect();
-  const dropBenchDatabase = cleanUpWithBench(`database ${url.pathname.slice(1)}`, () =>
-    dropDatabase(url.toString()),
-  );
+  const dropBenchDatabase = dropDatabaseWithBench(url.toString());
   await admin.query(`CREATE DATABASE ${url.pathname.slice(1)}`);
   await admin.end();
   // The projector's pool settings (projector.module.ts), one connection so one backend to read.

@@ -8,13 +8,13 @@ import { pipeline } from 'node:stream/promises';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Client, type Pool } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { createPgPool, dropDatabase, migrateDatabase } from '@sync/persistence';
+import { createPgPool, migrateDatabase } from '@sync/persistence';
 import { defaultSchema } from '@sync/protocol';
 import { NaiveProjector } from './projector-naive';
 import { libraryWorkload } from './projector-workload';
 import { createBenchTopics } from './bench-topics';
 import { benchArgs } from './bench-args';
-import { cleanUpWithBench, dieWithBench } from './child-processes';
+import { cleanUpWithBench, dieWithBench, dropDatabaseWithBench } from './child-processes';
 
 /**
  * Projector throughput on a mixed workload (creates, updates, deletes, relation ops; several
@@ -40,9 +40,9 @@ import { cleanUpWithBench, dieWithBench } from './child-processes';
  * projector is timed from the moment its group is stable (ops applied before are not counted) and
  * consumes its own topic holding the first `naive-ops` ops of each library (same mix).
  * CPU columns: the projector processes, or this process for the naive one ("node"), and every
- * postgres process on the machine ("postgres", from /proc), per 1000 ops. Every variant runs `rounds` times; the
- * table shows medians. KAFKA_BROKERS and DATABASE_URL as for the services; the benchmark creates
- * and deletes its own topics and databases.
+ * postgres process on the machine ("postgres", from /proc), per 1000 ops. Every variant runs
+ * `rounds` times; the table shows medians. KAFKA_BROKERS and DATABASE_URL as for the services;
+ * the benchmark creates and deletes its own topics and databases.
  */
 
 const args = benchArgs({
@@ -128,7 +128,7 @@ function databaseUrl(name: string): string {
 async function freshDatabase(label: string, drops: (() => Promise<void>)[]): Promise<string> {
   const name = `bench_projector_${label}_${randomUUID().slice(0, 8)}`;
   const url = databaseUrl(name);
-  drops.push(cleanUpWithBench(`database ${name}`, () => dropDatabase(url)));
+  drops.push(dropDatabaseWithBench(url));
   await migrateDatabase(url);
   return url;
 }

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
-import { dropDatabase, migrateDatabase } from '@sync/persistence';
+import { migrateDatabase } from '@sync/persistence';
 import { formatHybrid, hybridFromMillis } from '@sync/protocol';
 import { type Service, freePort, percentile, sleep, startService } from './query-bench-support';
 import { createBenchTopics } from './bench-topics';
-import { cleanUpWithBench } from './child-processes';
+import { dropDatabaseWithBench, deleteTopicsWithBench } from './child-processes';
 import { benchArgs } from './bench-args';
 
 /**
@@ -79,9 +79,7 @@ async function main(): Promise<void> {
   });
   const admin = kafka.admin();
   await admin.connect();
-  const deleteTopics = cleanUpWithBench(`topics ${topic}, ${dlq}`, () =>
-    admin.deleteTopics({ topics: [topic, dlq] }),
-  );
+  const deleteTopics = deleteTopicsWithBench(admin, [topic, dlq]);
   await createBenchTopics(
     admin,
     [topic, dlq].map((name) => ({
@@ -90,9 +88,7 @@ async function main(): Promise<void> {
       replicationFactor: 1,
     })),
   );
-  const dropBenchDatabase = cleanUpWithBench(`database ${base.pathname.slice(1)}`, () =>
-    dropDatabase(databaseUrl),
-  );
+  const dropBenchDatabase = dropDatabaseWithBench(databaseUrl);
   await migrateDatabase(databaseUrl);
 
   const services: Service[] = [];

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { dropDatabase, migrateDatabase, redactUrl } from '@sync/persistence';
+import { migrateDatabase, redactUrl } from '@sync/persistence';
 import { defaultSchema } from '@sync/protocol';
 import { recordCursor } from '../apps/query/src/cursor';
 import {
@@ -16,7 +16,7 @@ import {
   startService,
 } from './query-bench-support';
 import { benchArgs, cpuProfileArgs, cpuProfileOption } from './bench-args';
-import { cleanUpWithBench } from './child-processes';
+import { dropDatabaseWithBench } from './child-processes';
 import { processCpuMs } from './proc-stats';
 
 /**
@@ -238,9 +238,7 @@ async function main(): Promise<void> {
   const url = base.toString();
   const libraryId = randomUUID();
   console.log(`database ${redactUrl(url)}: seeding ${RECORDS} records`);
-  const dropBenchDatabase = cleanUpWithBench(`database ${base.pathname.slice(1)}`, () =>
-    dropDatabase(url),
-  );
+  const dropBenchDatabase = dropDatabaseWithBench(url);
   await migrateDatabase(url);
   const started = Date.now();
   let service: Awaited<ReturnType<typeof startService>> | undefined;
