@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   // is registered as it is spawned (Node's `child_process` diagnostics channel), and the stack's
   // close() before start-up ends. On a signal during start-up the children stop, start-up fails
   // and closes what it opened itself (the cleanup waits for that); later, close() kills the
-  // services and drops the database. (Its topics stay, as on the normal path.)
+  // services, drops the database and deletes the topics, as on the normal path.
   const spawned = ({ process: child }: { process: ChildProcess }) => dieWithBench(child);
   subscribe('child_process', spawned as (message: unknown) => void);
   const starting = startOverloadStack({
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     partitions: 6,
     ingestEnv: { INGEST_MAX_INFLIGHT_REQUESTS: String(MAX_INFLIGHT) },
   });
-  const close = cleanUpWithBench(`the overload stack's services and database`, () =>
+  const close = cleanUpWithBench(`the overload stack's services, database and topics`, () =>
     starting.then(
       (stack) => stack.close(),
       () => undefined,

@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
@@ -32,7 +32,12 @@ function script(bench: string): string[] {
   return [path.join(DIST, `${bench}.bench.js`)];
 }
 
-function smoke(bench: string): Promise<Run> {
+/**
+ * Runs `bench --smoke`; it is in `unfinished` until its output has closed (until whatever it
+ * spawned that holds its stderr is gone too). It leads a process group of its own (detached):
+ * the services and clients it spawns stay in that group, for stop() to reach.
+ */
+function smoke(bench: string, unfinished: Set<ChildProcess>): Promise<Run> {
   const file = script(bench).at(-1)!;
   if (!existsSync(file)) {
     return Promise.reject(new Error(`${file} is missing: run npm run build first`));
@@ -42,13 +47,50 @@ function smoke(bench: string): Promise<Run> {
       cwd: ROOT,
       env: process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    unfinished.add(child);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
+    child.on('error', (error) => {
+      unfinished.delete(child);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      unfinished.delete(child);
+      resolve({ code, output });
+    });
   });
+}
+
+/** How long a benchmark has to stop and clean up after SIGTERM (bench/child-processes.ts: 10 s). */
+const STOP_GRACE_MS = 15_000;
+
+/**
+ * Stops a smoke run that has not finished (its wave's timeout fired, or another run failed to
+ * start): SIGTERM, on which the benchmark stops its children and removes its databases and
+ * topics (bench/child-processes.ts); once it has exited, or after STOP_GRACE_MS, SIGKILL to its
+ * whole process group, for whatever is left of it.
+ */
+async function stop(child: ChildProcess): Promise<void> {
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      exited,
+      new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing of the group is left.
+  }
+  await closed;
 }
 
 /** A benchmark run with `args` on unreachable Kafka and Postgres: for paths that stop before any work. */
@@ -89,14 +131,17 @@ const NUMBER = /^-?\d+(\.\d+)?$/;
 
 /**
  * Runs `benches` in smoke mode at once (in beforeAll, within `timeoutMs`); returns the check
- * of one: it exited 0 (else its output is shown) and printed no NaN or Infinity.
+ * of one: it exited 0 (else its output is shown) and printed no NaN or Infinity. Whatever of
+ * them has not finished when the beforeAll ends (its timeout fired) is stopped in afterAll.
  */
 function smokeRuns<B extends string>(benches: readonly B[], timeoutMs: number): (bench: B) => Run {
   const runs = new Map<string, Run>();
+  const unfinished = new Set<ChildProcess>();
   beforeAll(async () => {
-    const results = await Promise.all(benches.map((bench) => smoke(bench)));
+    const results = await Promise.all(benches.map((bench) => smoke(bench, unfinished)));
     benches.forEach((bench, i) => runs.set(bench, results[i]));
   }, timeoutMs);
+  afterAll(() => Promise.all([...unfinished].map(stop)), STOP_GRACE_MS + 10_000);
   return (bench) => {
     const result = runs.get(bench)!;
     expect({ bench, code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { Client } from 'pg';
 import { INGEST_ANSWER_DEADLINES_MS } from '../../apps/ingest/src/answer-deadlines';
 import { kafkaBrokers } from '../support/test-env';
 import { scaled } from './support/environment';
@@ -25,6 +28,34 @@ const LOAD_SECONDS = scaled(15, 60);
 // Devices far beyond the bound, so the excess is refused however fast the machine answers.
 const LIBRARIES = 120;
 const MAX_INFLIGHT = 4;
+
+/** The broker's topics whose names start with `prefix`. */
+async function topicsStartingWith(prefix: string): Promise<string[]> {
+  const admin = new Kafka({
+    clientId: 'fault-overload-check',
+    brokers: kafkaBrokers(),
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function databaseExists(url: string): Promise<boolean> {
+  const name = new URL(url).pathname.slice(1);
+  // The server's URL the test databases are made from (the e2e global setup sets it).
+  const client = new Client({ connectionString: process.env.TEST_DATABASE_BASE_URL });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    return found.rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
 
 describe('scenario 9: overload', () => {
   let stack: OverloadStack | undefined;
@@ -97,4 +128,28 @@ describe('scenario 9: overload', () => {
     expect(report.phantoms).toBe(0);
     expect(report.applied).toBe(report.acknowledged);
   }, 300_000);
+
+  it('close() leaves nothing behind: the services, the database and both topics are gone', async () => {
+    expect(stack).toBeDefined();
+    const { topics, databaseUrl, ingest, projector, query } = stack!;
+    expect(await topicsStartingWith(topics.operationsTopic)).toHaveLength(2);
+    await stack!.close();
+    expect([ingest.running, projector.running, query.running]).toEqual([false, false, false]);
+    expect(await databaseExists(databaseUrl)).toBe(false);
+    expect(await topicsStartingWith(topics.operationsTopic)).toEqual([]);
+  }, 60_000);
+
+  it('a stack that fails to start deletes the topics it created', async () => {
+    const prefix = `fault-overload-failed-${randomUUID().slice(0, 8)}`;
+    // An ingest that refuses its configuration: it exits during start-up, after the topics exist.
+    await expect(
+      startOverloadStack({
+        brokers: kafkaBrokers(),
+        partitions: 1,
+        ingestEnv: { INGEST_MAX_INFLIGHT_REQUESTS: '0' },
+        topicPrefix: prefix,
+      }),
+    ).rejects.toThrow(/ingest exited during start-up/);
+    expect(await topicsStartingWith(prefix)).toEqual([]);
+  }, 120_000);
 });

@@ -73,6 +73,24 @@ export async function createTopics(
 }
 
 /**
+ * Deletes the two topics createTopics made (on success and after a failure alike: nothing else
+ * removes them from the broker).
+ */
+export async function deleteTopics(brokers: string[], topics: FaultTopics): Promise<void> {
+  const admin = new Kafka({
+    clientId: 'fault-teardown',
+    brokers,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: [topics.operationsTopic, topics.deadLetterTopic] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
  * Ingest settings: the service defaults, except FAULT_PUBLISH_MODE (when set) picks the publish
  * mode, to run the Kafka fault scenarios against each of them.
  */

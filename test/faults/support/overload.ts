@@ -1,5 +1,12 @@
 import { createTestDatabase } from '../../support/test-env';
-import { type FaultTopics, createTopics, ingestEnv, projectorEnv, queryEnv } from './environment';
+import {
+  type FaultTopics,
+  createTopics,
+  deleteTopics,
+  ingestEnv,
+  projectorEnv,
+  queryEnv,
+} from './environment';
 import { type BatchRecord, Ledger, startLoad } from './load';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ServiceProcess, metricValue, sleep } from './services';
@@ -20,6 +27,7 @@ export interface OverloadStack {
   ingest: ServiceProcess;
   projector: ServiceProcess;
   query: ServiceProcess;
+  /** Kills the services, drops the database and deletes the topics (once: a later call waits). */
   close(): Promise<void>;
 }
 
@@ -27,25 +35,43 @@ export async function startOverloadStack(options: {
   brokers: string[];
   partitions: number;
   ingestEnv?: Record<string, string>;
+  /** The topics' names start with this (default fault-overload). */
+  topicPrefix?: string;
 }): Promise<OverloadStack> {
   const { brokers } = options;
   const database = await createTestDatabase('fault_overload');
-  const topics = await createTopics(brokers, 'fault-overload', options.partitions);
+  let topics: FaultTopics | undefined;
   const services: ServiceProcess[] = [];
-  const close = async () => {
-    await Promise.all(services.map((s) => s.kill()));
-    await database.drop();
-  };
+  let closing: Promise<void> | undefined;
+  // Removes what there is by then: after a failed start-up too.
+  const close = () =>
+    (closing ??= (async () => {
+      await Promise.all(services.map((s) => s.kill()));
+      const removals = await Promise.allSettled([
+        database.drop(),
+        ...(topics ? [deleteTopics(brokers, topics)] : []),
+      ]);
+      const failed = removals.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })());
   try {
-    services.push(
-      ...(await Promise.all([
-        ServiceProcess.start('ingest', {
-          env: ingestEnv(brokers, topics, database.url, options.ingestEnv),
-        }),
-        ServiceProcess.start('projector', { env: projectorEnv(brokers, topics, database.url) }),
-        ServiceProcess.start('query', { env: queryEnv(brokers, topics, database.url) }),
-      ])),
+    const own = await createTopics(
+      brokers,
+      options.topicPrefix ?? 'fault-overload',
+      options.partitions,
     );
+    topics = own;
+    // Every one that started is killed by close(), even when another did not start.
+    const started = await Promise.allSettled([
+      ServiceProcess.start('ingest', {
+        env: ingestEnv(brokers, own, database.url, options.ingestEnv),
+      }),
+      ServiceProcess.start('projector', { env: projectorEnv(brokers, own, database.url) }),
+      ServiceProcess.start('query', { env: queryEnv(brokers, own, database.url) }),
+    ]);
+    for (const result of started) if (result.status === 'fulfilled') services.push(result.value);
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
     await Promise.all(services.map((s) => s.ready()));
   } catch (error) {
     await close();
