@@ -27,8 +27,8 @@ import { dieWithBench, dropDatabaseWithBench } from './child-processes';
  * of growing size, in one run,
  *
  *   - raw COPY (SELECT json_build_object(...)) TO STDOUT of the snapshot's rows, in its shape;
- *   - GET /snapshot (identity, and with Accept-Encoding: gzip), and ?order=none with gzip (what
- *     the client asks);
+ *   - GET /snapshot (identity, and with Accept-Encoding: gzip), ?order=none with gzip, and
+ *     ?order=none&clocks=compact with gzip (what the client asks);
  *   - raw COPY of the op rows in the feed's {offset, operation} shape;
  *   - the whole feed pulled page by page (limit=1000, the contract's maximum);
  *   - a fresh client: SyncNode.bootstrapFromSnapshot(), and sync() from empty (feed replay),
@@ -432,10 +432,15 @@ async function main(): Promise<void> {
         };
       steps.push(['GET /snapshot', () => timed(snapshot('identity'), true)]);
       steps.push(['GET /snapshot, Accept-Encoding: gzip', () => timed(snapshot('gzip'), true)]);
-      // What a bootstrapping client asks: rows unsorted, no wait before the first one.
       steps.push([
         'GET /snapshot?order=none, gzip',
         () => timed(snapshot('gzip', '?order=none'), true),
+      ]);
+      // What a bootstrapping client asks: rows unsorted, no wait before the first one, each
+      // record's field clocks as one string.
+      steps.push([
+        'GET /snapshot?order=none&clocks=compact, gzip',
+        () => timed(snapshot('gzip', '?order=none&clocks=compact'), true),
       ]);
       steps.push([
         'raw COPY of the op rows ({offset, operation})',

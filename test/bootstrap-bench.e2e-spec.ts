@@ -34,6 +34,7 @@ describe('bench/bootstrap.bench.ts --smoke', () => {
       'raw COPY of the snapshot rows',
       'GET /snapshot',
       'GET /snapshot?order=none, gzip',
+      'GET /snapshot?order=none&clocks=compact, gzip',
       'raw COPY of the op rows',
       'feed pull, limit=1000',
       'feed pull, limit=20000 (NDJSON)',

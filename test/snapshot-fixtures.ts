@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { formatHybrid, hybridFromMillis } from '@sync/protocol';
+import { CLOCK_DIGITS, formatHybrid, hybridFromMillis, parseCompactClocks } from '@sync/protocol';
 import type { TestTopics } from './support/test-env';
 import { startTestStack } from './support/test-stack';
 
@@ -130,4 +130,21 @@ export async function readFeed(
     cursor = page.nextCursor;
   } while (cursor !== null);
   return entries;
+}
+
+/**
+ * A snapshot line's `clocks` as the usual form gives them (an object of [hybrid, node] per
+ * field), whichever form the line has (`clocks=compact` gives a string).
+ */
+export function usualClocks(clocks: unknown): unknown {
+  if (typeof clocks !== 'string') return clocks;
+  const parsed = parseCompactClocks(clocks);
+  if (parsed === undefined) throw new Error(`malformed compact clocks ${clocks}`);
+  const { names, picks, hybrids, nodes } = parsed;
+  return Object.fromEntries(
+    names.map((name, i) => {
+      const d = CLOCK_DIGITS.indexOf(picks[i]);
+      return [name, [hybrids[d], nodes[d]]];
+    }),
+  );
 }

@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { Client } from 'pg';
-import type { StoredRecordColumns } from '@sync/persistence';
-import { defaultSchema } from '@sync/protocol';
+import { type FieldWrite, compactClocks, defaultSchema } from '@sync/protocol';
 import { recordLineSql, relationLineSql } from '../apps/query/src/snapshot-lines.sql';
 import { QueryDatabase } from '../apps/query/src/query-database.service';
 import { readQueryConfig } from '../apps/query/src/query.config';
 import {
   type RelationRow,
+  type SnapshotClocks,
   SnapshotRepository,
+  type StoredSnapshotRecord,
   recordLine,
   relationLine,
 } from '../apps/query/src/snapshot.repository';
+import { usualClocks } from './snapshot-fixtures';
 import { createTestDatabase } from './support/test-env';
 
 /*
@@ -19,7 +21,8 @@ import { createTestDatabase } from './support/test-env';
  * any stored row, the SQL text must be JSON that parses to exactly the line the JS path builds
  * from the same row (every value, every key, nothing more), or null exactly where it cannot be
  * (then the JS path runs). Rows are stored as the projector stores them: JSON.stringify'd data
- * and clocks cast to jsonb.
+ * and clocks cast to jsonb, and (in some rows) the clocks' compact text. A compact line's clocks
+ * say what the usual line's say.
  */
 const schema = defaultSchema();
 const VISIBLE = 'r.present AND r.item_id < r.group_id';
@@ -55,8 +58,19 @@ const record = fc.constantFrom(...schema.models.map((m) => m.name), 'GhostModel'
     deleted: fc.boolean(),
     data,
     clocks,
+    // Rows written before records.compact_clocks existed have none.
+    compact: fc.boolean(),
   });
 });
+
+/** The compact text the projector stores for these clocks. */
+function storedCompact(clocks: Record<string, [string, string]>): string | null {
+  const fields: Record<string, FieldWrite> = {};
+  for (const [name, [hybrid, node]] of Object.entries(clocks)) {
+    fields[name] = { value: null, clock: { hybrid: BigInt(hybrid), node } };
+  }
+  return compactClocks(fields);
+}
 
 const relation = fc
   .constantFrom(...schema.relations.map((r) => r.name), 'GhostRelation')
@@ -93,8 +107,9 @@ type RelationSpec = typeof relation extends fc.Arbitrary<infer T> ? T : never;
 async function insertRecords(client: Client, libraryId: string, rows: RecordSpec[]) {
   for (const [i, r] of rows.entries()) {
     await client.query(
-      `INSERT INTO records (library_id, record_id, model, owner, deleted, data, clocks, updated_offset)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)`,
+      `INSERT INTO records (library_id, record_id, model, owner, deleted, data, clocks,
+                            compact_clocks, updated_offset)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9)`,
       [
         libraryId,
         randomUUID(),
@@ -103,6 +118,7 @@ async function insertRecords(client: Client, libraryId: string, rows: RecordSpec
         r.deleted,
         JSON.stringify(r.data),
         JSON.stringify(r.clocks),
+        r.compact ? storedCompact(r.clocks) : null,
         i,
       ],
     );
@@ -150,11 +166,16 @@ describe('snapshot lines built in SQL', () => {
         const libraryId = randomUUID();
         await insertRecords(client, libraryId, rows);
         const { rows: stored } = await client.query<
-          StoredRecordColumns & { full: string | null; visible: string | null }
+          StoredSnapshotRecord & {
+            full: string | null;
+            compact: string | null;
+            visible: string | null;
+          }
         >(
-          `SELECT r.record_id, r.model, r.owner, r.deleted, r.data, r.clocks,
-                  ${recordLineSql(schema, true)} AS full,
-                  ${recordLineSql(schema, false)} AS visible
+          `SELECT r.record_id, r.model, r.owner, r.deleted, r.data, r.clocks, r.compact_clocks,
+                  ${recordLineSql(schema, true, 'fields')} AS full,
+                  ${recordLineSql(schema, true, 'compact')} AS compact,
+                  ${recordLineSql(schema, false, 'fields')} AS visible
              FROM records r WHERE r.library_id = $1`,
           [libraryId],
         );
@@ -162,10 +183,18 @@ describe('snapshot lines built in SQL', () => {
         for (const row of stored) {
           const expectNull = jsPath(schema.model(row.model)?.fieldNames, row.data);
           expect(row.full === null).toBe(expectNull);
+          expect(row.compact === null).toBe(expectNull);
           expect(row.visible === null).toBe(expectNull);
-          if (row.full !== null) expect(parsed(row.full)).toEqual(recordLine(schema, row, true));
+          const usual = recordLine(schema, row, true, 'fields');
+          const compact = recordLine(schema, row, true, 'compact');
+          expect(typeof compact.clocks).toBe(row.compact_clocks === null ? 'object' : 'string');
+          // Same clocks, field for field and in the same order, in either form.
+          const clocksInOrder = (c: unknown) => Object.entries(usualClocks(c) as object);
+          expect(clocksInOrder(compact.clocks)).toEqual(clocksInOrder(usual.clocks));
+          if (row.full !== null) expect(parsed(row.full)).toEqual(usual);
+          if (row.compact !== null) expect(parsed(row.compact)).toEqual(compact);
           if (row.visible !== null) {
-            expect(parsed(row.visible)).toEqual(recordLine(schema, row, false));
+            expect(parsed(row.visible)).toEqual(recordLine(schema, row, false, 'fields'));
           }
         }
       }),
@@ -214,7 +243,8 @@ describe('snapshot lines built in SQL', () => {
           fc.array(relation, { maxLength: 12 }),
           fc.boolean(),
           fc.boolean(),
-          async (records, relations, full, ordered) => {
+          fc.constantFrom<SnapshotClocks>('fields', 'compact'),
+          async (records, relations, full, ordered, clocks) => {
             const libraryId = randomUUID();
             await insertRecords(client, libraryId, records);
             await insertRelations(client, libraryId, relations);
@@ -223,6 +253,7 @@ describe('snapshot lines built in SQL', () => {
               0,
               full ? 'full' : 'visible',
               ordered ? 'key' : 'none',
+              clocks,
             );
             // order=none: the same lines in any order, so both sides are compared sorted.
             const asRead = (ls: unknown[]) => (ordered ? ls : sortedByText(ls));
@@ -233,12 +264,12 @@ describe('snapshot lines built in SQL', () => {
               await snapshot.close();
             }
             const lines = text.split('\n').slice(0, -1).map(parsed);
-            const { rows: storedRecords } = await client.query<StoredRecordColumns>(
-              `SELECT record_id, model, owner, deleted, data, clocks FROM records
+            const { rows: storedRecords } = await client.query<StoredSnapshotRecord>(
+              `SELECT record_id, model, owner, deleted, data, clocks, compact_clocks FROM records
                 WHERE library_id = $1 ${full ? '' : 'AND NOT deleted'} ORDER BY record_id`,
               [libraryId],
             );
-            const want = storedRecords.map((row) => recordLine(schema, row, full));
+            const want = storedRecords.map((row) => recordLine(schema, row, full, clocks));
             expect(asRead(lines.slice(0, want.length))).toEqual(asRead(want));
             const relationLines = lines.slice(want.length);
             const { rows: storedRelations } = await client.query<RelationRow>(

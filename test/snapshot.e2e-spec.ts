@@ -11,7 +11,14 @@ import { SyncHttpTransport, SyncNode } from '../libs/client/src';
 import { nodeFetch } from '../libs/client/src/node';
 import { decodeSnapshot } from '../libs/client/src/replica/snapshot-slice';
 import { TRANSPORT_CLIENT_TIMEOUT_MS } from './support/client-timeouts';
-import { type Pipeline, hybrid, op, readFeed, startPipeline } from './snapshot-fixtures';
+import {
+  type Pipeline,
+  hybrid,
+  op,
+  readFeed,
+  startPipeline,
+  usualClocks,
+} from './snapshot-fixtures';
 
 const schema = defaultSchema();
 
@@ -123,6 +130,31 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
       present: false,
       visible: false,
     });
+
+    // clocks=compact: the same lines (the projector stored every record's compact clocks), each
+    // record's clocks one string saying what the object says; relation lines unchanged. With
+    // asOf (built from the log) the same.
+    const compact = await snapshotText(p, `/libraries/${lib}/snapshot?clocks=compact`);
+    const compactLines = lines(compact.text);
+    const asOf = `asOf=${fullLines[0].offset as string}`;
+    const asOfLines = lines((await snapshotText(p, `/libraries/${lib}/snapshot?${asOf}`)).text);
+    const asOfCompact = lines(
+      (await snapshotText(p, `/libraries/${lib}/snapshot?${asOf}&clocks=compact`)).text,
+    );
+    for (const [usual, compacted] of [
+      [fullLines, compactLines],
+      [asOfLines, asOfCompact],
+    ]) {
+      const records = compacted.filter((l) => l.type === 'record');
+      expect(records.length).toBe(7);
+      expect(records.every((l) => typeof l.clocks === 'string')).toBe(true);
+      const asUsual = compacted.map((l) =>
+        l.type === 'record' ? { ...l, clocks: usualClocks(l.clocks) } : l,
+      );
+      expect(asUsual).toEqual(usual);
+    }
+    const slice = (text: string) => materializeSlice(schema, decodeSnapshot(text).slice);
+    expect(slice(compact.text)).toEqual(slice(full.text));
 
     // The visible view is exactly what the list endpoints show at the same offset.
     const visibleLines = lines(visible.text);
@@ -293,6 +325,12 @@ describe('GET /libraries/{id}/snapshot (real Kafka and Postgres)', () => {
     expect(JSON.parse(order.text)).toMatchObject({
       error: 'INVALID_PARAMETER',
       details: [expect.objectContaining({ path: 'order' })],
+    });
+    const clocks = await snapshotText(p, `/libraries/${lib}/snapshot?clocks=tiny`);
+    expect(clocks.status).toBe(400);
+    expect(JSON.parse(clocks.text)).toMatchObject({
+      error: 'INVALID_PARAMETER',
+      details: [expect.objectContaining({ path: 'clocks' })],
     });
     const late = await snapshotText(p, `/libraries/${lib}/snapshot?minOffset=999999999&waitMs=50`);
     expect(late.status).toBe(503);

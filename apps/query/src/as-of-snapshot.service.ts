@@ -4,6 +4,7 @@ import {
   type FieldWrite,
   type RecordState,
   type RelationState,
+  compactClocks,
   recordView,
   relationView,
 } from '@sync/protocol';
@@ -14,6 +15,7 @@ import { QUERY_CONFIG } from './query.tokens';
 import { ReadYourWritesService } from './read-your-writes.service';
 import {
   SNAPSHOT_BATCH,
+  type SnapshotClocks,
   type SnapshotHeader,
   type SnapshotLine,
   type SnapshotRecordLine,
@@ -42,6 +44,7 @@ export class AsOfSnapshotService {
     libraryId: string,
     asOf: bigint,
     view: SnapshotView,
+    clocks: SnapshotClocks,
     reply: FastifyReply,
   ): Promise<void> {
     const header: SnapshotHeader = {
@@ -56,7 +59,7 @@ export class AsOfSnapshotService {
     const body = NdjsonResponse.start(reply, { 'X-Snapshot-Offset': header.offset ?? '' });
     try {
       if (!(await body.write(`${JSON.stringify(header)}\n`))) return;
-      for await (const batch of this.lines(libraryId, asOf, view === 'full')) {
+      for await (const batch of this.lines(libraryId, asOf, view === 'full', clocks)) {
         let text = '';
         for (const line of batch) {
           if (line.type === 'record') counts.records++;
@@ -84,11 +87,12 @@ export class AsOfSnapshotService {
     libraryId: string,
     asOf: bigint,
     full: boolean,
+    clocks: SnapshotClocks,
   ): AsyncGenerator<SnapshotLine[]> {
     for await (const states of this.asOfState.recordStates(libraryId, asOf)) {
       yield states
         .filter((state) => full || !state.deleted)
-        .map((state) => this.recordLine(state, full));
+        .map((state) => this.recordLine(state, full, clocks));
     }
     for await (const states of this.asOfState.relationStates(libraryId, asOf, {})) {
       yield states
@@ -110,13 +114,18 @@ export class AsOfSnapshotService {
     }
   }
 
-  private recordLine(state: RecordState, full: boolean): SnapshotRecordLine {
+  private recordLine(
+    state: RecordState,
+    full: boolean,
+    clocks: SnapshotClocks,
+  ): SnapshotRecordLine {
     const { id, model, data } = recordView(this.config.schema, state);
     const line: SnapshotRecordLine = { type: 'record', id, model, data };
     if (full) {
       line.deleted = state.deleted;
       line.owner = state.owner;
-      line.clocks = storedClocks(state.fields);
+      line.clocks =
+        (clocks === 'compact' ? compactClocks(state.fields) : null) ?? storedClocks(state.fields);
     }
     return line;
   }

@@ -1,4 +1,5 @@
 import type { Schema } from '@sync/protocol';
+import type { SnapshotClocks } from './snapshot.repository';
 import { literal } from './visible-relations.sql';
 
 /*
@@ -52,15 +53,21 @@ const boolText = (column: string) => `CASE WHEN ${column} THEN 'true' ELSE 'fals
 
 /**
  * A record line over `records r`: `{"type":"record","id","model","data"}`, and with `full`
- * `"deleted","owner","clocks"` after them.
+ * `"deleted","owner","clocks"` after them; with `clocks` 'compact', clocks is the stored compact
+ * text as a JSON string where the row has one (records.compact_clocks), the usual object where
+ * not.
  */
-export function recordLineSql(schema: Schema, full: boolean): string {
+export function recordLineSql(schema: Schema, full: boolean, clocks: SnapshotClocks): string {
   const head = `'{"type":"record","id":"' || r.record_id || '","model":' || to_json(r.model)::text
       || ',"data":' || ${dataByKind('r.model', 'r.data', schema.models)}`;
   if (!full) return `${head} || '}'`;
+  const clocksLine =
+    clocks === 'compact'
+      ? `COALESCE(to_json(r.compact_clocks)::text, ${clocksText('r.clocks')})`
+      : clocksText('r.clocks');
   return `${head} || ',"deleted":' || ${boolText('r.deleted')}
       || ',"owner":' || COALESCE('"' || r.owner || '"', 'null')
-      || ',"clocks":' || ${clocksText('r.clocks')} || '}'`;
+      || ',"clocks":' || ${clocksLine} || '}'`;
 }
 
 /**

@@ -6,11 +6,12 @@ import { ApiAsOf, ApiLibraryRoute } from './api-docs.decorators';
 import { AsOfSnapshotService } from './as-of-snapshot.service';
 import { AsOfRepository } from './as-of.repository';
 import { Library, type LibraryRead } from './library-read';
-import type { SnapshotOrder, SnapshotView } from './snapshot.repository';
+import type { SnapshotClocks, SnapshotOrder, SnapshotView } from './snapshot.repository';
 import { SnapshotService } from './snapshot.service';
 
 const VIEWS: readonly SnapshotView[] = ['full', 'visible'];
 const ORDERS: readonly SnapshotOrder[] = ['key', 'none'];
+const CLOCKS: readonly SnapshotClocks[] = ['fields', 'compact'];
 
 @ApiTags('snapshot')
 @Access({ role: 'read', libraryParam: 'libraryId' })
@@ -52,6 +53,16 @@ export class SnapshotController {
       'no sort before the first line (faster for large libraries; what a bootstrapping node asks). ' +
       'With `asOf` the lines are in key order either way',
   })
+  @ApiQuery({
+    name: 'clocks',
+    required: false,
+    enum: CLOCKS,
+    description:
+      "Full view: how record lines give field clocks. `fields` (default): an object of each field's " +
+      '`[hybrid, node]`; `compact`: one string, `name,…;picks;hybrid;node;…` (each distinct clock ' +
+      'once, one base-36 digit per field naming it; see README), where the row has it stored, ' +
+      'else the object. Relation lines keep the object',
+  })
   @ApiProduces('application/x-ndjson')
   @ApiOkResponse({ description: 'NDJSON stream', schema: { type: 'string' } })
   async snapshot(@Library() read: LibraryRead, @Res() reply: FastifyReply): Promise<void> {
@@ -65,10 +76,17 @@ export class SnapshotController {
       (name) => ORDERS.includes(name as SnapshotOrder),
       'order',
     ) ?? 'key') as SnapshotOrder;
+    const clocks = (read.params.name(
+      'clocks',
+      (name) => CLOCKS.includes(name as SnapshotClocks),
+      'clocks',
+    ) ?? 'fields') as SnapshotClocks;
     const asOf = read.asOf();
     await read.ready();
-    if (asOf === undefined) return this.snapshots.stream(read.libraryId, view, order, reply);
+    if (asOf === undefined) {
+      return this.snapshots.stream(read.libraryId, view, order, clocks, reply);
+    }
     await this.asOfState.checkHorizon(read.libraryId, asOf);
-    await this.asOfSnapshots.stream(read.libraryId, asOf, view, reply);
+    await this.asOfSnapshots.stream(read.libraryId, asOf, view, clocks, reply);
   }
 }

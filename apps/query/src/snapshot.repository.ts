@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { StoredClock, StoredRecordColumns, StoredRelationColumns } from '@sync/persistence';
-import type { Schema } from '@sync/protocol';
+import type { Schema, SnapshotClocks } from '@sync/protocol';
 import type { QueryConfig } from './query.config';
 import { QueryDatabase } from './query-database.service';
 import { QUERY_CONFIG } from './query.tokens';
@@ -15,6 +15,7 @@ import { fillFields } from './views';
 export const SNAPSHOT_BATCH = 1000;
 
 export type { StoredClock } from '@sync/persistence';
+export type { SnapshotClocks } from '@sync/protocol';
 
 export interface SnapshotHeader {
   type: 'snapshot';
@@ -45,7 +46,7 @@ export interface SnapshotRecordLine {
   /** full view only: deleted records stay (R1, R4, R5 hold for them), with owner and field clocks. */
   deleted?: boolean;
   owner?: string | null;
-  clocks?: Record<string, StoredClock>;
+  clocks?: Record<string, StoredClock> | string;
 }
 
 export interface SnapshotRelationLine {
@@ -76,6 +77,9 @@ export interface SnapshotChunk {
   text: string | Buffer;
 }
 
+/** A records row as the snapshot reads it. */
+export type StoredSnapshotRecord = StoredRecordColumns & { compact_clocks: string | null };
+
 /** A relation row with its visibility (L1, L3) computed by the snapshot query. */
 export type RelationRow = StoredRelationColumns & { visible: boolean };
 
@@ -102,15 +106,14 @@ export class SnapshotRepository {
     const declared = declaredRelationsCondition(config.schema);
     // Over LEFT JOINs: a missing item or group leaves i/g null, hence not visible.
     this.visibleRelation = `COALESCE(${declared} AND NOT i.deleted AND NOT g.deleted, false)`;
+    const views = (full: boolean, clocks: SnapshotClocks) => ({
+      key: snapshotSql(config, this.visibleRelation, full, true, clocks),
+      none: snapshotSql(config, this.visibleRelation, full, false, clocks),
+    });
     this.sql = {
-      full: {
-        key: snapshotSql(config, this.visibleRelation, true, true),
-        none: snapshotSql(config, this.visibleRelation, true, false),
-      },
-      visible: {
-        key: snapshotSql(config, this.visibleRelation, false, true),
-        none: snapshotSql(config, this.visibleRelation, false, false),
-      },
+      full: { fields: views(true, 'fields'), compact: views(true, 'compact') },
+      // Without clocks either way.
+      visible: { fields: views(false, 'fields'), compact: views(false, 'fields') },
     };
   }
 
@@ -123,6 +126,7 @@ export class SnapshotRepository {
     partition: number,
     view: SnapshotView,
     order: SnapshotOrder,
+    clocks: SnapshotClocks,
   ): Promise<OpenSnapshot> {
     const client = await this.database.connect();
     try {
@@ -144,7 +148,8 @@ export class SnapshotRepository {
         clock: head.rows[0].clock,
         view,
       };
-      return new OpenSnapshot(client, header, this.config.schema, this.sql[view][order]);
+      const sql = this.sql[view][clocks][order];
+      return new OpenSnapshot(client, header, this.config.schema, sql, clocks);
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       client.release();
@@ -158,7 +163,7 @@ interface ViewSql {
   records: string;
   relations: string;
 }
-type SnapshotSql = Record<SnapshotView, Record<SnapshotOrder, ViewSql>>;
+type SnapshotSql = Record<SnapshotView, Record<SnapshotClocks, Record<SnapshotOrder, ViewSql>>>;
 
 /**
  * The partition's next offset and the library's clock: the greatest hybrid of its logged ops.
@@ -193,6 +198,7 @@ function snapshotSql(
   visibleRelation: string,
   full: boolean,
   ordered: boolean,
+  clocks: SnapshotClocks,
 ): ViewSql {
   const schema = config.schema;
   const copy = (select: string) => `COPY (${select}) TO STDOUT (FORMAT binary)`;
@@ -201,9 +207,9 @@ function snapshotSql(
       SELECT l.line,
              CASE WHEN l.line IS NULL THEN json_build_object('record_id', r.record_id,
                'model', r.model, 'owner', r.owner, 'deleted', r.deleted, 'data', r.data,
-               'clocks', r.clocks)::text END
+               'clocks', r.clocks, 'compact_clocks', r.compact_clocks)::text END
         FROM records r
-        CROSS JOIN LATERAL (SELECT ${recordLineSql(schema, full)} AS line) l
+        CROSS JOIN LATERAL (SELECT ${recordLineSql(schema, full, clocks)} AS line) l
        WHERE r.library_id = ${LIBRARY} ${full ? '' : 'AND NOT r.deleted'}
        ${ordered ? 'ORDER BY r.record_id' : ''}`),
     relations: copy(`
@@ -231,6 +237,7 @@ export class OpenSnapshot {
     readonly header: SnapshotHeader,
     private readonly schema: Schema,
     private readonly sql: ViewSql,
+    private readonly clocks: SnapshotClocks,
   ) {}
 
   /**
@@ -244,7 +251,9 @@ export class OpenSnapshot {
     const full = this.header.view === 'full';
     const library = `'${this.header.libraryId}'`;
     yield* this.copy('record', this.sql.records.replaceAll(LIBRARY, library), (json) =>
-      JSON.stringify(recordLine(this.schema, JSON.parse(json) as StoredRecordColumns, full)),
+      JSON.stringify(
+        recordLine(this.schema, JSON.parse(json) as StoredSnapshotRecord, full, this.clocks),
+      ),
     );
     yield* this.copy('relation', this.sql.relations.replaceAll(LIBRARY, library), (json) =>
       JSON.stringify(relationLine(this.schema, JSON.parse(json) as RelationRow, full)),
@@ -301,15 +310,16 @@ export class OpenSnapshot {
 /** The record line the JS path builds from a stored row (snapshot-lines.sql.ts mirrors it). */
 export function recordLine(
   schema: Schema,
-  row: StoredRecordColumns,
+  row: StoredSnapshotRecord,
   full: boolean,
+  clocks: SnapshotClocks,
 ): SnapshotRecordLine {
   const data = fillFields(schema.model(row.model)?.fieldNames, row.data);
   const line: SnapshotRecordLine = { type: 'record', id: row.record_id, model: row.model, data };
   if (full) {
     line.deleted = row.deleted;
     line.owner = row.owner;
-    line.clocks = row.clocks;
+    line.clocks = (clocks === 'compact' ? row.compact_clocks : null) ?? row.clocks;
   }
   return line;
 }

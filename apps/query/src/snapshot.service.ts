@@ -2,7 +2,12 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { NdjsonResponse } from './ndjson-response';
 import { ReadYourWritesService } from './read-your-writes.service';
-import { type SnapshotOrder, SnapshotRepository, type SnapshotView } from './snapshot.repository';
+import {
+  type SnapshotClocks,
+  type SnapshotOrder,
+  SnapshotRepository,
+  type SnapshotView,
+} from './snapshot.repository';
 
 @Injectable()
 export class SnapshotService {
@@ -23,10 +28,11 @@ export class SnapshotService {
     libraryId: string,
     view: SnapshotView,
     order: SnapshotOrder,
+    clocks: SnapshotClocks,
     reply: FastifyReply,
   ): Promise<void> {
     const partition = await this.readYourWrites.partitionOf(libraryId);
-    const snapshot = await this.snapshots.open(libraryId, partition, view, order);
+    const snapshot = await this.snapshots.open(libraryId, partition, view, order, clocks);
     const counts = { records: 0, relations: 0, pending: 0 };
     const body = NdjsonResponse.start(reply, { 'X-Snapshot-Offset': snapshot.header.offset ?? '' });
     try {

@@ -16,7 +16,7 @@ import { type StoredSlice, decodeSlice, encodeSlice } from './replica/slice-code
 import type { StoredReplica } from './store/local-store';
 import { MemoryStore } from './store/memory-store';
 import { type SyncProgress, SyncNode } from './sync-node';
-import { InMemorySyncServer } from './testing';
+import { InMemorySyncServer, type SnapshotClocks } from './testing';
 import { SyncHttpTransport } from './transport/http-transport';
 
 /*
@@ -24,7 +24,8 @@ import { SyncHttpTransport } from './transport/http-transport';
  * (rows decoded in bulk, clocks interned, records packed, identities of other nodes' ops not
  * kept) ends with exactly the rows, field clocks and pending ops of a node that replayed every
  * op one by one, and of the merge engine itself merging the feed, its HLC past every op as the
- * replayer's is, and both keep merging alike. A snapshot cut mid-stream changes nothing local.
+ * replayer's is, and both keep merging alike, whichever form the snapshot spells records' clocks
+ * in. A snapshot cut mid-stream changes nothing local.
  */
 
 const LIB = '22222222-2222-4222-8222-222222222222';
@@ -81,8 +82,9 @@ describe('initial sync fast paths', () => {
         fc.array(opArb, { maxLength: 40 }),
         fc.array(fc.nat(40), { maxLength: 5 }),
         fc.array(opArb, { maxLength: 10 }),
-        async (ops, cuts, later) => {
-          const server = new InMemorySyncServer({ now: () => BASE_MS + 3_600_000 });
+        fc.constantFrom<SnapshotClocks>('compact', 'fields'),
+        async (ops, cuts, later, snapshotClocks) => {
+          const server = new InMemorySyncServer({ now: () => BASE_MS + 3_600_000, snapshotClocks });
           await publish(server, ops, cuts);
           const fastStore = new MemoryStore();
           const slowStore = new MemoryStore();
@@ -158,17 +160,26 @@ describe('initial sync fast paths', () => {
 describe('a snapshot cut mid-stream', () => {
   let server: Server;
   let url: string;
-  let body = '';
+  let source: InMemorySyncServer | undefined;
+  /** The clocks parameter of each request. */
+  const asked: (string | null)[] = [];
+  /** Where the body is cut, as a fraction of its length; null: sent whole. */
   let cutAt: number | null = null;
 
   beforeAll(async () => {
-    server = createServer((_req, res) => {
+    // Honours clocks=compact, as the query service does.
+    server = createServer((req, res) => {
+      const clocks = new URL(req.url ?? '/', url).searchParams.get('clocks');
+      asked.push(clocks);
+      const body = (source as InMemorySyncServer).snapshotText(LIB, {
+        clocks: clocks === 'compact' ? 'compact' : 'fields',
+      });
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       if (cutAt === null) {
         res.end(body);
         return;
       }
-      res.write(body.slice(0, cutAt));
+      res.write(body.slice(0, Math.floor(body.length * cutAt)));
       setTimeout(() => res.destroy(), 20);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -180,12 +191,11 @@ describe('a snapshot cut mid-stream', () => {
   });
 
   it('leaves the node as it was, and a retry succeeds', async () => {
-    const source = new InMemorySyncServer({ now: () => BASE_MS + 3_600_000 });
+    source = new InMemorySyncServer({ now: () => BASE_MS + 3_600_000 });
     const ops: Operation[] = [];
     for (let i = 0; i < 200; i++)
       ops.push(createOp(rid(100 + i), 'Tag', { name: `t${i}` }, NODE_A, i));
     await source.push(LIB, ops);
-    body = source.snapshotText(LIB);
     const transport = new SyncHttpTransport({
       ingestUrl: url,
       queryUrl: url,
@@ -196,7 +206,7 @@ describe('a snapshot cut mid-stream', () => {
     const mine = await node.create('Tag', { name: 'offline edit' });
     const before = { state: node.state(), saved: await store.load() };
 
-    cutAt = Math.floor(body.length / 2);
+    cutAt = 0.5;
     await expect(node.bootstrapFromSnapshot()).rejects.toThrow();
     expect(node.state()).toEqual(before.state);
     expect(node.pulledThrough).toBeNull();
@@ -209,5 +219,6 @@ describe('a snapshot cut mid-stream', () => {
     expect(boot.records).toBe(200);
     expect(node.state().records).toHaveLength(201);
     expect(node.outbox()).toEqual([mine]);
+    expect(asked).toEqual(['compact', 'compact']);
   });
 });

@@ -7,6 +7,7 @@ import { OpLogHistoryIndexes1767300000000 } from './migrations/1767300000000-op-
 import { CompactedThrough1767300000001 } from './migrations/1767300000001-compacted-through';
 import { TopicPartitions1768300000000 } from './migrations/1768300000000-topic-partitions';
 import { ChangeCorrections1768400000000 } from './migrations/1768400000000-change-corrections';
+import { CompactClocks1768500000000 } from './migrations/1768500000000-compact-clocks';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sync';
 
@@ -22,6 +23,7 @@ export const MIGRATIONS = [
   CompactedThrough1767300000001,
   TopicPartitions1768300000000,
   ChangeCorrections1768400000000,
+  CompactClocks1768500000000,
 ];
 
 export interface DataSourceSettings {

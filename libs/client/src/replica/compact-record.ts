@@ -1,4 +1,5 @@
 import {
+  CLOCK_DIGITS,
   type Clock,
   type FieldWrite,
   type JsonValue,
@@ -8,7 +9,7 @@ import {
   setOwn,
 } from '../protocol';
 import type { FieldShapes } from './field-shapes';
-import type { ClockInterner, WireRecord } from './wire-record';
+import { type ClockInterner, type WireRecord, clockDigitAt, parsedClocks } from './wire-record';
 
 /*
  * A snapshot's record line kept as compact text until a merge or a read needs the row (see
@@ -23,17 +24,14 @@ import type { ClockInterner, WireRecord } from './wire-record';
  * or 1, and field clocks has one base-36 digit per name: which of the row's distinct clocks,
  * listed after it, wrote that field. About a third of the line's length, and one flat string.
  * Stores save the text as it is, after the tables its numbers refer to (tables(), adopt()).
+ *
+ * The field clocks and the clocks after them are those of the snapshot's `clocks=compact` form
+ * (@sync/protocol's compactClocks), with nodes by number: a line in that form is encoded without
+ * a step per field, to the very text its object form (fields in jsonb's key order) encodes to.
  */
 
-/** Distinct clocks a compact row can list: one base-36 digit per field names them. */
-const DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz';
-const MAX_CLOCKS = DIGITS.length;
-
-/** The value of the base-36 digit at `at` of `text`. */
-function digitAt(text: string, at: number): number {
-  const code = text.charCodeAt(at);
-  return code < 97 ? code - 48 : code - 87;
-}
+/** Distinct clocks a compact row can list: one base-36 digit (CLOCK_DIGITS) per field names them. */
+const MAX_CLOCKS = CLOCK_DIGITS.length;
 
 /** What every row of one model with one list of written fields shares. */
 interface Kind {
@@ -70,6 +68,7 @@ export class CompactRecordCodec {
    */
   encode(record: WireRecord): string | undefined {
     const clocks = record.clocks;
+    if (typeof clocks === 'string') return this.encodeCompact(record, clocks);
     const names = Object.keys(clocks);
     // The row's distinct clocks, found by a scan (a row has a few: one per op that wrote it).
     const hybrids: string[] = [];
@@ -86,7 +85,7 @@ export class CompactRecordCodec {
         hybrids.push(hybrid);
         nodes.push(node);
       }
-      fieldClocks += DIGITS[k];
+      fieldClocks += CLOCK_DIGITS[k];
     }
     const parts: (string | number)[] = [
       this.kind(record.model, names),
@@ -98,6 +97,25 @@ export class CompactRecordCodec {
       parts.push(hybrids[k], this.clocks.nodeIndex(nodes[k]));
     }
     // join, not +: concatenation leaves a tree of pieces, which costs more than the text.
+    return [parts.join(';'), JSON.stringify(record.data)].join('\n');
+  }
+
+  /**
+   * encode() of a record whose clocks came as compact text: that text's names, picks and clocks
+   * are what encode() finds in the object form (names in jsonb's key order, clocks numbered by
+   * their first field), so only the kind and the nodes are numbered here.
+   */
+  private encodeCompact(record: WireRecord, clocks: string): string {
+    const { names, picks, hybrids, nodes } = parsedClocks(clocks);
+    const parts: (string | number)[] = [
+      this.kind(record.model, names),
+      record.owner === null ? '' : this.clocks.nodeIndex(record.owner),
+      record.deleted ? 1 : 0,
+      picks,
+    ];
+    for (let k = 0; k < hybrids.length; k++) {
+      parts.push(hybrids[k], this.clocks.nodeIndex(nodes[k]));
+    }
     return [parts.join(';'), JSON.stringify(record.data)].join('\n');
   }
 
@@ -119,7 +137,7 @@ export class CompactRecordCodec {
     for (let i = 0; i < kind.names.length; i++) {
       const name = kind.names[i];
       const value = Object.hasOwn(data, name) ? data[name] : null;
-      setOwn(fields, name, { value, clock: shared[digitAt(fieldClocks, i)] });
+      setOwn(fields, name, { value, clock: shared[clockDigitAt(fieldClocks, i)] });
     }
     return {
       recordId,
@@ -181,7 +199,7 @@ export class CompactRecordCodec {
       distinct <= MAX_CLOCKS &&
       fieldClocks.length === kind.names.length;
     for (let i = 0; ok && i < fieldClocks.length; i++) {
-      ok = DIGITS.indexOf(fieldClocks[i]) >= 0 && digitAt(fieldClocks, i) < distinct;
+      ok = CLOCK_DIGITS.indexOf(fieldClocks[i]) >= 0 && clockDigitAt(fieldClocks, i) < distinct;
     }
     for (let at = 4; ok && at < head.length; at += 2) {
       ok = isCanonicalHybrid(head[at]) && node(head[at + 1]);

@@ -78,7 +78,8 @@ export class PackedRecords extends Map<string, RecordState> {
   /**
    * Keeps record `id` of a snapshot line, `record` as parsed and checked (checkWireRecord), as
    * compact text; `line` is kept instead in the rare row with more distinct clocks than that
-   * text lists. The line is not retained otherwise, nor the piece it was cut from.
+   * text lists (never a line whose clocks came compact: those fit). The line is not retained
+   * otherwise, nor the piece it was cut from.
    */
   setSnapshotRecord(record: WireRecord, line: string): void {
     const compact = this.compact.encode(record);

@@ -8,6 +8,8 @@ import {
   type Operation,
   type RecordState,
   type RelationState,
+  type SnapshotClocks,
+  compactClocks,
   contentHash,
   emptySlice,
   isRecordOp,
@@ -42,9 +44,16 @@ function wireFields(fields: Record<string, FieldWrite>): {
   return { data, clocks };
 }
 
-/** A record's line in a full snapshot (the inverse of what the builder reads). */
-export function snapshotRecordLine(r: RecordState): Record<string, unknown> {
-  return {
+/**
+ * A record's line in a full snapshot (the inverse of what the builder reads): clocks by field in
+ * the row's order, or (`compact`, as `clocks=compact` asks) compactClocks' text unless that
+ * cannot hold them.
+ */
+export function snapshotRecordLine(
+  r: RecordState,
+  clocks: SnapshotClocks = 'fields',
+): Record<string, unknown> {
+  const line = {
     type: 'record',
     id: r.recordId,
     model: r.model,
@@ -52,6 +61,8 @@ export function snapshotRecordLine(r: RecordState): Record<string, unknown> {
     deleted: r.deleted,
     ...wireFields(r.fields),
   };
+  const compact = clocks === 'compact' ? compactClocks(r.fields) : null;
+  return compact === null ? line : { ...line, clocks: compact };
 }
 
 /** A relation's line in a full snapshot (the inverse of what the builder reads). */

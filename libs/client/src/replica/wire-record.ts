@@ -1,7 +1,9 @@
 import {
   type Clock,
+  CompactClocksParser,
   type FieldWrite,
   type JsonValue,
+  type ParsedCompactClocks,
   type RecordState,
   isCanonicalHybrid,
   isPlainObject,
@@ -14,9 +16,16 @@ import {
  * (PackedRecords) and saves them as they are, so neither the bootstrap nor its save decodes or
  * encodes a row. This file checks such a line once, when it arrives, and turns it into the
  * engine's RecordState when a row is read.
+ *
+ * A line's `clocks` is an object (`{"name":["7576…","9a3c…-…"],…}`) or, from a server asked for
+ * `clocks=compact`, the text @sync/protocol's compactClocks prints
+ * (`name,color;01;7576…;9a3c…-…;7577…;9a3c…-…`); a server may answer either form for any row.
  */
 
 export type WireClock = [hybrid: string, node: string];
+
+/** A row's field clocks as a snapshot line spells them: by field, or as compact text. */
+export type WireClocks = Record<string, WireClock> | string;
 
 /** A record line of a full snapshot, as parsed. */
 export interface WireRecord {
@@ -26,7 +35,7 @@ export interface WireRecord {
   owner: string | null;
   deleted: boolean;
   data: Record<string, JsonValue>;
-  clocks: Record<string, WireClock>;
+  clocks: WireClocks;
 }
 
 export class SnapshotFormatError extends Error {
@@ -36,9 +45,17 @@ export class SnapshotFormatError extends Error {
   }
 }
 
+/*
+ * Compact clocks are parsed by one parser that remembers the names and nodes it checked, and
+ * the last text: the snapshot builder's next step (CompactRecordCodec.encode of the record just
+ * checked) takes that result instead of parsing again.
+ */
+const compactClocks = new CompactClocksParser();
+
 /**
- * `value` (a parsed record line) checked to the last clock, so that a line kept as text cannot
- * fail later, when a merge or a read decodes it.
+ * `value` (a parsed record line) checked to the last clock (compact clocks: exactly what
+ * compactClocks prints), so that a line kept as text cannot fail later, when a merge or a read
+ * decodes it.
  */
 export function checkWireRecord(value: unknown): WireRecord {
   if (!isPlainObject(value)) throw new SnapshotFormatError('a record line is not an object');
@@ -48,6 +65,12 @@ export function checkWireRecord(value: unknown): WireRecord {
   }
   if (!(owner === null || typeof owner === 'string') || typeof deleted !== 'boolean') {
     throw new SnapshotFormatError(`record ${id}: owner or deleted is malformed`);
+  }
+  if (isPlainObject(data) && typeof clocks === 'string') {
+    if (compactClocks.parse(clocks) === undefined) {
+      throw new SnapshotFormatError(`record ${id}: its compact clocks are malformed`);
+    }
+    return value as unknown as WireRecord;
   }
   if (!isPlainObject(data) || !isPlainObject(clocks)) {
     throw new SnapshotFormatError(`record ${id}: data or clocks is not an object`);
@@ -64,6 +87,19 @@ export function checkWireRecord(value: unknown): WireRecord {
     }
   }
   return value as unknown as WireRecord;
+}
+
+/** `clocks`, compact clocks of a checked record line, taken apart (names shared: do not mutate). */
+export function parsedClocks(clocks: string): ParsedCompactClocks {
+  const parsed = compactClocks.parse(clocks);
+  if (parsed === undefined) throw new SnapshotFormatError('malformed compact clocks');
+  return parsed;
+}
+
+/** The value of the CLOCK_DIGITS digit at `at` of `text` (a digit checked already). */
+export function clockDigitAt(text: string, at: number): number {
+  const code = text.charCodeAt(at);
+  return code < 97 ? code - 48 : code - 87;
 }
 
 /** Distinct clocks a decoded row shares at most (see ClockInterner.fields). */
@@ -106,12 +142,16 @@ export class ClockInterner {
     return { hybrid: BigInt(hybrid), node: this.node(node) };
   }
 
-  /** A row's field registers: a field counts as written iff it has a clock. */
+  /**
+   * A row's field registers: a field counts as written iff it has a clock. Fields in the order
+   * `clocks` lists them (compact text: jsonb's key order, as the object form a server sends).
+   */
   fields(
     data: Record<string, unknown> | undefined,
-    clocks: Record<string, WireClock> | undefined,
+    clocks: WireClocks | undefined,
   ): Record<string, FieldWrite> {
     const values = data ?? {};
+    if (typeof clocks === 'string') return this.compactFields(values, parsedClocks(clocks));
     const wires = clocks ?? {};
     const fields: Record<string, FieldWrite> = {};
     // The row's distinct clocks so far, found by a scan (a row has a few: one per op that wrote
@@ -137,7 +177,23 @@ export class ClockInterner {
     return fields;
   }
 
-  /** The engine's row of a record line (checked when it arrived). */
+  /** fields() of compact clocks: one Clock per distinct clock, as each is listed once. */
+  private compactFields(
+    values: Record<string, unknown>,
+    { names, picks, hybrids, nodes }: ParsedCompactClocks,
+  ): Record<string, FieldWrite> {
+    const shared: Clock[] = [];
+    for (let k = 0; k < hybrids.length; k++) shared.push(this.clock([hybrids[k], nodes[k]]));
+    const fields: Record<string, FieldWrite> = {};
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const value = (Object.hasOwn(values, name) ? values[name] : null) as JsonValue;
+      setOwn(fields, name, { value, clock: shared[clockDigitAt(picks, i)] });
+    }
+    return fields;
+  }
+
+  /** The engine's row of a record line (checked when it arrived), clocks in either form. */
   record(line: string): RecordState {
     const r = JSON.parse(line) as WireRecord;
     return {

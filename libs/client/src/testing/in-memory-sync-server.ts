@@ -8,6 +8,7 @@ import {
   type Operation,
   type RejectionReason,
   type Schema,
+  type SnapshotClocks,
   defaultSchema,
   emptySlice,
   hybridFromMillis,
@@ -30,7 +31,15 @@ export interface InMemorySyncServerOptions {
   /** The server's wall clock in ms (default Date.now). */
   now?: () => number;
   maxDriftMs?: number;
+  /**
+   * How snapshot() has the snapshot spell records' clocks: `compact` (default), as
+   * SyncHttpTransport asks for (`clocks=compact`), or `fields`, as a server that was not asked
+   * (or ignores it) answers.
+   */
+  snapshotClocks?: SnapshotClocks;
 }
+
+export type { SnapshotClocks } from '../protocol';
 
 interface LibraryLog {
   slice: LibrarySlice;
@@ -57,11 +66,13 @@ interface LibraryLog {
 export class InMemorySyncServer implements SyncTransport {
   readonly schema: Schema;
   private readonly clock: HybridLogicalClock;
+  private readonly snapshotClocks: SnapshotClocks;
   private readonly libraries = new Map<string, LibraryLog>();
   private nextOffset = 0n;
 
   constructor(options: InMemorySyncServerOptions = {}) {
     this.schema = options.schema ?? defaultSchema();
+    this.snapshotClocks = options.snapshotClocks ?? 'compact';
     const now = options.now ?? Date.now;
     this.clock = new HybridLogicalClock({
       wallClock: () => hybridFromMillis(now()),
@@ -102,11 +113,14 @@ export class InMemorySyncServer implements SyncTransport {
   }
 
   /**
-   * GET /libraries/{id}/snapshot?view=full: the library's rows as NDJSON lines, decoded by the
-   * client's own decoder (like SyncHttpTransport.snapshot), at the log's current offset.
+   * GET /libraries/{id}/snapshot?view=full&clocks=compact: the library's rows as NDJSON lines,
+   * decoded by the client's own decoder (like SyncHttpTransport.snapshot), at the log's current
+   * offset; records' clocks in the form the snapshotClocks option chose.
    */
   snapshot(libraryId: string): Promise<SnapshotContents> {
-    return settle(() => decodeSnapshot(this.snapshotText(libraryId)));
+    return settle(() =>
+      decodeSnapshot(this.snapshotText(libraryId, { clocks: this.snapshotClocks })),
+    );
   }
 
   /**
@@ -192,8 +206,12 @@ export class InMemorySyncServer implements SyncTransport {
     };
   }
 
-  /** The NDJSON body GET /libraries/{id}/snapshot?view=full would answer now. */
-  snapshotText(libraryId: string): string {
+  /**
+   * The NDJSON body GET /libraries/{id}/snapshot?view=full would answer now; with
+   * `clocks: 'compact'` (`&clocks=compact`), records' clocks as compactClocks' text, except a
+   * row's that text cannot hold (as the query service does).
+   */
+  snapshotText(libraryId: string, options: { clocks?: SnapshotClocks } = {}): string {
     const log = this.library(libraryId);
     let clock: bigint | null = null;
     for (const op of log.feed.values()) {
@@ -210,7 +228,7 @@ export class InMemorySyncServer implements SyncTransport {
         view: 'full',
       },
     ];
-    for (const r of log.slice.records.values()) lines.push(snapshotRecordLine(r));
+    for (const r of log.slice.records.values()) lines.push(snapshotRecordLine(r, options.clocks));
     for (const r of log.slice.relations.values()) lines.push(snapshotRelationLine(r));
     const pending = [...log.slice.pending.values()].flat();
     for (const p of pending) {

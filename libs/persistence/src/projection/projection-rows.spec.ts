@@ -69,6 +69,7 @@ describe('appendMergeResult', () => {
         deleted: false,
         data: { name: 'x', color: null, is_hidden: null, date_created: null, date_modified: null },
         clocks: { name: ['100', nodeA] },
+        compactClocks: `name;0;100;${nodeA}`,
         updatedOffset: 0n,
       },
     ]);

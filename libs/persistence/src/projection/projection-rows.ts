@@ -10,6 +10,7 @@ import {
   type RecordState,
   type RelationState,
   type Schema,
+  compactClocks,
   isRecordOp,
   recordView,
   relationKey,
@@ -54,6 +55,8 @@ export interface RecordRow {
   deleted: boolean;
   data: JsonObject;
   clocks: Record<string, StoredClock>;
+  /** The same clocks as @sync/protocol's compact text (null where it cannot hold them). */
+  compactClocks: string | null;
   updatedOffset: bigint;
   /** Known absent from storage (not in the slice the merge started from): a plain insert. */
   created?: boolean;
@@ -180,6 +183,7 @@ export function recordRow(
     deleted: record.deleted,
     data: recordView(schema, record).data,
     clocks: storedClocks(record.fields),
+    compactClocks: compactClocks(record.fields),
     updatedOffset,
   };
 }

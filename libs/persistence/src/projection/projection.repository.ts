@@ -263,11 +263,12 @@ export class ProjectionRepository {
       combined.add(
         (param) => `INSERT INTO records AS t (${RECORD_COLUMNS})
          SELECT f[1]::uuid, f[2]::uuid, f[3], f[4]::uuid, f[5]::boolean, f[6]::jsonb, f[7]::jsonb,
-                f[8]::bigint
+                f[8], f[9]::bigint
            FROM ${rowsOf(param(lines(recordUpserts, recordFields)))}
          ON CONFLICT (library_id, record_id) DO UPDATE SET
            model = EXCLUDED.model, owner = EXCLUDED.owner, deleted = EXCLUDED.deleted,
-           data = EXCLUDED.data, clocks = EXCLUDED.clocks, updated_offset = EXCLUDED.updated_offset`,
+           data = EXCLUDED.data, clocks = EXCLUDED.clocks, compact_clocks = EXCLUDED.compact_clocks,
+           updated_offset = EXCLUDED.updated_offset`,
       );
     }
     const relationUpserts = await copyCreated(
@@ -334,7 +335,8 @@ export class ProjectionRepository {
 }
 
 /* Row fields as text, in column order, for `lines` (which reads '' as NULL). */
-const RECORD_COLUMNS = 'library_id, record_id, model, owner, deleted, data, clocks, updated_offset';
+const RECORD_COLUMNS =
+  'library_id, record_id, model, owner, deleted, data, clocks, compact_clocks, updated_offset';
 const recordFields = (r: RecordRow): (string | null)[] => [
   r.libraryId,
   r.recordId,
@@ -343,6 +345,7 @@ const recordFields = (r: RecordRow): (string | null)[] => [
   r.deleted ? 't' : 'f',
   JSON.stringify(r.data),
   JSON.stringify(r.clocks),
+  r.compactClocks,
   text(r.updatedOffset),
 ];
 const RELATION_COLUMNS =
@@ -381,8 +384,8 @@ const COPY_MIN_ROWS = 64;
 
 /*
  * Rows as lines of COPY text (tab-separated, \N for NULL, backslash, tab, newline and CR
- * escaped). UUIDs, numbers and hashes never need escaping; JSON.stringify output holds no raw
- * control character, so only its backslashes are doubled.
+ * escaped). UUIDs, numbers, hashes and compact clocks never need escaping; JSON.stringify output
+ * holds no raw control character, so only its backslashes are doubled.
  */
 const COPY_SPECIAL = /[\\\t\n\r]/;
 const COPY_SPECIALS = /[\\\t\n\r]/g;
@@ -399,7 +402,7 @@ const copyJson = (value: unknown): string => {
   return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
 };
 const recordLine = (r: RecordRow): string =>
-  `${r.libraryId}\t${r.recordId}\t${copyText(r.model)}\t${r.owner ?? '\\N'}\t${r.deleted ? 't' : 'f'}\t${copyJson(r.data)}\t${copyJson(r.clocks)}\t${r.updatedOffset}\n`;
+  `${r.libraryId}\t${r.recordId}\t${copyText(r.model)}\t${r.owner ?? '\\N'}\t${r.deleted ? 't' : 'f'}\t${copyJson(r.data)}\t${copyJson(r.clocks)}\t${r.compactClocks ?? '\\N'}\t${r.updatedOffset}\n`;
 const relationLine = (r: RelationRow): string =>
   `${r.libraryId}\t${copyText(r.relation)}\t${r.itemId}\t${r.groupId}\t${r.present ? 't' : 'f'}\t${copyJson(r.presenceClock)}\t${copyJson(r.data)}\t${copyJson(r.clocks)}\t${r.updatedOffset}\n`;
 const pendingLine = (r: PendingRow): string =>

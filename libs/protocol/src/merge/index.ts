@@ -4,3 +4,4 @@ export * from './relation-visibility';
 export * from './materialize';
 export * from './state-digest';
 export * from './supersession';
+export * from './compact-clocks';
