@@ -3,6 +3,7 @@ import {
   type Clock,
   type FieldWrite,
   type JsonValue,
+  type ParsedCompactClocks,
   type RecordState,
   isCanonicalHybrid,
   isPlainObject,
@@ -87,17 +88,7 @@ export class CompactRecordCodec {
       }
       fieldClocks += CLOCK_DIGITS[k];
     }
-    const parts: (string | number)[] = [
-      this.kind(record.model, names),
-      record.owner === null ? '' : this.clocks.nodeIndex(record.owner),
-      record.deleted ? 1 : 0,
-      fieldClocks,
-    ];
-    for (let k = 0; k < hybrids.length; k++) {
-      parts.push(hybrids[k], this.clocks.nodeIndex(nodes[k]));
-    }
-    // join, not +: concatenation leaves a tree of pieces, which costs more than the text.
-    return [parts.join(';'), JSON.stringify(record.data)].join('\n');
+    return this.text(record, { names, picks: fieldClocks, hybrids, nodes });
   }
 
   /**
@@ -106,7 +97,11 @@ export class CompactRecordCodec {
    * their first field), so only the kind and the nodes are numbered here.
    */
   private encodeCompact(record: WireRecord, clocks: string): string {
-    const { names, picks, hybrids, nodes } = parsedClocks(clocks);
+    return this.text(record, parsedClocks(clocks));
+  }
+
+  /** The compact text of `record` with these clocks (see the file's comment). */
+  private text(record: WireRecord, { names, picks, hybrids, nodes }: ParsedCompactClocks): string {
     const parts: (string | number)[] = [
       this.kind(record.model, names),
       record.owner === null ? '' : this.clocks.nodeIndex(record.owner),
@@ -116,6 +111,7 @@ export class CompactRecordCodec {
     for (let k = 0; k < hybrids.length; k++) {
       parts.push(hybrids[k], this.clocks.nodeIndex(nodes[k]));
     }
+    // join, not +: concatenation leaves a tree of pieces, which costs more than the text.
     return [parts.join(';'), JSON.stringify(record.data)].join('\n');
   }
 

@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { type RecordState, defaultSchema, emptySlice, mergeBatch } from '@sync/protocol';
+import {
+  type LibrarySlice,
+  type RecordState,
+  defaultSchema,
+  emptySlice,
+  mergeBatch,
+} from '@sync/protocol';
 import { NODE_A, NODE_B, NODE_C, logged, smallWorldOp } from '@sync/protocol/testing';
 import { type PackedRecord, PackedRecords, isSnapshotLine } from './packed-records';
 import { decodeSlice, encodeSlice, encodeSliceRows, storedSliceRows } from './slice-codec';
@@ -23,6 +29,28 @@ function expectSameRow(actual: RecordState | undefined, expected: RecordState): 
   for (const [name, write] of Object.entries(expected.fields)) {
     expect(row.fields[name].value).toBe(write.value);
     expect(row.fields[name].clock).toBe(write.clock);
+  }
+}
+
+/** How each row is kept, in order: packed, as its line (`id line`), or as compact text (`id #text`). */
+const kept = (map: PackedRecords) =>
+  [...map.storedEntries()].map(([id, r]) =>
+    typeof r !== 'string' ? 'packed' : isSnapshotLine(r) ? `${id} ${r}` : `${id} #${r}`,
+  );
+
+/**
+ * Saved as a slice and as a store's lines, then loaded again: `records` keeps the same texts and
+ * gives the same rows.
+ */
+function expectReloaded(slice: LibrarySlice, records: PackedRecords): void {
+  const packed = { ...slice, records };
+  const lines = [...replicaLines({ version: 3, cursor: null }, encodeSliceRows(packed))];
+  const reader = new ReplicaLineReader();
+  for (const line of JSON.parse(JSON.stringify(lines)) as string[]) reader.add(line);
+  for (const stored of [encodeSlice(packed), reader.finish().slice]) {
+    const again = decodeSlice(stored).records as PackedRecords;
+    expect(kept(again)).toEqual(kept(records));
+    expect(new Map(again)).toEqual(slice.records);
   }
 }
 
@@ -152,10 +180,6 @@ describe('PackedRecords', () => {
           else if (how(i) === 1) records.setLine(row.recordId, line);
           else records.setSnapshotRecord(checkWireRecord(JSON.parse(line)), line);
         });
-        const kept = (map: PackedRecords) =>
-          [...map.storedEntries()].map(([id, r]) =>
-            typeof r !== 'string' ? 'packed' : isSnapshotLine(r) ? `${id} ${r}` : `${id} #${r}`,
-          );
         const expected = rows.map((row, i): unknown =>
           how(i) === 0
             ? 'packed'
@@ -182,15 +206,7 @@ describe('PackedRecords', () => {
           ),
         ).toEqual(texts);
         expect([...storedSliceRows(encodeSlice(packed))]).toEqual([...encodeSliceRows(packed)]);
-        // Loaded through the stored slice or its lines: the same texts, the same rows.
-        const lines = [...replicaLines({ version: 3, cursor: null }, encodeSliceRows(packed))];
-        const reader = new ReplicaLineReader();
-        for (const line of JSON.parse(JSON.stringify(lines)) as string[]) reader.add(line);
-        for (const stored of [encodeSlice(packed), reader.finish().slice]) {
-          const again = decodeSlice(stored).records as PackedRecords;
-          expect(kept(again)).toEqual(kept(records));
-          expect(new Map(again)).toEqual(slice.records);
-        }
+        expectReloaded(slice, records);
         // Read once, each row is the row its text was made of, and is kept packed after.
         expect(new Map(records)).toEqual(slice.records);
         expect(kept(records).every((k) => k === 'packed')).toBe(true);
@@ -216,10 +232,6 @@ describe('PackedRecords', () => {
           if (asLine(i)) records.setLine(row.recordId, lines[i]);
           else records.setSnapshotRecord(checkWireRecord(JSON.parse(lines[i])), lines[i]);
         });
-        const kept = (map: PackedRecords) =>
-          [...map.storedEntries()].map(([id, r]) =>
-            typeof r !== 'string' ? 'packed' : isSnapshotLine(r) ? `${id} ${r}` : `${id} #${r}`,
-          );
         expect(kept(records)).toEqual(
           rows.map((row, i): unknown =>
             asLine(i)
@@ -227,15 +239,7 @@ describe('PackedRecords', () => {
               : expect.stringMatching(new RegExp(`^${row.recordId} #\\d`)),
           ),
         );
-        const packed = { ...slice, records };
-        const saved = [...replicaLines({ version: 3, cursor: null }, encodeSliceRows(packed))];
-        const reader = new ReplicaLineReader();
-        for (const line of saved) reader.add(line);
-        for (const stored of [encodeSlice(packed), reader.finish().slice]) {
-          const again = decodeSlice(stored).records as PackedRecords;
-          expect(kept(again)).toEqual(kept(records));
-          expect(new Map(again)).toEqual(slice.records);
-        }
+        expectReloaded(slice, records);
         expect(new Map(records)).toEqual(slice.records);
         expect(kept(records).every((k) => k === 'packed')).toBe(true);
         for (const [id, row] of records) {
