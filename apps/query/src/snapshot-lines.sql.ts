@@ -1,5 +1,4 @@
-import type { Schema } from '@sync/protocol';
-import type { SnapshotClocks } from './snapshot.repository';
+import type { Schema, SnapshotClocks } from '@sync/protocol';
 import { literal } from './visible-relations.sql';
 
 /*
