@@ -29,18 +29,20 @@ import { cleanUpWithBench, dieWithBench } from './child-processes';
  * the fault suite's verifier: every admitted op applied exactly once, no refused op applied.
  * Exits 1 on any answer other than 202 / 429 OVERLOADED or any verifier problem.
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres KAFKA_BROKERS=127.0.0.1:9092 \
- *   node -r ./test/projector.child-register.js bench/overload.bench.ts \
+ *   npm run build && DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+ *   KAFKA_BROKERS=127.0.0.1:9092 node dist/bench/overload.bench.js \
  *     [--duration 60] [--warmup 10] [--capacity 15] [--baseline 20] [--factor 3] [--libraries 200] [--batch 20]
  *     [--max-inflight N] [--smoke]   (`--help` lists them with their defaults)
  *
- * (Run from the sources: the services are started the way the fault suite starts them.)
+ * (Or from the sources: `node -r ./test/projector.child-register.js bench/overload.bench.ts`.
+ * Either way the services start the way the fault suite starts them, from the TypeScript
+ * sources, or from dist/ with FAULT_RUNTIME=dist.)
  * `--smoke` is every phase for a second or two, 8 devices against an in-flight bound of 4 (so the
  * overload phase is refused too), then the verifier: a check that every step still runs (CI,
  * test/bench-smoke.e2e-spec.ts), not a measurement.
  */
 const args = benchArgs({
-  usage: 'node -r ./test/projector.child-register.js bench/overload.bench.ts [options]',
+  usage: 'node dist/bench/overload.bench.js [options]',
   summary:
     'Overload: capacity, baseline and overload phases against ingest, projector and query\n' +
     "child processes, then the fault suite's verifier. Needs DATABASE_URL (a server URL).",

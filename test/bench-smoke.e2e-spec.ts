@@ -4,9 +4,8 @@ import path from 'node:path';
 
 /**
  * Every benchmark's `--smoke` mode (but bootstrap's: test/bootstrap-bench.e2e-spec.ts), run as
- * its header says (real Kafka and Postgres; built code, except overload, which starts its
- * services the way the fault suite does and runs from the TypeScript sources), so that none can
- * rot silently: each must exit 0 and print its figures as numbers. A smoke run measures nothing,
+ * its header says (real Kafka and Postgres; built code: overload starts its services the way the
+ * fault suite does, from the TypeScript sources), so that none can rot silently: each must exit 0 and print its figures as numbers. A smoke run measures nothing,
  * so they run at once, in two waves on the 2-core machine: six (35 to 55 s), then three (about
  * 20 s); nine at once took no less in all and left each run less time. Last, the command line:
  * `--help` and a bad option stop every benchmark before any work (bench/bench-args.ts).
@@ -20,15 +19,8 @@ interface Run {
   output: string;
 }
 
-/** node's arguments that run `bench`: its built script, or overload's TypeScript source. */
+/** node's arguments that run `bench`: its built script. */
 function script(bench: string): string[] {
-  if (bench === 'overload') {
-    return [
-      '-r',
-      path.join(ROOT, 'test', 'projector.child-register.js'),
-      path.join(ROOT, 'bench', 'overload.bench.ts'),
-    ];
-  }
   return [path.join(DIST, `${bench}.bench.js`)];
 }
 
@@ -250,7 +242,7 @@ describe('benchmarks, smoke mode (built code, real Kafka and Postgres)', () => {
   });
 });
 
-describe('benchmarks, smoke mode, second wave (after the first; overload from the sources)', () => {
+describe('benchmarks, smoke mode, second wave (after the first)', () => {
   const run = smokeRuns(['client-bootstrap', 'log-as-data', 'overload'], 90_000);
 
   it('client-bootstrap: a snapshot and a sync() run, with time, CPU, peak RSS and load', () => {

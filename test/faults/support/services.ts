@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HEALTH_CLIENT_TIMEOUT_MS } from '../../support/client-timeouts';
 
 /*
@@ -10,7 +10,15 @@ import { HEALTH_CLIENT_TIMEOUT_MS } from '../../support/client-timeouts';
  * FAULT_RUNTIME=dist runs the compiled dist/apps/<app>/src/main.js instead (after `npm run build`).
  */
 
-export const REPO_ROOT = join(__dirname, '..', '..', '..');
+/** The repository: the nearest directory above this file with a package.json (dist/ has none). */
+export const REPO_ROOT = repositoryRoot(__dirname);
+
+function repositoryRoot(from: string): string {
+  for (let directory = from; ; directory = dirname(directory)) {
+    if (existsSync(join(directory, 'package.json'))) return directory;
+    if (dirname(directory) === directory) throw new Error(`no package.json above ${from}`);
+  }
+}
 
 export type ServiceKind = 'ingest' | 'projector' | 'query';
 
