@@ -1,21 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { createDataSource } from '@sync/persistence';
-import { createTestDatabase, createTestTopics, eventually, kafkaBrokers } from './support/test-env';
+import {
+  type TestTopics,
+  createTestDatabase,
+  createTestTopics,
+  deleteTestTopics,
+  eventually,
+  kafkaBrokers,
+} from './support/test-env';
 
 describe('infrastructure smoke: real Kafka and real Postgres', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  /** The test's topics, deleted here once its clients are closed. */
+  let created: TestTopics | undefined;
 
   beforeAll(async () => {
     database = await createTestDatabase('smoke');
   });
 
   afterAll(async () => {
-    await database.drop();
+    await Promise.all([database.drop(), deleteTestTopics(created)]);
   });
 
   it('produces, consumes in a group, commits, and stores a row in Postgres', async () => {
     const topics = await createTestTopics('smoke', 1);
+    created = topics;
     const kafka = new Kafka({
       clientId: 'smoke',
       brokers: kafkaBrokers(),

@@ -9,7 +9,13 @@ import {
   waitFor,
 } from './ingest-fixtures';
 import { KafkaProxy } from './support/kafka-proxy';
-import { createTestTopics, eventually, kafkaBrokers } from './support/test-env';
+import {
+  type TestTopics,
+  createTestTopics,
+  deleteTestTopics,
+  eventually,
+  kafkaBrokers,
+} from './support/test-env';
 
 const PUBLISH_TIMEOUT_MS = 3000;
 /** How long a publish whose produce request may have reached the broker waits for its outcome. */
@@ -29,12 +35,14 @@ describe.each(['single-request', 'transactional'])(
   (mode) => {
     let proxy: KafkaProxy;
     let ingest: RunningIngest;
+    let topics: TestTopics;
     let topic: string;
     let committed: TopicReader;
     let uncommitted: TopicReader;
 
     beforeAll(async () => {
-      ({ operationsTopic: topic } = await createTestTopics('ingest-down', 2));
+      topics = await createTestTopics('ingest-down', 2);
+      topic = topics.operationsTopic;
       proxy = await KafkaProxy.start(kafkaBrokers()[0]);
       ingest = await startIngest({
         KAFKA_BROKERS: proxy.address,
@@ -60,6 +68,8 @@ describe.each(['single-request', 'transactional'])(
       await Promise.all([committed?.stop(), uncommitted?.stop()]);
       await ingest?.close();
       await proxy?.close();
+      // Straight to the broker (only the proxy was ever cut), once nothing uses the topics.
+      await deleteTestTopics(topics);
     });
 
     /** Posts until the service answers 202 (it must recover on its own). */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { type RunningIngest, startIngest, tagCreates } from './ingest-fixtures';
-import { createTestTopics } from './support/test-env';
+import { type TestTopics, createTestTopics, deleteTestTopics } from './support/test-env';
 
 /**
  * What the ingest's HTTP platform decides rather than its code: how paths are matched, which
@@ -10,14 +10,16 @@ import { createTestTopics } from './support/test-env';
  */
 describe('ingest: HTTP routing, bodies and request metrics (real broker)', () => {
   let ingest: RunningIngest;
+  let topics: TestTopics;
 
   beforeAll(async () => {
-    const { operationsTopic } = await createTestTopics('ingest_http', 1);
-    ingest = await startIngest({ SYNC_TOPIC: operationsTopic });
+    topics = await createTestTopics('ingest_http', 1);
+    ingest = await startIngest({ SYNC_TOPIC: topics.operationsTopic });
   });
 
   afterAll(async () => {
     await ingest?.close();
+    await deleteTestTopics(topics);
   });
 
   const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>

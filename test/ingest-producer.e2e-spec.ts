@@ -12,7 +12,13 @@ import {
 import { canonicalJson, defaultSchema, validateBatch } from '@sync/protocol';
 import { TopicReader, tagCreates, waitFor } from './ingest-fixtures';
 import { KafkaProxy } from './support/kafka-proxy';
-import { createTestTopics, eventually, kafkaBrokers } from './support/test-env';
+import {
+  type TestTopics,
+  createTestTopics,
+  deleteTestTopics,
+  eventually,
+  kafkaBrokers,
+} from './support/test-env';
 
 const PARTITIONS = 3;
 
@@ -73,14 +79,19 @@ function expectAtReportedOffsets(
 describe('OperationProducer against the real broker', () => {
   let topic: string;
   let reader: TopicReader;
+  /** This file's topics, deleted once the clients on them are closed. */
+  const created: TestTopics[] = [];
 
   beforeAll(async () => {
-    ({ operationsTopic: topic } = await createTestTopics('ingest-producer', PARTITIONS));
+    const topics = await createTestTopics('ingest-producer', PARTITIONS);
+    created.push(topics);
+    topic = topics.operationsTopic;
     reader = await TopicReader.start(topic, 'read_committed');
   });
 
   afterAll(async () => {
     await reader?.stop();
+    await Promise.all(created.map((topics) => deleteTestTopics(topics)));
   });
 
   const variants = [
@@ -321,7 +332,9 @@ describe('OperationProducer against the real broker', () => {
   });
 
   it('single request: a batch the broker refuses before appending it fails at once, not after the outcome deadline', async () => {
-    const { operationsTopic: small } = await createTestTopics('ingest-refused', 1);
+    const refused = await createTestTopics('ingest-refused', 1);
+    created.push(refused);
+    const small = refused.operationsTopic;
     const admin = new Kafka({
       clientId: 'ingest-producer-test',
       brokers: kafkaBrokers(),

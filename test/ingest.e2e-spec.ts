@@ -13,17 +13,19 @@ import {
   tagCreates,
   waitFor,
 } from './ingest-fixtures';
-import { createTestTopics } from './support/test-env';
+import { type TestTopics, createTestTopics, deleteTestTopics } from './support/test-env';
 
 const PARTITIONS = 3;
 
 describe('ingest: POST /libraries/{libraryId}/operations against the real broker', () => {
   let ingest: RunningIngest;
+  let topics: TestTopics;
   let topic: string;
   let reader: TopicReader;
 
   beforeAll(async () => {
-    ({ operationsTopic: topic } = await createTestTopics('ingest', PARTITIONS));
+    topics = await createTestTopics('ingest', PARTITIONS);
+    topic = topics.operationsTopic;
     ingest = await startIngest({ SYNC_TOPIC: topic });
     reader = await TopicReader.start(topic, 'read_committed');
   });
@@ -31,6 +33,7 @@ describe('ingest: POST /libraries/{libraryId}/operations against the real broker
   afterAll(async () => {
     await reader?.stop();
     await ingest?.close();
+    await deleteTestTopics(topics);
   });
 
   it('publishes a valid batch in order, on the library partition, keyed by the lowercase id', async () => {

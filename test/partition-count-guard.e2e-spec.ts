@@ -5,6 +5,7 @@ import {
   type TestTopics,
   createTestDatabase,
   createTestTopics,
+  deleteTestTopics,
   kafkaBrokers,
 } from './support/test-env';
 
@@ -34,7 +35,7 @@ describe('partition-count guard', () => {
 
   afterAll(async () => {
     await Promise.all(started.map((service) => service.stop()));
-    await database?.drop();
+    await Promise.all([database?.drop(), deleteTestTopics(topics)]);
   });
 
   async function recorded(): Promise<TopicRecord | undefined> {

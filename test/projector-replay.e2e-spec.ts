@@ -25,6 +25,7 @@ import {
   type TestTopics,
   createTestDatabase,
   createTestTopics,
+  deleteTestTopics,
   eventually,
 } from './support/test-env';
 
@@ -91,7 +92,7 @@ describe('projector: order independence and replay', () => {
     await projector?.stop();
     await producer?.disconnect();
     await tables?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), deleteTestTopics(topics)]);
     for (const extra of extraDatabases) await extra.drop();
   });
 

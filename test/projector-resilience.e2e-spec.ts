@@ -17,7 +17,13 @@ import {
   uuid,
   waitForCatchUp,
 } from './projector.harness';
-import { createTestDatabase, createTestTopics, eventually } from './support/test-env';
+import {
+  type TestTopics,
+  createTestDatabase,
+  createTestTopics,
+  deleteTestTopics,
+  eventually,
+} from './support/test-env';
 
 type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -61,6 +67,7 @@ function logged(ops: ReturnType<typeof randomWorkload>) {
 
 describe('projector: failures, shutdown, health and metrics', () => {
   const databases: TestDatabase[] = [];
+  const topicPairs: TestTopics[] = [];
   let kafka: Kafka;
   let producer: Producer;
   let projector: RunningProjector | undefined;
@@ -74,9 +81,13 @@ describe('projector: failures, shutdown, health and metrics', () => {
   afterAll(async () => {
     await projector?.stop();
     await producer?.disconnect();
-    for (const database of databases) {
-      await setDatabaseAvailable(database, true).catch(() => undefined);
-      await database.drop();
+    try {
+      for (const database of databases) {
+        await setDatabaseAvailable(database, true).catch(() => undefined);
+        await database.drop();
+      }
+    } finally {
+      await Promise.all(topicPairs.map((topics) => deleteTestTopics(topics)));
     }
   });
 
@@ -84,6 +95,7 @@ describe('projector: failures, shutdown, health and metrics', () => {
     const database = await createTestDatabase(prefix);
     databases.push(database);
     const topics = await createTestTopics(prefix, partitions);
+    topicPairs.push(topics);
     return { database, topics, tables: new Tables(database.url) };
   }
 

@@ -16,6 +16,7 @@ import {
   type TestTopics,
   createTestDatabase,
   createTestTopics,
+  deleteTestTopics,
   eventually,
 } from './support/test-env';
 
@@ -53,7 +54,7 @@ describe('projector: merge rules end to end (contract section 5)', () => {
     await projector?.stop();
     await producer?.disconnect();
     await tables?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), deleteTestTopics(topics)]);
   });
 
   describe('records', () => {

@@ -17,6 +17,7 @@ import {
   type TestTopics,
   createTestDatabase,
   createTestTopics,
+  deleteTestTopics,
   eventually,
   kafkaBrokers,
 } from './support/test-env';
@@ -129,7 +130,11 @@ describe('projector: scale-out in one consumer group', () => {
     for (const child of children) child.child.kill('SIGKILL');
     for (const projector of running) await projector.stop();
     await producer?.disconnect();
-    for (const database of databases) await database.drop();
+    try {
+      for (const database of databases) await database.drop();
+    } finally {
+      await deleteTestTopics(topics);
+    }
   });
 
   it('three instances, one killed and one added mid-stream: every op applied exactly once, same state as one projector', async () => {

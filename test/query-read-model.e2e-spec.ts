@@ -18,7 +18,13 @@ import {
   setApplied,
   sortedIds,
 } from './query-fixtures';
-import { createTestDatabase, createTestTopics, kafkaBrokers } from './support/test-env';
+import {
+  type TestTopics,
+  createTestDatabase,
+  createTestTopics,
+  deleteTestTopics,
+  kafkaBrokers,
+} from './support/test-env';
 
 /**
  * The query service against a real Postgres seeded with SQL the way the projector writes it;
@@ -765,16 +771,17 @@ describe('query service over a seeded database', () => {
 
 describe('query service partition count from Kafka metadata', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let topics: TestTopics | undefined;
   let app: INestApplication;
 
   afterAll(async () => {
     await app?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), deleteTestTopics(topics)]);
   });
 
   it('places a library never seen with the topic partition count read from Kafka', async () => {
     database = await createTestDatabase('query_kafka');
-    const topics = await createTestTopics('query-partitions', 5);
+    topics = await createTestTopics('query-partitions', 5);
     app = await createQueryApp(
       readQueryConfig({
         DATABASE_URL: database.url,

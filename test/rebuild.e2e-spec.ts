@@ -26,6 +26,7 @@ import {
   type TestTopics,
   createTestDatabase,
   createTestTopics,
+  deleteTestTopics,
   eventually,
   kafkaBrokers,
 } from './support/test-env';
@@ -191,8 +192,7 @@ describe('projection rebuild without downtime', () => {
     await producer?.disconnect();
     await tables?.close();
     await referenceTables?.close();
-    await database?.drop();
-    await reference?.drop();
+    await Promise.all([database?.drop(), reference?.drop(), deleteTestTopics(topics)]);
   });
 
   it('prints its options with exit 0 and refuses bad ones with exit 2', async () => {

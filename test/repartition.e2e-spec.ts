@@ -23,6 +23,7 @@ import {
   type TestTopics,
   createTestDatabase,
   createTestTopics,
+  deleteTestTopics,
   eventually,
   kafkaBrokers,
 } from './support/test-env';
@@ -147,7 +148,7 @@ describe('cli repartition (real Kafka and Postgres)', () => {
     await Promise.all(queries.map((q) => q.close()));
     await projector?.stop();
     await tables?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), deleteTestTopics(topics)]);
     const admin = kafka.admin();
     await admin.connect();
     await admin.deleteTopics({ topics: [target] }).catch(() => undefined);

@@ -12,6 +12,7 @@ import {
   type TestTopics,
   createTestDatabase,
   createTestTopics,
+  deleteTestTopics,
   kafkaBrokers,
 } from './support/test-env';
 
@@ -143,7 +144,7 @@ describe('security: API keys, roles, node binding, revocation, limits', () => {
     await ingest?.close();
     await projector?.close();
     await query?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), deleteTestTopics(topics)]);
     restoreCapture();
   });
 

@@ -5,6 +5,7 @@ import { hybridAt } from './ingest-fixtures';
 import {
   type FaultTopics,
   createTopics,
+  deleteTopics,
   ingestEnv,
   projectorEnv,
   queryEnv,
@@ -62,7 +63,7 @@ describe('query on a streaming standby', () => {
 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop()));
-    await pg?.stop();
+    await Promise.all([pg?.stop(), topics && deleteTopics(kafkaBrokers(), topics)]);
   });
 
   const post = async (library: string, ops: unknown[]): Promise<bigint> => {

@@ -7,6 +7,7 @@ import {
   type FaultTopics,
   type InProcessQuery,
   createTopics,
+  deleteTopics,
   ingestEnv,
   projectorEnv,
   startQuery,
@@ -68,7 +69,7 @@ describe('scenario 7: clock abuse', () => {
   afterAll(async () => {
     await Promise.all(services.map((s) => s.kill()));
     await query?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), topics && deleteTopics(kafkaBrokers(), topics)]);
   });
 
   it('a node far in the future is refused, all or nothing, and the ingest stays up', async () => {

@@ -3,7 +3,13 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Pool } from 'pg';
 import { KafkaProxy } from '../support/kafka-proxy';
 import { createTestDatabase, kafkaBrokers } from '../support/test-env';
-import { createTopics, projectorEnv, waitUntil } from './support/environment';
+import {
+  type FaultTopics,
+  createTopics,
+  deleteTopics,
+  projectorEnv,
+  waitUntil,
+} from './support/environment';
 import { ServiceProcess } from './support/services';
 import { readTopic, topicMessageCount } from './support/verify';
 
@@ -18,18 +24,21 @@ import { readTopic, topicMessageCount } from './support/verify';
 describe('dead letters: at least once across a SIGKILL', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
   let proxy: KafkaProxy | undefined;
+  /** The test's topics, for afterAll. */
+  let created: FaultTopics | undefined;
   const services: ServiceProcess[] = [];
 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.kill()));
     await proxy?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), created && deleteTopics(kafkaBrokers(), created)]);
   });
 
   it('a letter sent before a SIGKILL is sent again with the same identity, and nothing else changes', async () => {
     const brokers = kafkaBrokers();
     database = await createTestDatabase('fault_dlq_kill');
     const topics = await createTopics(brokers, 'fault-dlq-kill', 1);
+    created = topics;
     const producer = new Kafka({
       clientId: 'fault-dlq-kill',
       brokers,

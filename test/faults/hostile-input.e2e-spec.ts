@@ -7,6 +7,7 @@ import {
   type FaultTopics,
   type InProcessQuery,
   createTopics,
+  deleteTopics,
   ingestEnv,
   projectorEnv,
   startQuery,
@@ -56,7 +57,7 @@ describe('scenario 6a: hostile HTTP input to the ingest', () => {
 
   afterAll(async () => {
     await ingest?.stop();
-    await database?.drop();
+    await Promise.all([database?.drop(), topics && deleteTopics(kafkaBrokers(), topics)]);
   });
 
   it('at least 200 malformed requests: each a 4xx with a contract code, no crash, nothing published', async () => {
@@ -148,6 +149,8 @@ describe('scenario 6a: hostile HTTP input to the ingest', () => {
  */
 describe('scenario 6b: poison messages produced straight to Kafka', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  /** The test's topics, for afterAll. */
+  let created: FaultTopics | undefined;
   let projector: ServiceProcess | undefined;
   let query: InProcessQuery | undefined;
   let producer: Producer | undefined;
@@ -156,7 +159,7 @@ describe('scenario 6b: poison messages produced straight to Kafka', () => {
     await projector?.kill();
     await producer?.disconnect();
     await query?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), created && deleteTopics(kafkaBrokers(), created)]);
   });
 
   it('every poison message in the dead-letter topic, rejections listed, good ops around them applied', async () => {
@@ -164,6 +167,7 @@ describe('scenario 6b: poison messages produced straight to Kafka', () => {
     const brokers = kafkaBrokers();
     database = await createTestDatabase('fault_poison');
     const topics = await createTopics(brokers, 'fault-poison', 3);
+    created = topics;
     projector = await ServiceProcess.start('projector', {
       env: projectorEnv(brokers, topics, database.url),
     });

@@ -5,6 +5,7 @@ import {
   type FaultTopics,
   type InProcessQuery,
   createTopics,
+  deleteTopics,
   ingestEnv,
   projectorEnv,
   scaled,
@@ -40,8 +41,13 @@ describe('scenario 4: Postgres restarted during load', () => {
   afterAll(async () => {
     await Promise.all(services.map((s) => s.kill()));
     await query?.close();
-    if (databaseUrl) await dropDatabase(databaseUrl).catch(() => undefined);
-    await postgres?.stop();
+    try {
+      if (databaseUrl) await dropDatabase(databaseUrl).catch(() => undefined);
+      await postgres?.stop();
+    } finally {
+      // On the shared broker, which the scenario never stops.
+      if (topics) await deleteTopics(kafkaBrokers(), topics);
+    }
   });
 
   it('the projector pauses, resumes and applies everything exactly once; the ingest keeps accepting', async () => {

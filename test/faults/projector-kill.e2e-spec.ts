@@ -2,6 +2,7 @@ import { createTestDatabase, kafkaBrokers } from '../support/test-env';
 import {
   type FaultTopics,
   createTopics,
+  deleteTopics,
   ingestEnv,
   projectorEnv,
   scaled,
@@ -37,7 +38,7 @@ describe('scenario 1: projector killed (SIGKILL) at random moments under load', 
     await projector?.kill();
     await ingest?.stop();
     await query?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), topics && deleteTopics(kafkaBrokers(), topics)]);
   });
 
   it(`${OPS} ops over ${LIBRARIES} libraries, ${KILLS} kills: state = reference, every acknowledged op applied exactly once`, async () => {

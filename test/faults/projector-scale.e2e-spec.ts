@@ -3,6 +3,7 @@ import {
   type FaultTopics,
   type InProcessQuery,
   createTopics,
+  deleteTopics,
   ingestEnv,
   projectorEnv,
   scaled,
@@ -33,7 +34,7 @@ describe('scenario 2: scale out and in during load (1 -> 3 -> 1 projectors)', ()
   afterAll(async () => {
     await Promise.all(services.map((s) => s.kill()));
     await query?.close();
-    await database?.drop();
+    await Promise.all([database?.drop(), topics && deleteTopics(kafkaBrokers(), topics)]);
   });
 
   it(`${OPS} ops over ${LIBRARIES} libraries: every member applies a share, state = reference, exactly once`, async () => {

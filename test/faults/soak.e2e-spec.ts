@@ -6,6 +6,7 @@ import { createTestDatabase, kafkaBrokers } from '../support/test-env';
 import {
   type FaultTopics,
   createTopics,
+  deleteTopics,
   ingestEnv,
   projectorEnv,
   publishMode,
@@ -59,7 +60,7 @@ soakDescribe('scenario 8: soak (steady load, memory and lag sampled)', () => {
 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop()));
-    await database?.drop();
+    await Promise.all([database?.drop(), topics && deleteTopics(kafkaBrokers(), topics)]);
   });
 
   it(

@@ -63,6 +63,37 @@ export async function createTestTopics(prefix = 'test', partitions = 3): Promise
   return topics;
 }
 
+/**
+ * Deletes the two topics of createTestTopics, or of createTopics (test/faults) on any brokers.
+ * Call it once the services and clients that use them are stopped (afterAll, also after a
+ * failure): nothing else removes them from the broker. Housekeeping, not a check: a broker too
+ * busy to answer in time is reported on stderr and does not fail the test that ran.
+ */
+export async function deleteTopics(
+  brokers: string[],
+  topics: Pick<TestTopics, 'operationsTopic' | 'deadLetterTopic'>,
+): Promise<void> {
+  const names = [topics.operationsTopic, topics.deadLetterTopic];
+  const admin = new Kafka({
+    clientId: 'test-teardown',
+    brokers,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  try {
+    await admin.connect();
+    await admin.deleteTopics({ topics: names, timeout: 30_000 });
+  } catch (error) {
+    console.warn(`teardown: topics ${names.join(', ')} not deleted: ${String(error)}`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** deleteTopics on the test broker; nothing when the topics were never created. */
+export async function deleteTestTopics(topics: TestTopics | undefined): Promise<void> {
+  if (topics) await deleteTopics(kafkaBrokers(), topics);
+}
+
 /** Polls `probe` until it returns a value that is not undefined, or fails after timeoutMs. */
 export async function eventually<T>(
   probe: () => Promise<T | undefined>,

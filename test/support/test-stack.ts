@@ -6,7 +6,13 @@ import { createProjectorApp } from '../../apps/projector/src/projector.app';
 import { readProjectorConfig } from '../../apps/projector/src/projector.config';
 import { createQueryApp } from '../../apps/query/src/query.app';
 import { readQueryConfig } from '../../apps/query/src/query.config';
-import { type TestTopics, createTestDatabase, createTestTopics, kafkaBrokers } from './test-env';
+import {
+  type TestTopics,
+  createTestDatabase,
+  createTestTopics,
+  deleteTestTopics,
+  kafkaBrokers,
+} from './test-env';
 
 export interface TestStack {
   database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -19,7 +25,7 @@ export interface TestStack {
   ingestUrl: string;
   projectorUrl: string;
   queryUrl: string;
-  /** Stops the services and drops the database (afterAll). */
+  /** Stops the services, then drops the database and deletes the topics (afterAll). */
   close(): Promise<void>;
 }
 
@@ -44,12 +50,15 @@ export async function startTestStack(
 ): Promise<TestStack> {
   const started: INestApplication[] = [];
   const database = await createTestDatabase(name.replace(/-/g, '_'));
+  let created: TestTopics | undefined;
+  // After a failed start-up too: removes what there is by then.
   const stop = async () => {
     for (const app of started.reverse()) await app.close();
-    await database.drop();
+    await Promise.all([database.drop(), deleteTestTopics(created)]);
   };
   try {
     const topics = await createTestTopics(name, options.partitions ?? 3);
+    created = topics;
     const env = {
       KAFKA_BROKERS: kafkaBrokers().join(','),
       SYNC_TOPIC: topics.operationsTopic,

@@ -74,21 +74,9 @@ export async function createTopics(
 
 /**
  * Deletes the two topics createTopics made (on success and after a failure alike: nothing else
- * removes them from the broker).
+ * removes them from the broker). The one copy of the admin code, shared with createTestTopics.
  */
-export async function deleteTopics(brokers: string[], topics: FaultTopics): Promise<void> {
-  const admin = new Kafka({
-    clientId: 'fault-teardown',
-    brokers,
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
-    await admin.deleteTopics({ topics: [topics.operationsTopic, topics.deadLetterTopic] });
-  } finally {
-    await admin.disconnect();
-  }
-}
+export { deleteTopics } from '../../support/test-env';
 
 /**
  * Ingest settings: the service defaults, except FAULT_PUBLISH_MODE (when set) picks the publish
