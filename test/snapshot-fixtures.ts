@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { CLOCK_DIGITS, formatHybrid, hybridFromMillis, parseCompactClocks } from '@sync/protocol';
+import { clockDigitAt, formatHybrid, hybridFromMillis, parseCompactClocks } from '@sync/protocol';
 import type { TestTopics } from './support/test-env';
 import { startTestStack } from './support/test-stack';
 
@@ -143,7 +143,7 @@ export function usualClocks(clocks: unknown): unknown {
   const { names, picks, hybrids, nodes } = parsed;
   return Object.fromEntries(
     names.map((name, i) => {
-      const d = CLOCK_DIGITS.indexOf(picks[i]);
+      const d = clockDigitAt(picks, i);
       return [name, [hybrids[d], nodes[d]]];
     }),
   );

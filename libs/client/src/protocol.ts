@@ -6,6 +6,7 @@ export {
   type AcceptedIdentity,
   type Clock,
   CLOCK_DIGITS,
+  clockDigitAt,
   CompactClocksParser,
   compactClocks,
   compareClock,

@@ -5,12 +5,13 @@ import {
   type JsonValue,
   type ParsedCompactClocks,
   type RecordState,
+  clockDigitAt,
   isCanonicalHybrid,
   isPlainObject,
   setOwn,
 } from '../protocol';
 import type { FieldShapes } from './field-shapes';
-import { type ClockInterner, type WireRecord, clockDigitAt, parsedClocks } from './wire-record';
+import { type ClockInterner, type WireRecord, parsedClocks } from './wire-record';
 
 /*
  * A snapshot's record line kept as compact text until a merge or a read needs the row (see
@@ -195,7 +196,8 @@ export class CompactRecordCodec {
       distinct <= MAX_CLOCKS &&
       fieldClocks.length === kind.names.length;
     for (let i = 0; ok && i < fieldClocks.length; i++) {
-      ok = CLOCK_DIGITS.indexOf(fieldClocks[i]) >= 0 && clockDigitAt(fieldClocks, i) < distinct;
+      const digit = clockDigitAt(fieldClocks, i);
+      ok = digit >= 0 && digit < distinct;
     }
     for (let at = 4; ok && at < head.length; at += 2) {
       ok = isCanonicalHybrid(head[at]) && node(head[at + 1]);

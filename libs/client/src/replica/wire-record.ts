@@ -5,6 +5,7 @@ import {
   type JsonValue,
   type ParsedCompactClocks,
   type RecordState,
+  clockDigitAt,
   isCanonicalHybrid,
   isPlainObject,
   setOwn,
@@ -94,12 +95,6 @@ export function parsedClocks(clocks: string): ParsedCompactClocks {
   const parsed = compactClocks.parse(clocks);
   if (parsed === undefined) throw new SnapshotFormatError('malformed compact clocks');
   return parsed;
-}
-
-/** The value of the CLOCK_DIGITS digit at `at` of `text` (a digit checked already). */
-export function clockDigitAt(text: string, at: number): number {
-  const code = text.charCodeAt(at);
-  return code < 97 ? code - 48 : code - 87;
 }
 
 /** Distinct clocks a decoded row shares at most (see ClockInterner.fields). */

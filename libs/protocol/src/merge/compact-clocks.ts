@@ -78,8 +78,9 @@ export interface ParsedCompactClocks {
   nodes: string[];
 }
 
-/** The value of CLOCK_DIGITS digit `code` (a char code), or -1. */
-function digitValue(code: number): number {
+/** The value of the CLOCK_DIGITS digit at `at` of `text`, or -1 where there is none. */
+export function clockDigitAt(text: string, at: number): number {
+  const code = text.charCodeAt(at);
   if (code >= 48 && code <= 57) return code - 48;
   if (code >= 97 && code <= 122) return code - 87;
   return -1;
@@ -117,7 +118,7 @@ function parseWith(
   // Clocks numbered by their first field, every one used.
   let next = 0;
   for (let i = 0; i < picks.length; i++) {
-    const digit = digitValue(picks.charCodeAt(i));
+    const digit = clockDigitAt(picks, i);
     if (digit < 0 || digit > next) return undefined;
     if (digit === next) next++;
   }
